@@ -1,0 +1,407 @@
+"""Preset files: YAML → validated models → a built Pipeline.
+
+A preset is checked completely before any image is read: unknown fields, bad values, missing files
+and steps in the wrong order all fail here with the file and field path named.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ..pipeline import ParamStep, Pipeline, PipelineOrderError, Step
+from .errors import PresetError, did_you_mean, format_loc
+
+# Step name → module that defines `Config` and `build(config, ctx)`.
+STEP_MODULES: dict[str, str] = {
+    "segment": "product_augment.steps.segment",
+    "palette": "product_augment.steps.palette",
+    "background": "product_augment.steps.background",
+    "shadow": "product_augment.steps.shadow",
+    "logo": "product_augment.steps.logo",
+}
+
+OUTPUT_FORMATS = ("jpg", "png", "webp")
+DISCRIMINATORS = ("kind", "backend")  # the field that picks a step's variant
+ANNOTATION_FORMATS = ("coco", "yolo")
+
+
+class InputOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dir: str | None = None
+    recursive: bool = True
+    max_side: int = Field(4096, ge=64, description="larger inputs are downscaled to this longest side")
+
+
+class OutputOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dir: str | None = None
+    format: Literal["jpg", "png", "webp"] = "jpg"
+    quality: int = Field(92, ge=1, le=100)
+    annotations: list[Literal["coco", "yolo"]] = ["coco"]
+    layers: list[Literal["shadow", "logo"]] = []
+
+
+class PresetModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1]
+    description: str = ""
+    seed: int = 0
+    variants: int = Field(1, ge=1, le=10_000)
+    input: InputOptions = InputOptions()
+    output: OutputOptions = OutputOptions()
+    steps: list[dict[str, Any]] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    base_dir: Path
+
+
+@dataclass(frozen=True)
+class Preset:
+    path: Path
+    model: PresetModel
+    step_configs: tuple[tuple[str, Any], ...]  # (step name, validated config or ("choice", [...], weights))
+    sha256: str
+    raw: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, p: str | None) -> Path | None:
+        if p is None:
+            return None
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else (self.base_dir / q)
+
+    def build_pipeline(self) -> Pipeline:
+        ctx = BuildContext(base_dir=self.base_dir)
+        steps = [_build_step(name, cfg, ctx) for name, cfg in self.step_configs]
+        return Pipeline(steps)
+
+
+@dataclass(frozen=True)
+class _Choice:
+    alternatives: tuple[Any, ...]
+    weights: tuple[float, ...] | None
+
+
+class ChoiceStep(ParamStep):
+    """One of several configured alternatives of a step, picked per image with the step's rng."""
+
+    def __init__(self, name: str, alternatives: list[ParamStep], weights: tuple[float, ...] | None):
+        self.name = name  # type: ignore[misc]
+        self.alternatives = alternatives
+        self.weights = weights
+        self.requires = frozenset().union(*(a.requires for a in alternatives))  # type: ignore[misc]
+        self.provides = frozenset.intersection(*(frozenset(a.provides) for a in alternatives))  # type: ignore[misc]
+
+    def draw(self, sample, rng):
+        p = None
+        if self.weights is not None:
+            total = sum(self.weights)
+            p = [w / total for w in self.weights]
+        i = int(rng.choice(len(self.alternatives), p=p))
+        return {"choice": i, "params": self.alternatives[i].draw(sample, rng)}
+
+    def apply(self, sample, params):
+        return self.alternatives[params["choice"]].apply(sample, params["params"])
+
+
+def _build_step(name: str, cfg: Any, ctx: BuildContext) -> Step:
+    module = importlib.import_module(STEP_MODULES[name])
+    if isinstance(cfg, _Choice):
+        return ChoiceStep(name, [module.build(c, ctx) for c in cfg.alternatives], cfg.weights)
+    return module.build(cfg, ctx)
+
+
+def load_preset(path: str | Path, overrides: dict[str, Any] | None = None) -> Preset:
+    """Read, validate and check a preset; raise PresetError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise PresetError(path, [f"cannot read preset: {e.strerror or e}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise PresetError(path, [f"{where}invalid YAML: {getattr(e, 'problem', None) or e}"]) from None
+    if not isinstance(raw, dict):
+        raise PresetError(path, ["a preset must be a YAML mapping with version, steps, ..."])
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value)
+
+    try:
+        model = PresetModel.model_validate(raw)
+    except ValidationError as e:
+        raise PresetError(path, _format_errors(e, PresetModel, raw)) from None
+
+    ctx = {"base_dir": str(path.parent.resolve())}
+    problems: list[str] = []
+    configs: list[tuple[str, Any]] = []
+    for i, item in enumerate(model.steps):
+        where = f"steps[{i}]"
+        if len(item) != 1:
+            problems.append(f"{where}: each step is a mapping with exactly one key, the step name "
+                            f"({', '.join(STEP_MODULES)}); got {sorted(item) or 'nothing'}")
+            continue
+        (name, params), = item.items()
+        if name not in STEP_MODULES:
+            problems.append(f"{where}: unknown step {name!r}; steps are {', '.join(STEP_MODULES)}"
+                            f"{did_you_mean(name, STEP_MODULES)}")
+            continue
+        try:
+            configs.append((name, _validate_step(name, params if params is not None else {}, ctx)))
+        except _StepErrors as e:
+            problems.extend(f"{where}.{name}{m}" for m in e.messages)
+    if problems:
+        raise PresetError(path, problems)
+
+    preset = Preset(path=path.resolve(), model=model, step_configs=tuple(configs),
+                    sha256=hashlib.sha256(text.encode() + repr(sorted((overrides or {}).items())).encode())
+                    .hexdigest(), raw=raw)
+    try:
+        preset.build_pipeline()
+    except PipelineOrderError as e:
+        raise PresetError(path, [str(e)]) from None
+    except (ValueError, OSError) as e:
+        raise PresetError(path, [f"steps: {e}"]) from None
+    return preset
+
+
+class _StepErrors(Exception):
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+
+
+def _validate_step(name: str, params: Any, ctx: dict) -> Any:
+    config_type = importlib.import_module(STEP_MODULES[name]).Config
+    adapter = TypeAdapter(config_type)
+    if isinstance(params, dict) and set(params) <= {"choice", "weights"} and "choice" in params:
+        alts = params["choice"]
+        weights = params.get("weights")
+        msgs: list[str] = []
+        if not isinstance(alts, list) or not alts:
+            raise _StepErrors([".choice: must be a non-empty list of alternatives"])
+        if weights is not None and (not isinstance(weights, list) or len(weights) != len(alts)
+                                    or any(not isinstance(w, (int, float)) or w < 0 for w in weights)
+                                    or sum(weights) <= 0):
+            msgs.append(f".weights: must be {len(alts)} non-negative numbers, not all zero")
+        validated = []
+        for j, alt in enumerate(alts):
+            try:
+                validated.append(adapter.validate_python(alt, context=ctx))
+            except ValidationError as e:
+                msgs.extend(f".choice[{j}]{_dot(m)}" for m in _format_errors(e, config_type, alt))
+        if msgs:
+            raise _StepErrors(msgs)
+        return _Choice(tuple(validated), tuple(float(w) for w in weights) if weights else None)
+    if isinstance(params, dict) and isinstance(params.get("kind"), dict) and "choice" in params["kind"]:
+        return _validate_kind_choice(config_type, adapter, params, ctx)
+    try:
+        return adapter.validate_python(params, context=ctx)
+    except ValidationError as e:
+        raise _StepErrors([_dot(m) for m in _format_errors(e, config_type, params)]) from None
+
+
+def _dot(message: str) -> str:
+    return message if message.startswith(("[", ":")) else "." + message
+
+
+def _validate_kind_choice(config_type, adapter, params: dict, ctx: dict) -> _Choice:
+    """`kind: {choice: [a, b], weights: [..]}`: each kind gets the shared fields it knows."""
+    spec = params["kind"]
+    kinds = spec.get("choice")
+    weights = spec.get("weights")
+    if not isinstance(kinds, list) or not kinds:
+        raise _StepErrors([".kind.choice: must be a non-empty list of kinds"])
+    members = _union_members(config_type)
+    shared = {k: v for k, v in params.items() if k != "kind"}
+    msgs, validated, used = [], [], set()
+    for j, kind in enumerate(kinds):
+        model = members.get(kind)
+        if model is None:
+            msgs.append(f".kind.choice[{j}]: {kind!r} is not one of {', '.join(members)}"
+                        f"{did_you_mean(kind, members)}")
+            continue
+        fields = {k: v for k, v in shared.items() if k in model.model_fields}
+        used |= set(fields)
+        try:
+            validated.append(adapter.validate_python({"kind": kind, **fields}, context=ctx))
+        except ValidationError as e:
+            msgs.extend(_dot(m) for m in _format_errors(e, config_type, {"kind": kind, **fields}))
+    all_fields = set().union(*(m.model_fields for m in members.values()))
+    for k in shared:
+        if k not in used and not msgs:
+            msgs.append(f".{k}: no chosen kind has this field{did_you_mean(k, all_fields)}")
+    if weights is not None and (not isinstance(weights, list) or len(weights) != len(kinds)):
+        msgs.append(f".kind.weights: must be {len(kinds)} non-negative numbers")
+    if msgs:
+        raise _StepErrors(msgs)
+    return _Choice(tuple(validated), tuple(float(w) for w in weights) if weights else None)
+
+
+def _union_members(tp: Any) -> dict[str, type[BaseModel]]:
+    """kind tag → model for a discriminated union (or a single model with a `kind` literal)."""
+    out: dict[str, type[BaseModel]] = {}
+    for m in _flatten(tp):
+        if isinstance(m, type) and issubclass(m, BaseModel):
+            key = next((k for k in DISCRIMINATORS if k in m.model_fields), None)
+            for tag in typing.get_args(m.model_fields[key].annotation) if key else ():
+                out[tag] = m
+    return out
+
+
+def _flatten(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _flatten(typing.get_args(tp)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return [x for a in typing.get_args(tp) for x in _flatten(a)]
+    return [tp]
+
+
+def _fields_at(tp: Any, loc: tuple, data: Any) -> list[str]:
+    """Field names that are valid at `loc` (for did-you-mean on unknown fields)."""
+    for part in loc:
+        models = [m for m in _flatten(tp) if isinstance(m, type) and issubclass(m, BaseModel)]
+        if not models:
+            origin = typing.get_origin(tp)
+            if origin in (list, tuple) and isinstance(part, int):
+                tp = typing.get_args(tp)[0]
+                data = data[part] if isinstance(data, list) and part < len(data) else None
+                continue
+            return []
+        members = _union_members(tp)
+        if isinstance(part, str) and part in members:
+            tp = members[part]
+            continue
+        model = models[0]
+        tag = _tag_of(data)
+        if len(models) > 1 and tag in members:
+            model = members[tag]
+        if part not in model.model_fields:
+            return []
+        tp = model.model_fields[part].annotation
+        data = data.get(part) if isinstance(data, dict) else None
+    models = [m for m in _flatten(tp) if isinstance(m, type) and issubclass(m, BaseModel)]
+    if len(models) > 1 and isinstance(data, dict):
+        members = _union_members(tp)
+        models = [members[_tag_of(data)]] if _tag_of(data) in members else models
+    return list(models[0].model_fields) if models else []
+
+
+def _tag_of(data: Any) -> Any:
+    if isinstance(data, dict):
+        return next((data[k] for k in DISCRIMINATORS if k in data), None)
+    return None
+
+
+def _format_errors(err: ValidationError, root_type: Any, data: Any) -> list[str]:
+    out: list[str] = []
+    seen = set()
+    for e in err.errors(include_url=False):
+        loc = _clean_loc(tuple(e["loc"]), data)
+        typ = e["type"]
+        ctx = e.get("ctx") or {}
+        if typ == "union_tag_invalid":
+            tag = ctx.get("tag")
+            expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+            key = str(ctx.get("discriminator", "kind")).strip("'")
+            msg = f"{format_loc(loc + (key,))}: {tag!r} is not one of {', '.join(expected)}" \
+                  f"{did_you_mean(tag, expected)}"
+        elif typ == "union_tag_not_found":
+            key = str(ctx.get("discriminator", "kind")).strip("'")
+            members = list(_union_members(_type_at(root_type, loc)))
+            msg = f"{format_loc(loc + (key,))}: missing; one of {', '.join(members)}"
+        elif typ == "extra_forbidden":
+            name = loc[-1]
+            valid = _fields_at(root_type, loc[:-1], data)
+            msg = f"{format_loc(loc)}: unknown field{did_you_mean(str(name), valid)}"
+            if valid and not did_you_mean(str(name), valid):
+                msg += f"; fields here are {', '.join(valid)}"
+        elif typ == "literal_error":
+            expected = [x.strip(" '") for x in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+            got = e.get("input")
+            msg = f"{format_loc(loc)}: {got!r} is not one of {', '.join(x for x in expected if x)}" \
+                  f"{did_you_mean(str(got), expected)}"
+        elif typ == "missing":
+            msg = f"{format_loc(loc)}: required field missing"
+        else:
+            text = e["msg"]
+            if text.startswith("Value error, "):
+                text = text[len("Value error, "):]
+            msg = f"{format_loc(_strip_union_noise(loc))}: {text}"
+        if msg not in seen:
+            seen.add(msg)
+            out.append(msg)
+    return _prefer_specific(out)
+
+
+def _clean_loc(loc: tuple, data: Any) -> tuple:
+    """Drop the union tags pydantic inserts into locations (`segment.classical.threshold`)."""
+    out = []
+    for part in loc:
+        if isinstance(data, dict) and part not in data and part == _tag_of(data):
+            continue
+        out.append(part)
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            data = None
+    return tuple(out)
+
+
+def _strip_union_noise(loc: tuple) -> tuple:
+    """Drop pydantic's union-member labels (e.g. 'float', 'RangeSpec') from an error location."""
+    noise = ("float", "int", "str", "bool", "RangeSpec", "function-after", "function-before",
+             "tuple", "list", "constrained-float", "constrained-int")
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in noise or p.startswith(
+        ("ChoiceSpec", "function-", "lax-", "json-", "literal[")))))
+
+
+def _prefer_specific(msgs: list[str]) -> list[str]:
+    """A value that fits none of `x | {range} | {choice}` gives one line per member; keep one."""
+    by_field: dict[str, str] = {}
+    for m in msgs:
+        key = m.split(":", 1)[0]
+        by_field.setdefault(key, m)
+    return list(by_field.values())
+
+
+def _type_at(tp: Any, loc: tuple) -> Any:
+    for part in loc:
+        members = _union_members(tp)
+        if isinstance(part, str) and part in members:
+            tp = members[part]
+            continue
+        models = [m for m in _flatten(tp) if isinstance(m, type) and issubclass(m, BaseModel)]
+        if models and isinstance(part, str) and part in models[0].model_fields:
+            tp = models[0].model_fields[part].annotation
+        elif isinstance(part, int):
+            args = typing.get_args(tp)
+            tp = args[0] if args else tp
+    return tp
+
+
+def _set_dotted(raw: dict, key: str, value: Any) -> None:
+    node = raw
+    parts = key.split(".")
+    for p in parts[:-1]:
+        if not isinstance(node.get(p), dict):
+            node[p] = {}
+        node = node[p]
+    node[parts[-1]] = value

@@ -1,0 +1,163 @@
+"""Image reading and writing: colour modes, EXIF orientation, size guards, atomic writes."""
+from __future__ import annotations
+
+import io as _io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+# Files that commonly sit beside images and are not inputs: ignored without a report.
+SIDECAR_SUFFIXES = (".json", ".jsonl", ".txt", ".yaml", ".yml", ".md", ".csv", ".xml")
+MAX_PIXELS = 80_000_000  # above this an image is refused before decoding (decompression-bomb guard)
+
+
+class ImageReadError(Exception):
+    """An input that cannot be used; the message says why in one line."""
+
+
+def list_inputs(root: Path, recursive: bool = True) -> tuple[list[str], list[str]]:
+    """(supported, unsupported) relative POSIX paths under `root`, sorted; hidden files skipped."""
+    root = Path(root)
+    if root.is_file():
+        return ([root.name], []) if root.suffix.lower() in SUPPORTED_SUFFIXES else ([], [root.name])
+    it = root.rglob("*") if recursive else root.glob("*")
+    ok, bad = [], []
+    for p in it:
+        rel = p.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+            continue
+        suffix = p.suffix.lower()
+        if suffix in SUPPORTED_SUFFIXES:
+            ok.append(rel.as_posix())
+        elif suffix not in SIDECAR_SUFFIXES:
+            bad.append(rel.as_posix())
+    return sorted(ok), sorted(bad)
+
+
+def read_image(path: Path, max_side: int | None = None,
+               max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB uint8 image and its alpha (float32 in [0, 1]) if it has a non-opaque one.
+
+    EXIF orientation is applied; grayscale, palette, 16-bit, CMYK, LA and RGBA are converted.
+    Raises ImageReadError with a one-line reason for empty, truncated, oversized or unknown files.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ImageReadError(f"cannot read file: {e.strerror}") from None
+    if size == 0:
+        raise ImageReadError("file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise ImageReadError(f"image is {w}×{h} = {w * h / 1e6:.0f} MP, above the "
+                                         f"{max_pixels / 1e6:.0f} MP limit (decompression-bomb guard)")
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                rgb, alpha = _to_rgb_alpha(img)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError("not a readable image (unknown or unsupported format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageReadError("image is too large (decompression-bomb guard)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        msg = str(e)
+        if "truncated" in msg.lower():
+            raise ImageReadError("image file is truncated") from None
+        raise ImageReadError(f"cannot decode image: {msg}") from None
+    if max_side and max(rgb.shape[:2]) > max_side:
+        s = max_side / max(rgb.shape[:2])
+        dsize = (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s)))
+        rgb = cv2.resize(rgb, dsize, interpolation=cv2.INTER_AREA)
+        if alpha is not None:
+            alpha = cv2.resize(alpha, dsize, interpolation=cv2.INTER_AREA)
+    return rgb, alpha
+
+
+def _to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img).astype(np.float64)
+        hi = 65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0
+        g = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2), None
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "PA" or mode == "LA" or mode == "La" or mode == "RGBa":
+        img = img.convert("RGBA")
+    elif mode not in ("RGB", "RGBA"):
+        img = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
+    arr = np.asarray(img)
+    if img.mode == "RGBA":
+        a = arr[..., 3]
+        rgb = np.ascontiguousarray(arr[..., :3])
+        return rgb, (a.astype(np.float32) / 255.0 if (a < 255).any() else None)
+    return np.ascontiguousarray(arr), None
+
+
+def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 92) -> bytes:
+    """Encode to jpg/png/webp bytes; alpha (float [0,1]) makes an RGBA PNG/WebP."""
+    if alpha is not None:
+        a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        img = Image.fromarray(np.dstack([rgb, a]), "RGBA")
+    else:
+        img = Image.fromarray(rgb, "RGB")
+    buf = _io.BytesIO()
+    if fmt == "jpg":
+        img.save(buf, "JPEG", quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif fmt == "png":
+        img.save(buf, "PNG", compress_level=3)
+    elif fmt == "webp":
+        img.save(buf, "WEBP", quality=quality, lossless=alpha is not None and quality == 100)
+    else:
+        raise ValueError(f"unknown image format {fmt!r}")
+    return buf.getvalue()
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    """A bool mask or float matte as an 8-bit grayscale PNG (bool → 0/255)."""
+    m = mask.astype(np.uint8) * 255 if mask.dtype == bool else np.clip(mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", m)
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that it either exists complete or not at all (temp file + fsync + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def remove_stale_temps(root: Path) -> int:
+    """Delete temp files left by an interrupted run; returns how many."""
+    n = 0
+    for p in Path(root).rglob(".*.tmp"):
+        if p.is_file():
+            p.unlink()
+            n += 1
+    return n

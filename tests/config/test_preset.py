@@ -1,0 +1,108 @@
+from pathlib import Path
+
+import pytest
+
+from product_augment.config.errors import PresetError
+from product_augment.config.preset import load_preset
+from product_augment.config.sampling import ChoiceSpec, RangeSpec, draw
+from product_augment.pipeline import ParamStep, PipelineOrderError, check_order
+
+import numpy as np
+
+
+def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def errors_of(path: Path) -> list[str]:
+    with pytest.raises(PresetError) as ei:
+        load_preset(path)
+    return str(ei.value).splitlines()
+
+
+def test_minimal_preset_loads(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n")
+    preset = load_preset(p)
+    assert [n for n, _ in preset.step_configs] == ["segment"]
+    assert preset.model.variants == 1 and preset.model.output.format == "jpg"
+
+
+def test_unknown_backend_did_you_mean(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: clasical}\n")
+    assert errors_of(p) == [
+        f"{p}: steps[0].segment.backend: 'clasical' is not one of yolact, alpha, masks, classical "
+        "(did you mean 'classical'?)"]
+
+
+def test_unknown_field_did_you_mean(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical, treshold: 3}\n")
+    assert errors_of(p) == [f"{p}: steps[0].segment.treshold: unknown field (did you mean 'threshold'?)"]
+
+
+def test_unknown_step_and_top_level_field(tmp_path):
+    p = write(tmp_path, "version: 1\nvariant: 3\nsteps:\n  - segment: {backend: classical}\n")
+    assert errors_of(p) == [f"{p}: variant: unknown field (did you mean 'variants'?)"]
+    p = write(tmp_path, "version: 1\nsteps:\n  - segmnt: {backend: classical}\n")
+    assert errors_of(p) == [f"{p}: steps[0]: unknown step 'segmnt'; steps are segment, palette, "
+                            "background, shadow, logo (did you mean 'segment'?)"]
+
+
+def test_missing_file_named_at_load(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: masks, path: nowhere}\n")
+    (msg,) = errors_of(p)
+    assert msg.startswith(f"{p}: steps[0].segment.path: file or folder not found: ")
+    assert msg.endswith(str(tmp_path / "nowhere"))
+
+
+def test_bad_version_and_bad_yaml(tmp_path):
+    p = write(tmp_path, "version: 2\nsteps:\n  - segment: {backend: classical}\n")
+    assert errors_of(p) == [f"{p}: version: 2 is not one of 1"]
+    p = write(tmp_path, "version: 1\nsteps: [\n")
+    (msg,) = errors_of(p)
+    assert msg.startswith(f"{p}: line ") and "invalid YAML" in msg
+
+
+def test_bad_class_name(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical, class_name: shoes}\n")
+    (msg,) = errors_of(p)
+    assert msg.startswith(f"{p}: steps[0].segment.class_name: unknown class 'shoes'")
+
+
+def test_step_choice_validates_each_alternative(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment:\n      choice:\n"
+                        "        - {backend: classical}\n        - {backend: alpha, threshold: 2}\n"
+                        "      weights: [1, 2]\n")
+    (msg,) = errors_of(p)
+    assert msg.startswith(f"{p}: steps[0].segment.choice[1].threshold: ")
+
+
+def test_order_is_checked():
+    class NeedsPalette(ParamStep):
+        name = "background"
+        requires = frozenset({"alpha", "palette"})
+
+    class GivesPalette(ParamStep):
+        name = "palette"
+        requires = frozenset({"alpha"})
+        provides = frozenset({"palette"})
+
+    with pytest.raises(PipelineOrderError, match=r"steps\[0\]\.background requires alpha, palette"):
+        check_order([NeedsPalette(), GivesPalette()])
+
+
+def test_sampling_specs_draw_in_bounds():
+    rng = np.random.default_rng(0)
+    r = RangeSpec(range=(0.3, 0.6))
+    vals = [draw(r, rng) for _ in range(200)]
+    assert min(vals) >= 0.3 and max(vals) <= 0.6 and len(set(vals)) > 100
+    ri = RangeSpec(range=(2, 4), int=True)
+    assert {draw(ri, rng) for _ in range(200)} == {2, 3, 4}
+    c = ChoiceSpec[str](choice=["a", "b"], weights=[0, 1])
+    assert {draw(c, rng) for _ in range(50)} == {"b"}
+    assert draw(0.5, rng) == 0.5
+    with pytest.raises(ValueError, match="weights has 1 entries but choice has 2"):
+        ChoiceSpec[str](choice=["a", "b"], weights=[1])
+    with pytest.raises(ValueError, match="low end above its high end"):
+        RangeSpec(range=(2, 1))

@@ -1,0 +1,90 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from product_augment.io import ImageReadError, encode_image, list_inputs, read_image, write_atomic
+
+
+def _rgb(h=20, w=30):
+    return (np.arange(h * w * 3) % 251).astype(np.uint8).reshape(h, w, 3)
+
+
+def test_zero_byte_truncated_garbage_and_bomb(tmp_path):
+    (tmp_path / "zero.jpg").write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"^file is empty \(0 bytes\)$"):
+        read_image(tmp_path / "zero.jpg")
+    buf = io.BytesIO()
+    Image.fromarray(_rgb(200, 200)).save(buf, "JPEG")
+    (tmp_path / "trunc.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageReadError, match="^image file is truncated$"):
+        read_image(tmp_path / "trunc.jpg")
+    (tmp_path / "garbage.png").write_bytes(b"%PDF-1.4 not an image" * 10)
+    with pytest.raises(ImageReadError, match=r"not a readable image"):
+        read_image(tmp_path / "garbage.png")
+    Image.new("1", (3000, 3000)).save(tmp_path / "bomb.png")
+    with pytest.raises(ImageReadError, match=r"3000×3000 = 9 MP, above the 1 MP limit"):
+        read_image(tmp_path / "bomb.png", max_pixels=1_000_000)
+
+
+def test_colour_modes(tmp_path):
+    g = (np.arange(400) % 256).astype(np.uint8).reshape(20, 20)
+    Image.fromarray(g, "L").save(tmp_path / "gray.png")
+    rgb, a = read_image(tmp_path / "gray.png")
+    assert rgb.shape == (20, 20, 3) and a is None and (rgb[..., 0] == g).all() and (rgb[..., 2] == g).all()
+
+    g16 = (np.arange(400, dtype=np.uint16) * 160).reshape(20, 20)
+    Image.fromarray(g16).save(tmp_path / "g16.png")
+    rgb, _ = read_image(tmp_path / "g16.png")
+    assert rgb.dtype == np.uint8 and rgb[19, 19, 0] == round(399 * 160 / 65535 * 255)
+
+    rgba = np.dstack([_rgb(), np.full((20, 30), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    rgb, a = read_image(tmp_path / "rgba.png")
+    assert (rgb == rgba[..., :3]).all() and np.allclose(a, 128 / 255)
+
+    pal = Image.fromarray(_rgb()).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
+    pal.info["transparency"] = 0
+    pal.save(tmp_path / "pal.png", transparency=0)
+    rgb, a = read_image(tmp_path / "pal.png")
+    assert a is not None and a.min() == 0 and a.max() == 1
+
+    Image.fromarray(_rgb()).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=100)
+    rgb, _ = read_image(tmp_path / "cmyk.jpg")
+    assert rgb.shape == (20, 30, 3) and np.abs(rgb.astype(int) - _rgb()).mean() < 12
+
+
+def test_exif_orientation_applied(tmp_path):
+    img = Image.fromarray(_rgb(20, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    img.save(tmp_path / "rot.jpg", exif=exif, quality=100)
+    rgb, _ = read_image(tmp_path / "rot.jpg")
+    assert rgb.shape == (30, 20, 3)
+
+
+def test_downscale_to_max_side(tmp_path):
+    Image.fromarray(_rgb(100, 400)).save(tmp_path / "wide.png")
+    rgb, _ = read_image(tmp_path / "wide.png", max_side=200)
+    assert rgb.shape == (50, 200, 3)
+
+
+def test_list_inputs(tmp_path):
+    for rel in ["a.jpg", "b/c.PNG", "b/d.gif", ".hidden.png", "notes.txt", "e.webp"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    ok, bad = list_inputs(tmp_path)
+    assert ok == ["a.jpg", "b/c.PNG", "e.webp"] and bad == ["b/d.gif"]
+    ok, _ = list_inputs(tmp_path, recursive=False)
+    assert ok == ["a.jpg", "e.webp"]
+
+
+def test_write_atomic_and_encode_roundtrip(tmp_path):
+    rgb = _rgb()
+    alpha = np.linspace(0, 1, 600, dtype=np.float32).reshape(20, 30)
+    write_atomic(tmp_path / "x" / "o.png", encode_image(rgb, alpha, "png"))
+    back = np.asarray(Image.open(tmp_path / "x" / "o.png"))
+    assert back.shape == (20, 30, 4) and (back[..., :3] == rgb).all()
+    assert np.abs(back[..., 3] / 255.0 - alpha).max() <= 0.5 / 255 + 1e-6
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["o.png"]  # no temp file left
