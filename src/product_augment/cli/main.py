@@ -15,6 +15,7 @@ LAZY_GROUPS = {
     "data": ("product_augment.cli.data", "data", "Build the cutout bank and scene data sets."),
     "train": ("product_augment.cli.train", "train", "Train the project's models."),
     "eval": ("product_augment.cli.evaluate", "evaluate", "Evaluate trained models."),
+    "bench": ("product_augment.cli.bench", "bench", "Benchmarks: the U-Net base-vs-augmented study."),
 }
 
 

@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from product_augment.config.preset import BuildContext
+from product_augment.data.coco import mask_to_rle
+from product_augment.pipeline import SampleError
+from product_augment.sample import Sample
+from product_augment.steps import segment
+from pydantic import TypeAdapter
+
+from ..conftest import make_packshot
+
+
+def step(cfg: dict, base_dir="."):
+    config = TypeAdapter(segment.Config).validate_python(cfg, context={"base_dir": str(base_dir)})
+    return segment.build(config, BuildContext(base_dir=base_dir))
+
+
+def iou(a, b):
+    return (a & b).sum() / (a | b).sum()
+
+
+@pytest.mark.parametrize("bg,fg", [((246, 246, 246), (190, 40, 30)), ((255, 255, 255), (235, 228, 220)),
+                                   ((40, 40, 45), (200, 180, 60))])
+def test_classical_recovers_product(bg, fg):
+    img, mask = make_packshot(bg=bg, fg=fg)
+    out = step({"backend": "classical", "class_name": "cup"})(Sample(image=img), np.random.default_rng(0))
+    assert iou(out.alpha > 0.5, mask) > 0.97
+    (inst,) = out.instances
+    assert inst.class_id == 6 and (inst.mask == (out.alpha > 0.5)).all()
+
+
+def test_classical_on_gradient_background():
+    img, mask = make_packshot(fg=(30, 90, 180))
+    ramp = np.linspace(200, 250, img.shape[1])[None, :, None]
+    img = np.where(mask[..., None], img, np.broadcast_to(ramp, img.shape)).astype(np.uint8)
+    out = step({"backend": "classical"})(Sample(image=img), np.random.default_rng(0))
+    assert iou(out.alpha > 0.5, mask) > 0.95
+
+
+def test_classical_says_no_product():
+    blank = np.full((120, 160, 3), 250, np.uint8)
+    with pytest.raises(SampleError, match=r"^no product found \(foreground covers 0\.0% of the image\)$"):
+        step({"backend": "classical"})(Sample(image=blank), np.random.default_rng(0))
+    noise = np.random.default_rng(1).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    with pytest.raises(SampleError, match=r"^background is not plain"):
+        step({"backend": "classical"})(Sample(image=noise), np.random.default_rng(0))
+
+
+def test_alpha_backend():
+    img, mask = make_packshot()
+    alpha = mask.astype(np.float32) * 0.9
+    out = step({"backend": "alpha", "class_name": "shoe"})(Sample(image=img, alpha=alpha), np.random.default_rng(0))
+    assert (out.alpha == alpha).all() and (out.instances[0].mask == mask).all()
+    with pytest.raises(SampleError, match="needs an input with an alpha channel"):
+        step({"backend": "alpha"})(Sample(image=img), np.random.default_rng(0))
+
+
+def test_masks_folder_and_label_map(tmp_path):
+    img, mask = make_packshot()
+    (tmp_path / "m" / "sub").mkdir(parents=True)
+    Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "m" / "sub" / "a.png")
+    s = step({"backend": "masks", "path": "m"}, tmp_path)
+    out = s(Sample(image=img, meta={"relpath": "sub/a.jpg"}), np.random.default_rng(0))
+    assert (out.instances[0].mask == mask).all()
+    with pytest.raises(SampleError, match=r"no mask for sub/b\.jpg"):
+        s(Sample(image=img, meta={"relpath": "sub/b.jpg"}), np.random.default_rng(0))
+    labels = np.zeros(mask.shape, np.uint8)
+    labels[:, :100] = 1
+    labels[:, 200:] = 2
+    Image.fromarray(labels).save(tmp_path / "m" / "sub" / "a.png")
+    s = step({"backend": "masks", "path": "m", "instances": "label_map"}, tmp_path)
+    out = s(Sample(image=img, meta={"relpath": "sub/a.jpg"}), np.random.default_rng(0))
+    assert len(out.instances) == 2 and out.instances[1].box == (200.0, 0.0, 320.0, 240.0)
+
+
+def test_masks_from_coco_json(tmp_path):
+    img, mask = make_packshot()
+    coco = {"images": [{"id": 1, "file_name": "x.jpg", "width": 320, "height": 240}],
+            "categories": [{"id": 7, "name": "bottle"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 7, "segmentation": mask_to_rle(mask),
+                             "iscrowd": 0}]}
+    (tmp_path / "ann.json").write_text(json.dumps(coco))
+    out = step({"backend": "masks", "path": "ann.json"}, tmp_path)(
+        Sample(image=img, meta={"relpath": "x.jpg"}), np.random.default_rng(0))
+    (inst,) = out.instances
+    assert inst.class_id == 5 and (inst.mask == mask).all()
