@@ -131,10 +131,13 @@ _STATE: dict[str, Any] = {}
 
 
 def _init_worker(preset_path: str, overrides: dict, output_dir: str, input_dir: str,
-                 formats: tuple[str, ...]) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    import cv2
-    cv2.setNumThreads(1)
+                 formats: tuple[str, ...], one_thread: bool = False) -> None:
+    if one_thread:  # several worker processes: one thread each, or they fight over the cores
+        import cv2
+        from threadpoolctl import threadpool_limits
+        cv2.setNumThreads(1)
+        threadpool_limits(1)
+        os.environ["OMP_NUM_THREADS"] = "1"  # read by torch when the segmenter loads it
     preset = load_preset(preset_path, overrides)
     _STATE.update(preset=preset, pipeline=preset.build_pipeline(), output_dir=Path(output_dir),
                   input_dir=Path(input_dir), formats=formats)
@@ -282,12 +285,12 @@ def _execute(todo: list[Task], init_args: tuple, workers: int) -> Iterator[dict]
     if not todo:
         return
     if workers <= 1 or len(todo) == 1:
-        _init_worker(*init_args)
+        _init_worker(*init_args, False)
         for t in todo:
             yield _run_task(t)
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=init_args) as pool:
+    with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(*init_args, True)) as pool:
         yield from pool.imap_unordered(_run_task, todo, chunksize=1)
 
 

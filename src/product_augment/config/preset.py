@@ -35,29 +35,32 @@ ANNOTATION_FORMATS = ("coco", "yolo")
 
 class InputOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dir: str | None = None
-    recursive: bool = True
+    dir: str | None = Field(None, description="input folder or image (relative to the preset); --input overrides")
+    recursive: bool = Field(True, description="also read images in sub-folders")
     max_side: int = Field(4096, ge=64, description="larger inputs are downscaled to this longest side")
 
 
 class OutputOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dir: str | None = None
-    format: Literal["jpg", "png", "webp"] = "jpg"
-    quality: int = Field(92, ge=1, le=100)
-    annotations: list[Literal["coco", "yolo"]] = ["coco"]
-    layers: list[Literal["shadow", "logo"]] = []
+    dir: str | None = Field(None, description="output folder (relative to the preset); --output overrides")
+    format: Literal["jpg", "png", "webp"] = Field(
+        "jpg", description="image format; a transparent background always gives PNG (or WebP) with alpha")
+    quality: int = Field(92, ge=1, le=100, description="JPEG/WebP quality")
+    annotations: list[Literal["coco", "yolo"]] = Field(
+        ["coco"], description="annotations.json (COCO instance segmentation) and/or labels/*.txt (YOLO-seg)")
+    layers: list[Literal["shadow", "logo"]] = Field(
+        [], description="also write these mattes to layers/ and annotate them as their own categories")
 
 
 class PresetModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: Literal[1]
-    description: str = ""
-    seed: int = 0
-    variants: int = Field(1, ge=1, le=10_000)
-    input: InputOptions = InputOptions()
-    output: OutputOptions = OutputOptions()
-    steps: list[dict[str, Any]] = Field(min_length=1)
+    version: Literal[1] = Field(description="preset format version")
+    description: str = Field("", description="one line shown by `augment presets`")
+    seed: int = Field(0, description="one seed gives byte-identical outputs on any worker count")
+    variants: int = Field(1, ge=1, le=10_000, description="outputs per input image")
+    input: InputOptions = Field(default_factory=InputOptions)
+    output: OutputOptions = Field(default_factory=OutputOptions)
+    steps: list[dict[str, Any]] = Field(min_length=1, description="ordered steps, each `- name: {params}`")
 
 
 @dataclass(frozen=True)

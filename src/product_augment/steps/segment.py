@@ -40,7 +40,8 @@ class AlphaConfig(_Base):
 class MasksConfig(_Base):
     backend: Literal["masks"]
     path: PresetPath = Field(description="folder of masks with the inputs' relative stems, or a COCO JSON")
-    instances: Literal["matte", "label_map"] = "matte"
+    instances: Literal["matte", "label_map"] = Field(
+        "matte", description="matte: one soft mask per image; label_map: each non-zero value is an instance")
 
 
 class ClassicalConfig(_Base):
@@ -51,11 +52,12 @@ class ClassicalConfig(_Base):
 
 class YolactConfig(_Base):
     backend: Literal["yolact"]
-    weights: PresetPath
-    score_threshold: float = Field(0.3, ge=0, le=1)
-    mode: Literal["top", "all"] = "top"
-    fallback: Literal["none", "classical"] = "classical"
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    weights: PresetPath = Field(description="YOLACT safetensors file (its JSON sidecar beside it)")
+    score_threshold: float = Field(0.3, ge=0, le=1, description="detections below this score are ignored")
+    mode: Literal["top", "all"] = Field("top", description="keep the top-scoring product, or all of them")
+    fallback: Literal["none", "classical"] = Field(
+        "classical", description="what to do when the model finds nothing")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="where the model runs")
 
 
 Config = Annotated[Union[YolactConfig, AlphaConfig, MasksConfig, ClassicalConfig],
