@@ -106,3 +106,31 @@ def test_sampling_specs_draw_in_bounds():
         ChoiceSpec[str](choice=["a", "b"], weights=[1])
     with pytest.raises(ValueError, match="low end above its high end"):
         RangeSpec(range=(2, 1))
+
+
+def test_sampled_field_errors_name_the_relevant_form(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n  - palette: {}\n"
+                        "  - background: {kind: solid, color: white}\n  - shadow: {kind: mirorr}\n"
+                        "  - logo: {kind: caption, corner: middle, size: {range: [0.3]}}\n")
+    assert errors_of(p) == [
+        f"{p}: steps[3].shadow.kind: 'mirorr' is not one of mirror, drop, none (did you mean 'mirror'?)",
+        f"{p}: steps[4].logo.size.range[1]: required field missing",
+        f"{p}: steps[4].logo.corner: 'middle' is not one of top-left, top-right, bottom-left, "
+        "bottom-right, top, bottom, left, right, any"]
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - shadow: {kind: drop, opacity: {rnge: [0, 1]}}\n")
+    assert errors_of(p) == [f"{p}: steps[1].shadow.opacity: expected a value, {{range: [lo, hi]}} or "
+                            "{choice: [...], weights: [...]}; got {'rnge': [0, 1]}"]
+
+
+def test_kind_choice_sugar_and_wrong_order(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - shadow: {kind: {choice: [mirror, drop], weights: [1, 2]}, opacity: 0.3, "
+                        "azimuth: 20}\n")
+    preset = load_preset(p)
+    choice = preset.step_configs[1][1]
+    assert [c.kind for c in choice.alternatives] == ["mirror", "drop"] and choice.weights == (1.0, 2.0)
+    assert choice.alternatives[1].azimuth == 20 and not hasattr(choice.alternatives[0], "azimuth")
+    p = write(tmp_path, "version: 1\nsteps:\n  - palette: {}\n  - segment: {backend: classical}\n")
+    assert errors_of(p) == [f"{p}: steps[0].palette requires alpha: 'alpha' is provided by segment "
+                            "which comes later"]

@@ -311,69 +311,107 @@ def _tag_of(data: Any) -> Any:
     return None
 
 
-def _format_errors(err: ValidationError, root_type: Any, data: Any) -> list[str]:
-    out: list[str] = []
-    seen = set()
-    for e in err.errors(include_url=False):
-        loc = _clean_loc(tuple(e["loc"]), data)
-        typ = e["type"]
-        ctx = e.get("ctx") or {}
-        if typ == "union_tag_invalid":
-            tag = ctx.get("tag")
-            expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
-            key = str(ctx.get("discriminator", "kind")).strip("'")
-            msg = f"{format_loc(loc + (key,))}: {tag!r} is not one of {', '.join(expected)}" \
-                  f"{did_you_mean(tag, expected)}"
-        elif typ == "union_tag_not_found":
-            key = str(ctx.get("discriminator", "kind")).strip("'")
-            members = list(_union_members(_type_at(root_type, loc)))
-            msg = f"{format_loc(loc + (key,))}: missing; one of {', '.join(members)}"
-        elif typ == "extra_forbidden":
-            name = loc[-1]
-            valid = _fields_at(root_type, loc[:-1], data)
-            msg = f"{format_loc(loc)}: unknown field{did_you_mean(str(name), valid)}"
-            if valid and not did_you_mean(str(name), valid):
-                msg += f"; fields here are {', '.join(valid)}"
-        elif typ == "literal_error":
-            expected = [x.strip(" '") for x in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
-            got = e.get("input")
-            msg = f"{format_loc(loc)}: {got!r} is not one of {', '.join(x for x in expected if x)}" \
-                  f"{did_you_mean(str(got), expected)}"
-        elif typ == "missing":
-            msg = f"{format_loc(loc)}: required field missing"
+def _split_loc(loc: tuple, data: Any, missing: bool) -> tuple[tuple, list[str], Any]:
+    """(field path, union member labels, input at that path) of an error location.
+
+    pydantic puts union member labels ('float', 'function-after[..., RangeSpec]', a kind tag)
+    into locations; a part is a label when the input has no such key at that point.
+    """
+    path, labels = [], []
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(part, int) or (isinstance(data, dict) and part in data) or (last and missing):
+            path.append(part)
+            if isinstance(data, dict):
+                data = data.get(part)
+            elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+                data = data[part]
+            else:
+                data = None
         else:
-            text = e["msg"]
-            if text.startswith("Value error, "):
-                text = text[len("Value error, "):]
-            msg = f"{format_loc(_strip_union_noise(loc))}: {text}"
-        if msg not in seen:
-            seen.add(msg)
-            out.append(msg)
+            labels.append(str(part))
+    return tuple(path), labels, data
+
+
+def _member_fits(labels: list[str], value: Any) -> bool:
+    """Whether an error from this union member is the relevant one for `value`."""
+    spec = next((l for l in labels if "RangeSpec" in l or "ChoiceSpec" in l), None)
+    if isinstance(value, dict):
+        want = "RangeSpec" if "range" in value else "ChoiceSpec" if "choice" in value else None
+        return spec is not None and want is not None and want in spec
+    return spec is None
+
+
+def _format_errors(err: ValidationError, root_type: Any, data: Any) -> list[str]:
+    by_field: dict[tuple, list] = {}
+    for e in err.errors(include_url=False):
+        path, labels, value = _split_loc(tuple(e["loc"]), data, e["type"] == "missing")
+        # errors of one union field group under the field itself (before any member's sub-path)
+        key = tuple(path[: len(path) - _subpath_len(e["loc"], labels)]) if labels else path
+        by_field.setdefault(key, []).append((path, labels, value, e))
+    out: list[str] = []
+    for key, items in by_field.items():
+        has_spec = any("RangeSpec" in l or "ChoiceSpec" in l for it in items for l in it[1])
+        fitting = [it for it in items if _member_fits(it[1], _value_at(data, key))] if has_spec else items
+        if not fitting:
+            out.append(f"{format_loc(key)}: expected a value, {{range: [lo, hi]}} or "
+                       f"{{choice: [...], weights: [...]}}; got {_value_at(data, key)!r}")
+            continue
+        for path, _, value, e in fitting:
+            msg = _one_error(path, value, e, root_type, data)
+            if msg not in out:
+                out.append(msg)
     return _prefer_specific(out)
 
 
-def _clean_loc(loc: tuple, data: Any) -> tuple:
-    """Drop the union tags pydantic inserts into locations (`segment.classical.threshold`)."""
-    out = []
-    for part in loc:
-        if isinstance(data, dict) and part not in data and part == _tag_of(data):
-            continue
-        out.append(part)
+def _subpath_len(loc: tuple, labels: list[str]) -> int:
+    """How many field parts follow the last union label in a location."""
+    last = max(i for i, p in enumerate(loc) if str(p) in labels)
+    return len(loc) - last - 1
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for part in path:
         if isinstance(data, dict):
             data = data.get(part)
         elif isinstance(data, list) and isinstance(part, int) and part < len(data):
             data = data[part]
         else:
-            data = None
-    return tuple(out)
+            return None
+    return data
 
 
-def _strip_union_noise(loc: tuple) -> tuple:
-    """Drop pydantic's union-member labels (e.g. 'float', 'RangeSpec') from an error location."""
-    noise = ("float", "int", "str", "bool", "RangeSpec", "function-after", "function-before",
-             "tuple", "list", "constrained-float", "constrained-int")
-    return tuple(p for p in loc if not (isinstance(p, str) and (p in noise or p.startswith(
-        ("ChoiceSpec", "function-", "lax-", "json-", "literal[")))))
+def _one_error(path: tuple, value: Any, e: dict, root_type: Any, data: Any) -> str:
+    typ = e["type"]
+    ctx = e.get("ctx") or {}
+    if typ == "union_tag_invalid":
+        tag = ctx.get("tag")
+        expected = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        key = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"{format_loc(path + (key,))}: {tag!r} is not one of {', '.join(expected)}" \
+               f"{did_you_mean(tag, expected)}"
+    if typ == "union_tag_not_found":
+        key = str(ctx.get("discriminator", "kind")).strip("'")
+        members = list(_union_members(_type_at(root_type, path)))
+        return f"{format_loc(path + (key,))}: missing; one of {', '.join(members)}"
+    if typ == "extra_forbidden":
+        name = path[-1]
+        valid = _fields_at(root_type, path[:-1], data)
+        msg = f"{format_loc(path)}: unknown field{did_you_mean(str(name), valid)}"
+        if valid and not did_you_mean(str(name), valid):
+            msg += f"; fields here are {', '.join(valid)}"
+        return msg
+    if typ == "literal_error":
+        expected = [x.strip(" '") for x in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
+        expected = [x for x in expected if x]
+        return f"{format_loc(path)}: {value!r} is not one of {', '.join(expected)}" \
+               f"{did_you_mean(str(value), expected)}"
+    if typ == "missing":
+        return f"{format_loc(path)}: required field missing"
+    text = e["msg"]
+    if text.startswith("Value error, "):
+        text = text[len("Value error, "):]
+    return f"{format_loc(path)}: {text}"
 
 
 def _prefer_specific(msgs: list[str]) -> list[str]:

@@ -1,0 +1,218 @@
+"""Put a logo, sticker or caption where it does not cover the product.
+
+Preset:
+    - logo: {kind: logo, path: ../logos, size: {range: [0.12, 0.22]}, corner: {choice: [top-left, top-right]}}
+    - logo: {kind: caption, text: {choice: ["SALE −20%", "NEW"]}, badge: rounded}
+
+Placement: the product matte (alpha > `threshold`) and the "shadow" layer, when present, dilated by
+`margin`, are marked occupied on a grid of ~64 cells a side; the largest free axis-aligned rectangle
+that fits the overlay's aspect is found with the histogram-stack method (ops.placement). The
+overlay's size is sqrt(area) = `size` × the canvas's shortest side (so a long caption and a square
+sticker look equally heavy), shrunk to fit, and skipped (with the reason recorded in params) if it
+would be smaller than `min_size`. Among free rectangles that fit, the one nearest the preferred
+`corner` wins. It never covers the product.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..config.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..config.types import Color, PresetPath
+from ..ops.color import delta_e_2000, srgb_to_lab
+from ..ops.overlay import caption_size, load_font, paint, paint_premultiplied, render_caption, resize_rgba
+from ..ops.placement import CORNERS, place_box
+from ..pipeline import ParamStep
+from ..sample import Sample
+
+REPO_LOGOS = Path(__file__).resolve().parents[3] / "logos"
+DEFAULT_FONT = Path(__file__).resolve().parents[1] / "assets" / "fonts" / "DejaVuSans-Bold.ttf"
+Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom", "left",
+                 "right", "any"]
+
+
+def _corners() -> ChoiceSpec:
+    return ChoiceSpec[Corner](choice=["top-left", "top-right", "bottom-left", "bottom-right"])
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(0.12, 0.2)),
+                               description="sqrt(overlay area) / canvas's shortest side")
+    min_size: float = Field(0.06, gt=0, le=1, description="skip if less than this fits (same measure)")
+    margin: float = Field(0.02, ge=0, le=0.5, description="gap to product/shadow, fraction of canvas")
+    border: float = Field(0.03, ge=0, le=0.5, description="gap to the canvas edge, fraction of canvas")
+    corner: sampled(Corner) = Field(default_factory=_corners, description="preferred position")
+    opacity: SampledFloat = 1.0
+    threshold: float = Field(0.02, ge=0, lt=1, description="matte above this counts as product")
+    avoid_layers: list[str] = Field(["shadow"], description="layers the overlay must not cover")
+
+
+class LogoConfig(_Common):
+    kind: Literal["logo"]
+    path: PresetPath | None = Field(None, description="folder of RGBA PNGs; default the repo's logos/")
+
+
+class CaptionConfig(_Common):
+    kind: Literal["caption"]
+    text: sampled(str) = Field(default_factory=lambda: ChoiceSpec[str](
+        choice=["SALE −20%", "NEW", "−30%", "BESTSELLER", "LIMITED", "ECO", "TOP"]))
+    badge: sampled(Literal["none", "rounded", "pill", "circle"]) = Field(
+        default_factory=lambda: ChoiceSpec[str](choice=["rounded", "pill", "circle"]))
+    badge_color: sampled(Color) = Field(default_factory=lambda: ChoiceSpec[Color](
+        choice=["#d62828", "#111111", "#f4c430", "#ffffff", "#1d4ed8", "#0f766e"]))
+    text_color: Literal["auto"] | Color = Field("auto", description="auto: black or white, "
+                                                                "whichever reads better")
+    min_contrast: float = Field(20.0, ge=0, le=100, description="badge vs what is under it (ΔE00); "
+                                                                 "below, the farthest listed colour is used")
+    font: PresetPath | None = Field(None, description="TTF/OTF file; default DejaVu Sans Bold")
+
+
+Config = Annotated[LogoConfig | CaptionConfig, Field(discriminator="kind")]
+
+
+class LogoStep(ParamStep):
+    name = "logo"
+    requires = frozenset({"alpha"})
+    provides = frozenset({"layer:logo"})
+
+    def __init__(self, config: Any):
+        self.config = config
+        self.logos: list[np.ndarray] = []
+        self.names: list[str] = []
+        self._fonts: dict[int, Any] = {}
+        if config.kind == "logo":
+            folder = Path(config.path) if config.path is not None else REPO_LOGOS
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
+            if not files:
+                raise ValueError(f"logo: no .png files in {folder}")
+            self.names = [p.name for p in files]
+            self.logos = [_read_rgba(p) for p in files]
+        else:
+            self._font_data = Path(config.font or DEFAULT_FONT).read_bytes()
+
+    def _font(self, size: int):
+        font = self._fonts.get(size)
+        if font is None:
+            if len(self._fonts) > 64:
+                self._fonts.clear()
+            font = self._fonts[size] = load_font(self._font_data, size)
+        return font
+
+    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        cfg = self.config
+        p: dict[str, Any] = {"kind": cfg.kind}
+        if cfg.kind == "logo":
+            i = int(rng.integers(len(self.logos)))
+            p.update(file=self.names[i], index=i)
+            h, w = self.logos[i].shape[:2]
+            aspect = w / h
+        else:
+            text = str(draw(cfg.text, rng))
+            badge = draw(cfg.badge, rng)
+            badge_rgb = tuple(int(v) for v in draw(cfg.badge_color, rng))
+            text_rgb = _readable_on(badge_rgb) if cfg.text_color == "auto" else tuple(cfg.text_color)
+            p.update(text=text, badge=badge, badge_color=list(badge_rgb), text_color=list(text_rgb))
+            w100, h100 = caption_size(self._font(100), text, badge)
+            aspect = w100 / h100
+        size = float(draw(cfg.size, rng))
+        corner = draw(cfg.corner, rng)
+        opacity = float(np.clip(draw(cfg.opacity, rng), 0.0, 1.0))
+        p.update(size=round(size, 6), corner=corner, opacity=round(opacity, 6))
+
+        short = min(sample.width, sample.height)
+        occupied = sample.alpha > cfg.threshold
+        for name in cfg.avoid_layers:
+            if name in sample.layers:
+                occupied = occupied | (sample.layers[name] > cfg.threshold)
+        # `size` is the side of a square of the same area; as a width: size * sqrt(aspect)
+        want_w = size * short * np.sqrt(aspect)
+        min_w = cfg.min_size * short * np.sqrt(aspect)
+        box, reason = place_box(occupied, aspect, want_w, min_w, int(np.ceil(cfg.margin * short)),
+                                corner, border=int(np.ceil(cfg.border * short)))
+        if box is None:
+            p.update(box=None, skipped=reason)
+        else:
+            p.update(box=[int(v) for v in box])
+            if cfg.kind == "caption":
+                self._contrast_badge(sample, p)
+        return p
+
+    def _contrast_badge(self, sample: Sample, p: dict[str, Any]) -> None:
+        """If the drawn badge colour is too close to what lies under the box, take the listed
+        badge colour farthest from it (deterministic, no extra random numbers)."""
+        cfg = self.config
+        x0, y0, x1, y1 = p["box"]
+        under = np.asarray(cv2.mean(sample.image[y0:y1, x0:x1])[:3])
+        under_lab = srgb_to_lab(np.clip(np.rint(under), 0, 255).astype(np.uint8))
+        if delta_e_2000(srgb_to_lab(np.array(p["badge_color"], np.uint8)), under_lab) >= cfg.min_contrast:
+            return
+        options = cfg.badge_color.choice if isinstance(cfg.badge_color, ChoiceSpec) else []
+        if not options:
+            return
+        d = delta_e_2000(srgb_to_lab(np.array(options, np.uint8)), under_lab)
+        badge_rgb = tuple(int(v) for v in options[int(np.argmax(d))])
+        p["badge_color"] = list(badge_rgb)
+        if cfg.text_color == "auto":
+            p["text_color"] = list(_readable_on(badge_rgb))
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        matte = np.zeros((sample.height, sample.width), np.float32)
+        box = params.get("box")
+        if box is None:
+            return sample.with_layer("logo", matte)
+        x0, y0, x1, y1 = box
+        size = (x1 - x0, y1 - y0)
+        if params["kind"] == "logo":
+            rgba = self.logos[params["index"]]
+        else:
+            # render at roughly the final size, then fit exactly (text metrics are not linear)
+            _, h100 = caption_size(self._font(100), params["text"], params["badge"])
+            # font sizes on a 6 % geometric ladder keep the font cache small (loading a size costs
+            # ~1 ms); the render is then resized to the box
+            ideal = max(6.0, size[1] * 100 / h100)
+            pt = int(np.ceil(6.0 * 1.06 ** np.ceil(np.log(ideal / 6.0) / np.log(1.06) - 1e-9)))
+            rgba = render_caption(self._font(pt), params["text"], params["badge"],
+                                  tuple(params["text_color"]), tuple(params["badge_color"]))
+        rgb, a = resize_rgba(rgba, size)
+        a = a * np.float32(params["opacity"])
+        matte[y0:y1, x0:x1] = a
+        changes: dict[str, Any] = {}
+        if sample.output_alpha is not None:
+            changes["image"], changes["output_alpha"] = paint_premultiplied(
+                sample.image, sample.output_alpha, rgb, a, tuple(box))
+        else:
+            changes["image"] = paint(sample.image, rgb, a, tuple(box))
+        if sample.background is not None:
+            # the overlay never covers the product, so painting it on the plate keeps
+            # image == alpha*F + (1 - alpha)*background true for later re-compositing
+            changes["background"] = paint(sample.background, rgb, a, tuple(box))
+        return sample.replace(**changes).with_layer("logo", matte)
+
+
+def _readable_on(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever has the larger lightness difference from `rgb`."""
+    lightness = float(srgb_to_lab(np.array(rgb, np.uint8))[0])
+    return (17, 17, 17) if lightness > 60 else (255, 255, 255)
+
+
+def _read_rgba(path: Path, max_side: int = 512) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGBA")
+        if max(im.size) > max_side:
+            im.thumbnail((max_side, max_side), Image.LANCZOS)
+        return np.asarray(im).copy()
+
+
+def build(config: Any, ctx: Any = None) -> LogoStep:
+    return LogoStep(config)
+
+
+__all__ = ["CORNERS", "Config", "LogoStep", "build"]

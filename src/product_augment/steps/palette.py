@@ -1,0 +1,97 @@
+"""Dominant colours of the product: k-means in CIELAB over a fixed-size sample of product pixels.
+
+Preset:
+    - palette: {k: 4, max_pixels: 3000}
+
+Why k = 4 by default: a product photo is typically one body colour, one or two accents (label,
+sole, strap) and its shading/highlight. Four clusters separate those without splitting the main
+colour into many near-duplicates; clusters under ~10 % share are then ignored by the background's
+contrast rule (`min_share`), so a too-large k costs little while a too-small one merges an accent
+into the body. Pixels are subsampled to `max_pixels` (3000 by default: the centroids' error is
+~1/sqrt(n) of the cluster spread, well under 1 ΔE) so the step costs ~2 ms at any image size.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.cluster import KMeans
+from threadpoolctl import ThreadpoolController
+
+from ..ops.color import lab_to_srgb, srgb_to_lab
+from ..pipeline import ParamStep
+from ..sample import PaletteColor, Sample
+
+
+class PaletteConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["kmeans"] = "kmeans"
+    k: int = Field(4, ge=1, le=12, description="number of k-means clusters")
+    max_pixels: int = Field(3000, ge=100, le=100_000, description="product pixels sampled for k-means")
+    alpha_threshold: float = Field(0.5, gt=0, lt=1, description="alpha above this is a product pixel")
+
+
+Config = PaletteConfig
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """Inspecting the loaded thread pools takes milliseconds: do it once per process."""
+    return ThreadpoolController()
+
+
+def kmeans_palette(lab: np.ndarray, k: int, seed: int, distinct: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids (k'×3 Lab) and shares (k') of `lab` (N×3), sorted by share, largest first.
+
+    k' <= k: with fewer `distinct` colours than k, k-means would return duplicate centres, so k is
+    capped at the number of distinct samples.
+    """
+    if distinct is None:
+        distinct = np.unique(np.round(lab, 3), axis=0).shape[0]
+    k = max(1, min(k, distinct))
+    # One OpenMP thread: k-means sums per thread, so the centroids' last bits (and through the
+    # contrast rule, the background) would otherwise depend on the core count; and on a busy
+    # machine OpenMP's spinning threads make a 2 ms fit take ~100 ms.
+    with _threadpools().limit(limits=1, user_api="openmp"):
+        km = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=seed).fit(lab)
+    counts = np.bincount(km.labels_, minlength=k).astype(np.float64)
+    order = np.argsort(-counts, kind="stable")
+    return km.cluster_centers_[order], counts[order] / counts.sum()
+
+
+class PaletteStep(ParamStep):
+    name = "palette"
+    requires = frozenset({"alpha"})
+    provides = frozenset({"palette"})
+
+    def __init__(self, config: PaletteConfig):
+        self.config = config
+
+    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        cfg = self.config
+        idx = np.flatnonzero(sample.alpha.ravel() > cfg.alpha_threshold)
+        if idx.size == 0:
+            return {"k": cfg.k, "pixels": 0, "colors": []}
+        if idx.size > cfg.max_pixels:
+            idx = idx[rng.integers(0, idx.size, size=cfg.max_pixels)]
+        seed = int(rng.integers(0, 2**31 - 1))
+        rgb = sample.image.reshape(-1, 3)[idx]
+        packed = (rgb[:, 0].astype(np.int32) << 16) | (rgb[:, 1].astype(np.int32) << 8) | rgb[:, 2]
+        centers, shares = kmeans_palette(srgb_to_lab(rgb), cfg.k, seed, distinct=np.unique(packed).size)
+        colors = [{"rgb": [int(v) for v in c_rgb], "lab": [round(float(v), 4) for v in c_lab],
+                   "share": round(float(s), 6)}
+                  for c_rgb, c_lab, s in zip(lab_to_srgb(centers), centers, shares)]
+        return {"k": cfg.k, "pixels": int(idx.size), "seed": seed, "colors": colors}
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        palette = tuple(PaletteColor(tuple(c["rgb"]), tuple(c["lab"]), float(c["share"]))
+                        for c in params["colors"])
+        return sample.replace(palette=palette or None)
+
+
+def build(config: PaletteConfig, ctx: Any = None) -> PaletteStep:
+    return PaletteStep(config)

@@ -1,0 +1,260 @@
+"""Shadows under the product: a glossy-floor `mirror` reflection or a light's `drop` shadow.
+
+    shadow: {kind: mirror, opacity: {range: [0.2, 0.45]}, fade: 0.4, blur: 0.04, squash: 1.0}
+    shadow: {kind: drop, azimuth: {range: [-60, 60]}, elevation: {range: [35, 70]}, size: 0.1}
+    shadow: {kind: none}
+
+Both sit on the product's contact line: the scene's floor (`sample.floor_y`) when the product
+touches it, else the bottom of the product's footprint. The result is composited under the product
+only, three ways: with a known background plate the plate is shaded and the picture recomposited
+exactly (product pixels keep their bytes); with a transparent background the shadow goes into the
+output alpha; on an original photo the pixels around the product are darkened. The visible
+strength goes into `layers["shadow"]`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from ..config.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..config.types import Color
+from ..ops import shadow as ops
+from ..ops import shadow_composite as comp
+from ..pipeline import ParamStep
+from ..sample import Sample
+
+if TYPE_CHECKING:
+    from ..config.preset import BuildContext
+
+
+def _bounds(spec: Any) -> list[float]:
+    if isinstance(spec, RangeSpec):
+        return list(spec.range)
+    if isinstance(spec, ChoiceSpec):
+        return [float(v) for v in spec.choice]
+    return [float(spec)]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # field -> (low, high) every fixed value, range end or choice must lie in
+    limits: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _within_limits(cls, value: Any, info: ValidationInfo) -> Any:
+        lo_hi = cls.limits.get(info.field_name or "")
+        if lo_hi is not None:
+            for v in _bounds(value):
+                if not lo_hi[0] <= v <= lo_hi[1]:
+                    raise ValueError(f"{v:g} is outside [{lo_hi[0]:g}, {lo_hi[1]:g}]")
+        return value
+
+
+class MirrorConfig(_Base):
+    """A reflection on a glossy floor, fading and blurring away from the product."""
+
+    kind: Literal["mirror"]
+    opacity: SampledFloat = Field(0.35, description="reflection opacity at the contact line, 0..1")
+    fade: SampledFloat = Field(0.5, description="distance (× product height) over which it fades out")
+    blur: SampledFloat = Field(0.03, description="blur radius per px of distance from the line (0 = sharp)")
+    squash: SampledFloat = Field(1.0, description="vertical scale of the reflection (perspective), 0.3..1")
+    limits: ClassVar[dict[str, tuple[float, float]]] = {
+        "opacity": (0.0, 1.0), "fade": (0.01, 3.0), "blur": (0.0, 0.5), "squash": (0.3, 1.0)}
+
+
+class DropConfig(_Base):
+    """The shadow a light casts on the floor, sharp and dark at the contact, soft far away."""
+
+    kind: Literal["drop"]
+    azimuth: SampledFloat = Field(
+        35.0, description="degrees the light comes from: 0 front (shadow behind), 90 left, "
+                          "-90 right, 180 behind (shadow towards the camera)")
+    elevation: SampledFloat = Field(50.0, description="light height above the floor, degrees (5..89)")
+    size: SampledFloat = Field(0.08, description="light size: penumbra radius per px of height")
+    opacity: SampledFloat = Field(0.55, description="strength of the cast shadow, 0..1")
+    contact: SampledFloat = Field(0.85, description="strength of the dark contact shadow, 0..1")
+    floor_tilt: SampledFloat = Field(0.3, description="how the camera foreshortens the floor, 0.05..1")
+    color: sampled(Literal["auto"] | Color) = Field(
+        "auto", description="shadow colour multiplied onto the background; auto = a darker "
+                            "version of the background's own colour")
+    limits: ClassVar[dict[str, tuple[float, float]]] = {
+        "azimuth": (-360.0, 360.0), "elevation": (5.0, 89.0), "size": (0.0, 1.0), "opacity": (0.0, 1.0),
+        "contact": (0.0, 1.0), "floor_tilt": (0.05, 1.0)}
+
+
+class NoneConfig(_Base):
+    """No shadow (lets a training preset sometimes skip them)."""
+
+    kind: Literal["none"]
+
+
+Config = Annotated[MirrorConfig | DropConfig | NoneConfig, Field(discriminator="kind")]
+
+
+def _draw_fields(config: BaseModel, rng: np.random.Generator, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: float(draw(getattr(config, n), rng)) for n in names}
+
+
+def _blank(sample: Sample) -> np.ndarray:
+    return np.zeros(sample.image.shape[:2], dtype=np.float32)
+
+
+class _ShadowStep(ParamStep):
+    """What every shadow kind promises the pipeline."""
+
+    name = "shadow"
+    requires = frozenset({"alpha"})
+    provides = frozenset({"layer:shadow"})
+
+
+class NoShadowStep(_ShadowStep):
+    """Leaves the picture alone; writes an empty `shadow` layer so later steps find one."""
+
+    def __init__(self, config: NoneConfig | None = None):
+        self.config = config
+
+    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        return {"kind": "none"}
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        return sample.with_layer("shadow", _blank(sample))
+
+
+class MirrorShadowStep(_ShadowStep):
+    """Each product mirrored about its contact line, fading and blurring with distance."""
+
+    def __init__(self, config: MirrorConfig):
+        self.config = config
+
+    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        return {"kind": "mirror", **_draw_fields(self.config, rng, ("opacity", "fade", "blur", "squash"))}
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        alpha = _alpha(sample)
+        layers = []
+        for part in _products(sample, alpha):
+            fp = ops.find_footprint(part)
+            if fp is None:
+                continue
+            axis = min(ops.contact_line(fp, sample.floor_y), sample.height)
+            layer = ops.mirror_reflection(
+                sample.image, part, fp, axis, opacity=float(params["opacity"]), fade=float(params["fade"]),
+                blur=float(params["blur"]), squash=float(params["squash"]), plate=sample.background)
+            if layer is not None:
+                layers.append(layer)
+        layer = ops.merge_layers(layers)
+        return _composite(sample, alpha, layer, multiplier=None)
+
+
+class DropShadowStep(_ShadowStep):
+    """Each product's cast shadow from one light, plus its contact shadow."""
+
+    def __init__(self, config: DropConfig):
+        self.config = config
+
+    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        params: dict[str, Any] = {"kind": "drop", **_draw_fields(
+            self.config, rng, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
+        color = draw(self.config.color, rng)
+        params["color"] = color if color == "auto" else [int(v) for v in color]
+        return params
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        alpha = _alpha(sample)
+        layers = []
+        for part in _products(sample, alpha):
+            fp = ops.find_footprint(part)
+            if fp is None:
+                continue
+            line = min(ops.contact_line(fp, sample.floor_y), sample.height)
+            layers.append(ops.drop_shadow(
+                part, fp, line, azimuth=float(params["azimuth"]), elevation=float(params["elevation"]),
+                size=float(params["size"]), opacity=float(params["opacity"]),
+                contact=float(params["contact"]), floor_tilt=float(params["floor_tilt"])))
+        layer = ops.merge_layers(layers)
+        color = params.get("color", "auto")
+        return _composite(sample, alpha, layer, multiplier=None if color == "auto" else tuple(color),
+                          is_shadow=True)
+
+
+def _products(sample: Sample, alpha: np.ndarray) -> list[np.ndarray]:
+    """The matte of each product, so each stands on its own contact line (one matte for one product)."""
+    if len(sample.instances) <= 1:
+        return [alpha]
+    return ops.split_products(alpha, [inst.mask for inst in sample.instances])
+
+
+def _alpha(sample: Sample) -> np.ndarray:
+    if sample.alpha is None:
+        raise ValueError("the shadow step needs the product's alpha: put a segment step before it")
+    return sample.alpha.astype(np.float32, copy=False)
+
+
+def _composite(sample: Sample, alpha: np.ndarray, layer: ops.Layer, multiplier: tuple | None,
+               is_shadow: bool = False) -> Sample:
+    """Put `layer` under the product in whichever of the three modes the sample is in."""
+    if layer.matte.size == 0:
+        return sample.with_layer("shadow", _blank(sample))
+    sl = layer.slices
+    a = alpha[sl]
+    free = 1.0 - a                              # never over the product itself
+    visible = layer.matte * free
+    full = np.zeros(sample.image.shape[:2], dtype=np.float32)
+    full[sl] = visible
+    image = sample.image
+    new_image = image.copy()
+
+    if sample.output_alpha is not None:
+        # Transparent picture: the layer goes behind the product into the output alpha.
+        # The product covers the layer by its own coverage, so the layer goes in unmasked.
+        if is_shadow:
+            scale, rgb = comp.transparent_shadow_color(_multiplier(None, None, multiplier))
+            matte, color = layer.matte * scale, rgb
+        else:
+            matte, color = layer.matte, layer.color
+        new_image[sl], cov_roi = comp.over_transparent(image[sl], sample.output_alpha[sl], matte, color)
+        cov = sample.output_alpha.astype(np.float32, copy=True)
+        cov[sl] = cov_roi
+        return sample.replace(image=new_image, output_alpha=cov).with_layer("shadow", full)
+
+    if sample.background is not None:
+        # Shade the plate (behind the product too), then swap it in under the product exactly.
+        plate = sample.background[sl]
+        if is_shadow:
+            new_plate = comp.shade(plate, layer.matte, _multiplier(plate, visible, multiplier))
+        else:
+            new_plate = comp.reflect_onto(plate, layer.matte, layer.color)
+        new_bg = sample.background.copy()
+        new_bg[sl] = new_plate
+        new_image[sl] = comp.recomposite(image[sl], a, plate, new_plate)
+        return sample.replace(image=new_image, background=new_bg).with_layer("shadow", full)
+
+    # Original photo: only the pixels around the product are darkened (or reflected onto).
+    if is_shadow:
+        new_image[sl] = comp.darken_around(image[sl], visible, _multiplier(image[sl], visible, multiplier))
+    else:
+        new_image[sl] = comp.reflect_around(image[sl], a, layer.matte, layer.color)
+    return sample.replace(image=new_image).with_layer("shadow", full)
+
+
+def _multiplier(region: np.ndarray | None, weight: np.ndarray | None, color: tuple | None) -> np.ndarray:
+    """Shadow colour factor: from `color`, else from the colour under the shadow (white if unknown)."""
+    if region is None:
+        return comp.shadow_multiplier(np.full((1, 1, 3), 255.0, np.float32), np.ones((1, 1), np.float32),
+                                     color)
+    return comp.shadow_multiplier(region, weight, color)
+
+
+def build(config: Any, ctx: BuildContext | None = None) -> ParamStep:
+    """The shadow step for one validated config."""
+    if isinstance(config, MirrorConfig):
+        return MirrorShadowStep(config)
+    if isinstance(config, DropConfig):
+        return DropShadowStep(config)
+    if isinstance(config, NoneConfig):
+        return NoShadowStep(config)
+    raise TypeError(f"not a shadow config: {config!r}")

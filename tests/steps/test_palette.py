@@ -1,0 +1,67 @@
+"""The palette step: k-means in CIELAB over product pixels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from product_augment.ops.color import delta_e_2000, srgb_to_lab
+from product_augment.sample import Sample
+from product_augment.steps import palette
+
+ADAPTER = TypeAdapter(palette.Config)
+RED, BLUE, GREY = (200, 30, 30), (30, 60, 190), (128, 128, 128)
+
+
+def two_colour_product(h=120, w=160, split=0.7) -> Sample:
+    """A box product, 70 % red and 30 % blue, on a grey background that must be ignored."""
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = GREY
+    alpha = np.zeros((h, w), np.float32)
+    alpha[20:100, 30:130] = 1.0
+    img[20:100, 30:130] = RED
+    img[20:100, 30 + int(100 * split):130] = BLUE
+    return Sample(img, alpha)
+
+
+def test_kmeans_recovers_a_two_colour_palette():
+    step = palette.build(ADAPTER.validate_python({"k": 2}))
+    out = step(two_colour_product(), np.random.default_rng(0))
+    assert len(out.palette) == 2
+    first, second = out.palette
+    assert first.rgb == RED and second.rgb == BLUE
+    assert first.share == pytest.approx(0.7, abs=0.05) and second.share == pytest.approx(0.3, abs=0.05)
+    assert delta_e_2000(first.lab, srgb_to_lab(np.array(RED, np.uint8))) < 0.5
+    assert out.palette[0].share >= out.palette[1].share
+
+
+def test_default_k_caps_at_distinct_colours_and_ignores_background():
+    out = palette.build(ADAPTER.validate_python({}))(two_colour_product(), np.random.default_rng(0))
+    assert {c.rgb for c in out.palette} == {RED, BLUE}  # only 2 distinct colours: no duplicates
+    assert sum(c.share for c in out.palette) == pytest.approx(1.0)
+    params = out.meta["applied"]["palette"]
+    assert params["k"] == 4 and params["pixels"] == 3000 and len(params["colors"]) == 2
+
+
+def test_subsampling_is_bounded_and_deterministic():
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)
+    s = Sample(img, np.ones((300, 300), np.float32))
+    step = palette.build(ADAPTER.validate_python({"k": 5, "max_pixels": 500}))
+    a = step(s, np.random.default_rng(11))
+    b = step(s, np.random.default_rng(11))
+    assert a.palette == b.palette and a.meta == b.meta
+    assert a.meta["applied"]["palette"]["pixels"] == 500 and len(a.palette) == 5
+    replay = step.apply(s, a.meta["applied"]["palette"])
+    assert replay.palette == a.palette
+
+
+def test_empty_matte_gives_no_palette():
+    s = Sample(np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10), np.float32))
+    out = palette.build(ADAPTER.validate_python({}))(s, np.random.default_rng(0))
+    assert out.palette is None and not out.has("palette")
+
+
+def test_config_rejects_unknown_fields():
+    with pytest.raises(ValidationError):
+        ADAPTER.validate_python({"kk": 3})
