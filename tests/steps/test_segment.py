@@ -88,3 +88,16 @@ def test_masks_from_coco_json(tmp_path):
         Sample(image=img, meta={"relpath": "x.jpg"}), np.random.default_rng(0))
     (inst,) = out.instances
     assert inst.class_id == 5 and (inst.mask == mask).all()
+
+
+def test_classical_remove_shadows_on_coloured_product():
+    img, mask = make_packshot(fg=(30, 90, 180))
+    shadow = np.zeros(mask.shape, bool)
+    shadow[180:215, 100:260] = True
+    shadow &= ~mask
+    img = img.copy()
+    img[shadow] = (img[shadow] * 0.7).astype(np.uint8)  # the backdrop in shadow: darker, same hue
+    keep = step({"backend": "classical"})(Sample(image=img), np.random.default_rng(0))
+    assert (keep.alpha[shadow] > 0.5).mean() > 0.9  # kept by default
+    cut = step({"backend": "classical", "remove_shadows": True})(Sample(image=img), np.random.default_rng(0))
+    assert iou(cut.alpha > 0.5, mask) > 0.95 and (cut.alpha[shadow] > 0.5).mean() < 0.05

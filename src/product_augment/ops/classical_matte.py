@@ -23,8 +23,10 @@ def _lab(img_rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img_rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
-def border_distance(lab: np.ndarray, band: int, n_colors: int = 3) -> tuple[np.ndarray, float]:
-    """Per-pixel CIELAB distance to the nearest border colour cluster, and the border's spread."""
+def border_distance(lab: np.ndarray, band: int, n_colors: int = 3
+                    ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Per-pixel CIELAB distance to the nearest border colour cluster, the border's spread, and
+    the nearest cluster centre per pixel (H×W×3)."""
     h, w = lab.shape[:2]
     border = np.concatenate([lab[:band].reshape(-1, 3), lab[-band:].reshape(-1, 3),
                              lab[:, :band].reshape(-1, 3), lab[:, -band:].reshape(-1, 3)])
@@ -36,14 +38,28 @@ def border_distance(lab: np.ndarray, band: int, n_colors: int = 3) -> tuple[np.n
     d_border = np.linalg.norm(border - centers[labels.ravel()], axis=1)
     spread = float(np.percentile(d_border, 90))
     flat = lab.reshape(-1, 1, 3)
-    dist = np.min(np.linalg.norm(flat - centers[None], axis=2), axis=1).reshape(h, w)
-    return dist.astype(np.float32), spread
+    d_all = np.linalg.norm(flat - centers[None], axis=2)
+    nearest = np.argmin(d_all, axis=1)
+    dist = d_all[np.arange(len(nearest)), nearest].reshape(h, w)
+    return dist.astype(np.float32), spread, centers[nearest].reshape(h, w, 3)
+
+
+def cast_shadow_mask(lab: np.ndarray, bg_lab: np.ndarray, chroma_tol: float = 4.0) -> np.ndarray:
+    """Pixels that look like the background in shadow: darker, same chromaticity (a*, b*)."""
+    d_ab = np.linalg.norm(lab[..., 1:] - bg_lab[..., 1:], axis=-1)
+    L, bgL = lab[..., 0], bg_lab[..., 0]
+    return (L < bgL - 1.0) & (L > 0.4 * bgL) & (d_ab < chroma_tol + 0.05 * (bgL - L))
 
 
 def classical_matte(image: np.ndarray, *, work_side: int = 512, threshold: float = 12.0,
                     min_area: float = 0.005, max_area: float = 0.95,
-                    grabcut_iters: int = 4) -> MatteResult:
-    """Soft product matte of a packshot, or a reason why there is no clear product."""
+                    grabcut_iters: int = 4, remove_shadows: bool = False) -> MatteResult:
+    """Soft product matte of a packshot, or a reason why there is no clear product.
+
+    `remove_shadows` drops pixels that look like the backdrop in shadow (darker, same a*/b*).
+    It cleans coloured products well but also removes the shaded parts of white or grey
+    products, which cannot be told from a shadow by colour alone; hence off by default.
+    """
     h, w = image.shape[:2]
     scale = min(1.0, work_side / max(h, w))
     small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
@@ -51,11 +67,12 @@ def classical_matte(image: np.ndarray, *, work_side: int = 512, threshold: float
     sh, sw = small.shape[:2]
     band = max(2, round(0.03 * min(sh, sw)))
     lab = _lab(small)
-    dist, spread = border_distance(lab, band)
+    dist, spread, bg_lab = border_distance(lab, band)
     if spread > 3 * threshold:
         return MatteResult(None, f"background is not plain (border colour spread ΔE {spread:.0f})", spread)
     thr = max(threshold, 2.5 * spread)
-    fg = (dist > thr).astype(np.uint8)
+    shadow = cast_shadow_mask(lab, bg_lab) if remove_shadows else np.zeros(dist.shape, bool)
+    fg = ((dist > thr) & ~shadow).astype(np.uint8)
     k = max(3, (min(sh, sw) // 100) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, kernel)

@@ -47,7 +47,9 @@ class MasksConfig(_Base):
 class ClassicalConfig(_Base):
     backend: Literal["classical"]
     threshold: float = Field(12.0, gt=0, description="ΔE from the border colours that counts as product")
-    work_side: int = Field(512, ge=128, le=2048)
+    work_side: int = Field(512, ge=128, le=2048, description="longest side the matting works at")
+    remove_shadows: bool = Field(False, description="drop backdrop-in-shadow pixels (darker, same hue); "
+                                                    "good for coloured products, cuts white/grey ones")
 
 
 class YolactConfig(_Base):
@@ -101,8 +103,10 @@ class SegmentStep(ParamStep):
         return self._yolact(sample, cid)
 
     def _classical(self, sample: Sample, cid: int) -> Sample:
-        res = classical_matte(sample.image, threshold=self.config.threshold,
-                              work_side=self.config.work_side)
+        cfg = self.config
+        res = classical_matte(sample.image, threshold=getattr(cfg, "threshold", 12.0),
+                              work_side=getattr(cfg, "work_side", 512),
+                              remove_shadows=getattr(cfg, "remove_shadows", False))
         if res.alpha is None:
             raise SampleError(res.reason)
         return sample.replace(alpha=res.alpha, instances=_from_alpha(res.alpha, cid))
