@@ -114,20 +114,26 @@ class SegmentStep(ParamStep):
     def _yolact(self, sample: Sample, cid: int) -> Sample:
         if self._predictor is None:
             from ..models.yolact.predict import Predictor
-            self._predictor = Predictor.from_weights(self.config.weights, device=self.config.device)
-        instances, soft = self._predictor.predict_with_soft_masks(
-            sample.image, score_threshold=self.config.score_threshold)
-        if not instances:
+            device = self.config.device
+            if device == "auto":
+                import torch
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self._predictor = Predictor.from_weights(self.config.weights, device=device)
+        found, soft = self._predictor.soft_masks(sample.image, score_threshold=self.config.score_threshold)
+        # boxes and masks of the annotations come from the mask itself, so they always agree
+        kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
+                if (m > 0.5).any()]
+        if not kept:
             if self.config.fallback == "classical":
                 out = self._classical(sample, cid)
                 return out.replace(meta={**out.meta, "segment_fallback": "classical"})
             raise SampleError(f"no product found by yolact above score {self.config.score_threshold}")
-        keep = 1 if self.config.mode == "top" else len(instances)
-        instances, soft = tuple(instances[:keep]), soft[:keep]
-        alpha = np.max(np.stack(soft), axis=0).astype(np.float32)
-        meta = {**sample.meta, "models": {**sample.meta.get("models", {}),
-                                          "segment": self._predictor.version}}
-        return sample.replace(alpha=alpha, instances=instances, meta=meta)
+        kept = kept[:1] if self.config.mode == "top" else kept
+        alpha = np.max(np.stack([m for _, m in kept]), axis=0).astype(np.float32)
+        models = {**sample.meta.get("models", {}), "segment": _model_version(self.config.weights,
+                                                                             self._predictor.meta)}
+        return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept),
+                              meta={**sample.meta, "models": models})
 
     def _masks(self, sample: Sample, cid: int) -> Sample:
         relpath = sample.meta.get("relpath")
@@ -200,6 +206,11 @@ class SegmentStep(ParamStep):
             raise SampleError(f"{path}: annotations for {relpath} have empty masks")
         alpha = np.max(np.stack([i.mask for i in insts]), axis=0).astype(np.float32)
         return sample.replace(alpha=alpha, instances=tuple(insts))
+
+
+def _model_version(weights: Path, meta: dict) -> str:
+    it = meta.get("iteration") or meta.get("train", {}).get("iteration") if isinstance(meta, dict) else None
+    return f"{Path(weights).name}" + (f"@it{it}" if it else "")
 
 
 def _fit(m: np.ndarray, h: int, w: int, source: Path, label: bool) -> np.ndarray:
