@@ -1,0 +1,62 @@
+"""The shipped lifestyle backdrops in backgrounds/: they load, have the rendered size, are listed
+with their origin in LICENSES/ASSETS.md, and work with the photo-scene preset's background step."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+from pydantic import TypeAdapter
+
+from product_augment.sample import Instance, Sample
+from product_augment.steps import background
+
+from .conftest import make_packshot
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "backgrounds"
+FILES = sorted(p for p in FOLDER.iterdir() if p.suffix.lower() in background.IMAGE_SUFFIXES)
+SIZE = (1024, 1024)
+
+
+def test_the_folder_ships_a_set_of_backdrops_within_budget():
+    assert len(FILES) >= 10
+    assert sum(p.stat().st_size for p in FILES) <= 4 * 1024 * 1024
+    # nothing else in the folder (the `image` kind would try to read it)
+    assert {p.name for p in FOLDER.iterdir()} == {p.name for p in FILES}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_backdrop_loads_with_the_expected_size(path):
+    with Image.open(path) as im:
+        assert im.format == "JPEG"
+        assert im.mode == "RGB"
+        assert im.size == SIZE
+        pixels = np.asarray(im)
+    # a real picture, not a blank or broken render: some spread of tones in the wall and the floor
+    assert pixels[: SIZE[1] // 2].std() > 3 and pixels[SIZE[1] // 2:].std() > 3
+
+
+def test_every_backdrop_is_listed_in_the_asset_licences():
+    text = (ROOT / "LICENSES" / "ASSETS.md").read_text(encoding="utf-8")
+    missing = [p.name for p in FILES if f"backgrounds/{p.name}" not in text]
+    assert not missing, f"add these to LICENSES/ASSETS.md: {missing}"
+
+
+def test_photo_scene_preset_puts_the_product_on_the_floor_band():
+    preset = yaml.safe_load((ROOT / "configs" / "photo-scene.yaml").read_text())
+    spec = next(s["background"] for s in preset["steps"] if "background" in s)
+    cfg = TypeAdapter(background.Config).validate_python(
+        {**spec, "canvas": {"size": 256, "aspect": 1.0}}, context={"base_dir": str(ROOT / "configs")})
+    assert cfg.kind == "image"
+    step = background.build(cfg)
+    assert [p.name for p in step.files] == [p.name for p in FILES]
+    img, mask = make_packshot(240, 320, radius=60)
+    sample = Sample(img, mask.astype(np.float32), instances=(Instance.from_mask(0, mask),))
+    lo, hi = cfg.floor
+    for seed in range(4):
+        out = step(sample, np.random.default_rng(seed))
+        assert out.image.shape == (256, 256, 3)
+        assert lo * 256 - 1 <= out.floor_y <= hi * 256 + 1
