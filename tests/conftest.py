@@ -25,6 +25,15 @@ def make_packshot(h: int = 240, w: int = 320, radius: int = 70, bg=(246, 246, 24
     return img, mask
 
 
+def edge_width(profile: np.ndarray) -> float:
+    """10–90% width (px) of a monotone edge in a 1-D profile, by linear interpolation."""
+    p = (profile - profile.min()) / max(float(np.ptp(profile)), 1e-9)
+    if p[0] > p[-1]:
+        p = p[::-1]
+    x = np.arange(p.size, dtype=np.float64)
+    return float(np.interp(0.9, p, x) - np.interp(0.1, p, x))
+
+
 def write_folder(root: Path, n: int = 3) -> list[Path]:
     root.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -123,3 +123,90 @@ def test_cli_dry_run_validate_and_bad_preset(tmp_path, input_dir, classical_pres
     r = CliRunner().invoke(main, ["run", "--config", str(bad), "--input", str(input_dir),
                                   "--output", str(tmp_path / "o")])
     assert r.exit_code == 2 and not (tmp_path / "o").exists()
+
+
+def test_output_folder_inside_the_input_folder_is_not_read_as_input(tmp_path, input_dir, classical_preset):
+    out = input_dir / "augmented"
+    first = run(classical_preset, opts(input_dir, out))
+    again = run(classical_preset, opts(input_dir, out))
+    assert first.ok and first.done == 8
+    assert again.ok and again.total == 8 and again.resumed == 8 and again.done == 0
+    assert not any("augmented" in p.relative_to(out).as_posix() for p in out.rglob("*"))
+    r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(input_dir),
+                                  "--output", str(out), "--dry-run"])
+    assert r.exit_code == 0 and "4 images, 0 unsupported" in r.output
+
+
+def test_output_equal_to_input_refused_with_a_clear_message(tmp_path, input_dir, classical_preset):
+    r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(input_dir),
+                                  "--output", str(input_dir), "--workers", "1"])
+    assert r.exit_code == 1 and "is the input folder" in r.output
+    r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(input_dir / "sub"),
+                                  "--output", str(input_dir), "--workers", "1"])
+    assert r.exit_code == 1 and "contains the input" in r.output
+
+
+def test_run_options_seed_is_used_not_silently_ignored(tmp_path, input_dir, classical_preset):
+    # the preset says seed 7; RunOptions(seed=8) must give seed 8's pictures and record it
+    a = run(classical_preset, opts(input_dir, tmp_path / "a", limit=1))
+    b = run(classical_preset, RunOptions(input_dir=input_dir, output_dir=tmp_path / "b", variants=2,
+                                         seed=8, formats=("coco", "yolo"), limit=1))
+    assert a.ok and b.ok
+    entries = [json.loads(x) for x in (tmp_path / "b" / MANIFEST).read_text().splitlines()]
+    assert {e["seed"] for e in entries} == {8}
+    first = json.loads((tmp_path / "a" / MANIFEST).read_text().splitlines()[0])
+    assert entries[0]["preset_sha256"] != first["preset_sha256"]  # resume tells the two runs apart
+
+
+REPO = Path(__file__).resolve().parents[1]
+EVERY_KIND = f"""
+version: 1
+seed: 5
+variants: 6
+output: {{format: png, annotations: [coco, yolo], layers: [shadow, logo]}}
+steps:
+  - segment: {{backend: alpha}}
+  - palette: {{k: 4}}
+  - background:
+      kind: {{choice: [solid, gradient, texture, image, studio, transparent]}}
+      path: {REPO / 'backgrounds'}
+      canvas: {{size: 96}}
+      scale: {{range: [0.5, 0.7]}}
+  - shadow: {{kind: {{choice: [mirror, drop, none]}}}}
+  - logo: {{choice: [{{kind: caption}}, {{kind: logo, path: {REPO / 'logos'}}}]}}
+"""
+
+
+def test_every_kind_same_bytes_on_1_and_2_workers_and_replays_from_the_manifest(tmp_path):
+    from product_augment.config.preset import load_preset
+    from product_augment.io import read_image
+    from product_augment.sample import Sample
+
+    from .conftest import make_packshot
+
+    inp = tmp_path / "in"
+    (inp / "sub").mkdir(parents=True)
+    for name, r in (("a b.png", 30), ("sub/ünï.png", 40)):
+        img, mask = make_packshot(90, 120, radius=r)
+        Image.fromarray(np.dstack([img, mask.astype(np.uint8) * 255]), "RGBA").save(inp / name)
+    preset_path = tmp_path / "every.yaml"
+    preset_path.write_text(EVERY_KIND)
+    o = {w: RunOptions(input_dir=inp, output_dir=tmp_path / f"w{w}", variants=6, seed=5, workers=w,
+                       formats=("coco", "yolo")) for w in (1, 2)}
+    s1, s2 = run(preset_path, o[1]), run(preset_path, o[2])
+    assert s1.ok and s2.ok and s1.done == s2.done == 12
+    f1, f2 = files_of(tmp_path / "w1"), files_of(tmp_path / "w2")
+    assert f1.keys() == f2.keys() and all(f1[k] == f2[k] for k in f1)
+    preset = load_preset(preset_path)
+    pipe = preset.build_pipeline()
+    entries = [json.loads(x) for x in (tmp_path / "w1" / MANIFEST).read_text().splitlines()]
+    kinds = set()
+    for e in entries:
+        rgb, alpha = read_image(inp / e["source"])
+        out = pipe.replay(Sample(rgb, alpha, meta={"relpath": e["source"]}), e["applied"])
+        kinds.add(e["applied"]["background"]["params"]["kind"])
+        written = np.asarray(Image.open(tmp_path / "w1" / e["outputs"]["image"]))
+        expect = out.image if out.output_alpha is None else np.dstack(
+            [out.image, np.clip(out.output_alpha * 255 + 0.5, 0, 255).astype(np.uint8)])
+        assert np.array_equal(written, expect), e["id"]
+    assert len(kinds) >= 4

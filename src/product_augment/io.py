@@ -21,16 +21,24 @@ class ImageReadError(Exception):
     """An input that cannot be used; the message says why in one line."""
 
 
-def list_inputs(root: Path, recursive: bool = True) -> tuple[list[str], list[str]]:
-    """(supported, unsupported) relative POSIX paths under `root`, sorted; hidden files skipped."""
+def list_inputs(root: Path, recursive: bool = True,
+                exclude: Path | None = None) -> tuple[list[str], list[str]]:
+    """(supported, unsupported) relative POSIX paths under `root`, sorted; hidden files skipped.
+
+    Files under `exclude` (the output folder, when it lies inside the input folder) are skipped,
+    so a second run does not take the first run's outputs for inputs.
+    """
     root = Path(root)
     if root.is_file():
         return ([root.name], []) if root.suffix.lower() in SUPPORTED_SUFFIXES else ([], [root.name])
+    skip = _relative_parts(exclude, root) if exclude is not None else None
     it = root.rglob("*") if recursive else root.glob("*")
     ok, bad = [], []
     for p in it:
         rel = p.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not p.is_file():
+            continue
+        if skip and rel.parts[:len(skip)] == skip:
             continue
         suffix = p.suffix.lower()
         if suffix in SUPPORTED_SUFFIXES:
@@ -38,6 +46,14 @@ def list_inputs(root: Path, recursive: bool = True) -> tuple[list[str], list[str
         elif suffix not in SIDECAR_SUFFIXES:
             bad.append(rel.as_posix())
     return sorted(ok), sorted(bad)
+
+
+def _relative_parts(inner: Path, root: Path) -> tuple[str, ...] | None:
+    """`inner`'s path parts relative to `root` (both resolved), or None when it is not inside."""
+    try:
+        return Path(inner).resolve().relative_to(Path(root).resolve()).parts or None
+    except ValueError:
+        return None
 
 
 def read_image(path: Path, max_side: int | None = None,

@@ -81,6 +81,9 @@ class Pipeline:
         for step in self.steps:
             if not isinstance(step, ParamStep):
                 raise TypeError(f"step {step.name!r} cannot replay parameters")
+            if step.name not in applied:
+                raise KeyError(f"no recorded parameters for step {step.name!r} (recorded: "
+                               f"{', '.join(applied) or 'none'}): was the manifest written by this preset?")
             params = applied[step.name]
             sample = record_applied(step.apply(sample, params), step.name, params)
         return sample

@@ -224,17 +224,28 @@ def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
     """Process every input × variant; returns a summary. Raises RunError before any work."""
     overrides = dict(overrides or {})
     preset = load_preset(preset_path, overrides)
+    # the options win over the preset; folding them into the overrides makes the workers use them
+    # and the preset hash (resume, "different preset" check) reflect them
+    m = preset.model
+    wanted = {"seed": opts.seed, "variants": opts.variants, "output.annotations": list(opts.formats)}
+    given = {"seed": m.seed, "variants": m.variants, "output.annotations": list(m.output.annotations)}
+    differ = {k: v for k, v in wanted.items() if v != given[k]}
+    if differ:
+        overrides.update(differ)
+        preset = load_preset(preset_path, overrides)
     t0 = time.perf_counter()
     if not opts.input_dir.exists():
         raise RunError(f"input not found: {opts.input_dir}")
     out = opts.output_dir
-    try:
-        inside = opts.input_dir.resolve() == out.resolve() or out.resolve() in opts.input_dir.resolve().parents
-    except OSError:
-        inside = False
-    if inside:
-        raise RunError(f"output folder {out} must not contain the input {opts.input_dir}")
-    relpaths, unsupported = list_inputs(opts.input_dir, preset.model.input.recursive)
+    inp = opts.input_dir.resolve()
+    if inp == out.resolve():
+        raise RunError(f"output folder {out} is the input folder: choose another --output "
+                       f"(a sub-folder of the input is fine)")
+    if out.resolve() in inp.parents:
+        raise RunError(f"output folder {out} contains the input {opts.input_dir}: choose another "
+                       f"--output (a new sub-folder is fine)")
+    # an output folder inside the input folder is skipped when listing inputs
+    relpaths, unsupported = list_inputs(opts.input_dir, preset.model.input.recursive, exclude=out)
     if opts.limit is not None:
         relpaths = relpaths[: opts.limit]
     if not relpaths and not unsupported:

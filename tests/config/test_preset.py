@@ -134,3 +134,54 @@ def test_kind_choice_sugar_and_wrong_order(tmp_path):
     p = write(tmp_path, "version: 1\nsteps:\n  - palette: {}\n  - segment: {backend: classical}\n")
     assert errors_of(p) == [f"{p}: steps[0].palette requires alpha: 'alpha' is provided by segment "
                             "which comes later"]
+
+
+def test_colour_typo_names_the_colour_forms_not_only_random(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - background: {kind: solid, color: whte}\n")
+    (msg,) = errors_of(p)
+    assert msg.startswith(f"{p}: steps[1].background.color: 'whte' is not a colour: use '#rrggbb'")
+    assert msg.endswith("(did you mean 'white'?)")
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - background: {kind: solid, color: [300, 0, 0]}\n")
+    (msg,) = errors_of(p)
+    assert "[300, 0, 0] is not a colour" in msg and "not one of random" not in msg
+
+
+def test_quoted_number_and_non_mapping_step_messages(tmp_path):
+    p = write(tmp_path, "version: '1'\nsteps:\n  - segment: {backend: classical}\n")
+    assert errors_of(p) == [f"{p}: version: '1' is a string; write 1 without quotes"]
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n  - background: white\n")
+    assert errors_of(p) == [f"{p}: steps[1].background: expected a mapping of fields ({{key: value, ...}}), "
+                            "got 'white'"]
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - background: {kind: solid, canvas: 1024}\n")
+    assert errors_of(p) == [f"{p}: steps[1].background.canvas: expected a mapping of fields "
+                            "({key: value, ...}), got 1024"]
+
+
+def test_a_step_given_twice_is_refused(tmp_path):
+    # meta["applied"] and the layers are keyed by step name: a second logo step would overwrite
+    # the first's record (replay breaks) and its matte (annotations lose the first overlay)
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - logo: {kind: caption}\n  - logo: {kind: caption}\n")
+    (msg,) = errors_of(p)
+    assert msg == (f"{p}: steps[2].logo: logo is already steps[1]; each step can appear once "
+                   "(use `choice:` to vary it)")
+
+
+def test_gradient_colour_count_is_checked_not_clamped(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - background: {kind: gradient, colors: 7}\n")
+    (msg,) = errors_of(p)
+    assert msg.startswith(f"{p}: steps[1].background.colors: ") and "4" in msg
+
+
+def test_replay_with_a_step_missing_names_it(tmp_path):
+    from product_augment.sample import Sample
+
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: alpha}\n  - palette: {}\n")
+    pipe = load_preset(p).build_pipeline()
+    img = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(KeyError, match="no recorded parameters for step 'palette'"):
+        pipe.replay(Sample(img, np.ones((8, 8), np.float32)), {"segment": {"backend": "alpha"}})

@@ -7,6 +7,8 @@ import pytest
 
 from product_augment.ops import shadow as ops
 
+from ..conftest import edge_width
+
 H, W = 160, 200
 
 
@@ -29,15 +31,6 @@ def bottle_matte() -> np.ndarray:
                         [94, 50]], np.int32) * s
         cv2.fillPoly(c, [pts], 255, cv2.LINE_AA)
     return aa_matte(draw)
-
-
-def edge_width(profile: np.ndarray) -> float:
-    """10–90% width (px) of a monotone edge in a 1-D profile, by linear interpolation."""
-    p = (profile - profile.min()) / max(float(np.ptp(profile)), 1e-9)
-    if p[0] > p[-1]:
-        p = p[::-1]
-    x = np.arange(p.size, dtype=np.float64)
-    return float(np.interp(0.9, p, x) - np.interp(0.1, p, x))
 
 
 # --- contact line ---------------------------------------------------------------------------

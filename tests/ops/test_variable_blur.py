@@ -8,14 +8,7 @@ import pytest
 
 from product_augment.ops.variable_blur import variable_blur_rows
 
-
-def edge_width(profile: np.ndarray) -> float:
-    """10–90% width (px) of a monotone edge in a 1-D profile, by linear interpolation."""
-    p = (profile - profile.min()) / max(float(np.ptp(profile)), 1e-9)
-    if p[0] > p[-1]:
-        p = p[::-1]
-    x = np.arange(p.size, dtype=np.float64)
-    return float(np.interp(0.9, p, x) - np.interp(0.1, p, x))
+from ..conftest import edge_width
 
 
 def test_variable_blur_keeps_sharp_rows_and_widens_with_sigma():

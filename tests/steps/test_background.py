@@ -8,6 +8,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from product_augment.ops.color import delta_e_2000, srgb_to_lab
 from product_augment.ops.placement import warp_mask
+from product_augment.pipeline import SampleError
 from product_augment.sample import Instance, PaletteColor, Sample, mask_box
 from product_augment.steps import background
 
@@ -266,3 +267,28 @@ def test_when_the_range_cannot_pass_the_nearest_passing_lightness_is_used():
         rgb, de = background.contrasting_color(np.random.default_rng(seed), pal, 25, (55, 95), (0, 28))
         assert de >= 25 and rgb not in [(0, 0, 0), (255, 255, 255)]
         assert srgb_to_lab(np.array(rgb, np.uint8))[0] > 20  # the lightest passing, not near-black
+
+
+def test_an_instance_shrunk_below_a_pixel_is_dropped_not_kept_empty():
+    # a big product and a one-pixel speck far away; on a 32 px canvas the speck has no pixel left
+    img = np.full((400, 400, 3), 240, np.uint8)
+    big = np.zeros((400, 400), bool)
+    big[50:350, 50:350] = True
+    speck = np.zeros((400, 400), bool)
+    speck[390, 390] = True
+    alpha = (big | speck).astype(np.float32)
+    s = Sample(img, alpha, (Instance.from_mask(5, big), Instance.from_mask(6, speck)))
+    step = build({"kind": "solid", "canvas": {"size": 32}, "scale": 0.7, "jitter": 0})
+    out = step(s, np.random.default_rng(0))
+    assert [i.class_id for i in out.instances] == [5]
+    assert all(i.mask.any() and i.box == mask_box(i.mask) for i in out.instances)
+
+
+def test_a_product_too_thin_to_survive_placement_is_a_sample_error():
+    img = np.full((4, 2000, 3), 240, np.uint8)
+    line = np.zeros((4, 2000), bool)
+    line[2, 10:1990] = True  # one row tall: at 0.7 × 96 px long it is 0.03 px tall
+    s = Sample(img, line.astype(np.float32), (Instance.from_mask(5, line),))
+    step = build({"kind": "solid", "canvas": {"size": 96}, "scale": 0.7})
+    with pytest.raises(SampleError, match="no instance mask keeps a pixel"):
+        step(s, np.random.default_rng(0))

@@ -101,3 +101,24 @@ def test_classical_remove_shadows_on_coloured_product():
     assert (keep.alpha[shadow] > 0.5).mean() > 0.9  # kept by default
     cut = step({"backend": "classical", "remove_shadows": True})(Sample(image=img), np.random.default_rng(0))
     assert iou(cut.alpha > 0.5, mask) > 0.95 and (cut.alpha[shadow] > 0.5).mean() < 0.05
+
+
+def test_alpha_backend_on_an_opaque_rgba_file_says_why(tmp_path):
+    # an RGBA file whose alpha is all 255 reads as "no alpha": the message must not claim the
+    # file has no alpha channel at all
+    from PIL import Image
+
+    from product_augment.io import read_image
+
+    img, _ = make_packshot()
+    Image.fromarray(np.dstack([img, np.full(img.shape[:2], 255, np.uint8)]), "RGBA").save(tmp_path / "o.png")
+    rgb, alpha = read_image(tmp_path / "o.png")
+    with pytest.raises(SampleError, match="fully opaque"):
+        step({"backend": "alpha"})(Sample(image=rgb, alpha=alpha), np.random.default_rng(0))
+
+
+def test_a_faint_matte_says_it_is_below_the_threshold_not_empty():
+    img, _ = make_packshot()
+    faint = np.full(img.shape[:2], 0.3, np.float32)
+    with pytest.raises(SampleError, match=r"matte peaks at 0.30, below the threshold 0.5"):
+        step({"backend": "alpha"})(Sample(image=img, alpha=faint), np.random.default_rng(0))

@@ -122,7 +122,7 @@ def evaluate_unet(model, x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def run_unet_bench(base: Path, augmented: Path | None, tests: dict[str, Path], cfg: UNetBenchConfig,
-                   limit: int | None = None, log=print) -> dict:
+                   limit: int | None = None, log=None) -> dict:
     """Train base-only and base+augmented U-Nets with the same budget; evaluate on each test set."""
     t0 = time.perf_counter()
     xb, yb = load_coco_set(base, cfg.size, limit)
@@ -133,7 +133,8 @@ def run_unet_bench(base: Path, augmented: Path | None, tests: dict[str, Path], c
         runs["base+augmented"] = (np.concatenate([xb, xa]), np.concatenate([yb, ya]))
     results: dict = {"config": cfg.__dict__, "train_images": {}, "results": {}}
     for name, (x, y) in runs.items():
-        log(f"training U-Net on {name}: {len(x)} images, {cfg.steps} steps at {cfg.size}px")
+        if log:
+            log(f"training U-Net on {name}: {len(x)} images, {cfg.steps} steps at {cfg.size}px")
         model = train_unet(x, y, cfg, log)
         results["train_images"][name] = int(len(x))
         results["results"][name] = {t: evaluate_unet(model, *xy) for t, xy in test_sets.items()}

@@ -110,7 +110,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         for i, (name, cfg) in enumerate(preset.step_configs):
             click.echo(f"steps[{i}] {name}: {_describe(cfg)}")
         if Path(input_dir).exists():
-            ok, bad = list_inputs(Path(input_dir), m.input.recursive)
+            ok, bad = list_inputs(Path(input_dir), m.input.recursive, exclude=Path(output_dir))
             click.echo(f"input    {input_dir}: {len(ok)} images, {len(bad)} unsupported files")
         else:
             click.echo(f"input    {input_dir}: not found")

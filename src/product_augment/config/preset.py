@@ -164,6 +164,12 @@ def load_preset(path: str | Path, overrides: dict[str, Any] | None = None) -> Pr
             problems.append(f"{where}: unknown step {name!r}; steps are {', '.join(STEP_MODULES)}"
                             f"{did_you_mean(name, STEP_MODULES)}")
             continue
+        # applied parameters and layers are keyed by step name: a second one would overwrite them
+        first = next((j for j, other in enumerate(model.steps[:i]) if name in other), None)
+        if first is not None:
+            problems.append(f"{where}.{name}: {name} is already steps[{first}]; each step can appear "
+                            f"once (use `choice:` to vary it)")
+            continue
         try:
             configs.append((name, _validate_step(name, params if params is not None else {}, ctx)))
         except _StepErrors as e:
@@ -357,6 +363,9 @@ def _format_errors(err: ValidationError, root_type: Any, data: Any) -> list[str]
             out.append(f"{format_loc(key)}: expected a value, {{range: [lo, hi]}} or "
                        f"{{choice: [...], weights: [...]}}; got {_value_at(data, key)!r}")
             continue
+        # among a union's members, our own validators' messages ("'whte' is not a colour ...")
+        # say more than a literal's ("is not one of random") or a type error
+        fitting = sorted(fitting, key=lambda it: it[3]["type"] != "value_error")
         for path, _, value, e in fitting:
             msg = _one_error(path, value, e, root_type, data)
             if msg not in out:
@@ -404,10 +413,14 @@ def _one_error(path: tuple, value: Any, e: dict, root_type: Any, data: Any) -> s
     if typ == "literal_error":
         expected = [x.strip(" '") for x in str(ctx.get("expected", "")).replace(" or ", ",").split(",")]
         expected = [x for x in expected if x]
+        if isinstance(value, str) and value in expected and value not in str(ctx.get("expected", "")).split("'")[1::2]:
+            return f"{format_loc(path)}: {value!r} is a string; write {value} without quotes"
         return f"{format_loc(path)}: {value!r} is not one of {', '.join(expected)}" \
                f"{did_you_mean(str(value), expected)}"
     if typ == "missing":
         return f"{format_loc(path)}: required field missing"
+    if typ in ("dict_type", "model_type", "model_attributes_type"):
+        return f"{format_loc(path)}: expected a mapping of fields ({{key: value, ...}}), got {value!r}"
     text = e["msg"]
     if text.startswith("Value error, "):
         text = text[len("Value error, "):]

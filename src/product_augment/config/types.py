@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ValidationInfo, BeforeValidator
 
+from .errors import did_you_mean
+
 
 def _base_dir(info: ValidationInfo) -> Path:
     ctx = info.context or {}
@@ -37,7 +39,7 @@ def _parse_color(value: Any) -> tuple[int, int, int]:
                 except ValueError:
                     pass
         raise ValueError(f"{value!r} is not a colour: use '#rrggbb', [r, g, b] or one of "
-                         f"{', '.join(sorted(NAMED_COLORS))}")
+                         f"{', '.join(sorted(NAMED_COLORS))}{did_you_mean(s, NAMED_COLORS)}")
     if isinstance(value, (list, tuple)) and len(value) == 3 and all(
             isinstance(v, int) and 0 <= v <= 255 for v in value):
         return tuple(value)  # type: ignore[return-value]

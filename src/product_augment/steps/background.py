@@ -96,7 +96,8 @@ class GradientConfig(_Placed, _Contrast):
     kind: Literal["gradient"]
     shape: sampled(Literal["linear", "radial"]) = Field(
         default_factory=lambda: ChoiceSpec[Literal["linear", "radial"]](choice=["linear", "radial"]))
-    colors: int | list[Color] = Field(2, description="number of random colours (2..4) or a fixed list")
+    colors: Annotated[int, Field(ge=2, le=4)] | Annotated[list[Color], Field(min_length=2)] = Field(
+        2, description="number of random colours (2..4) or a fixed list")
     angle: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(0, 360)), description="degrees")
     spread: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(8, 25)),
                                  description="L* difference between neighbouring random colours")
@@ -416,7 +417,13 @@ class BackgroundStep(ParamStep):
                 plate[y0:y1, x0:x1] = np.where((a > 0)[..., None], fg, plate[y0:y1, x0:x1])
             image[y0:y1, x0:x1] = composite_over(fg, a, plate[y0:y1, x0:x1])
 
-        instances = tuple(warp_instance(inst, m, (w, h)) for inst in sample.instances)
+        # an instance shrunk below a pixel (a speck, or a one-row-thin product on a small canvas)
+        # has no mask left: drop it rather than annotate an empty mask with a 0×0 box
+        warped = (warp_instance(inst, m, (w, h)) for inst in sample.instances)
+        instances = tuple(inst for inst in warped if inst.mask.any())
+        if sample.instances and not instances:
+            raise SampleError(f"no instance mask keeps a pixel when the product is placed on the "
+                              f"{w}×{h} canvas (scale {m[0, 0]:.3g}): it is too small or too thin")
         layers = {k: warp_full(np.ascontiguousarray(v, np.float32), m, (w, h))
                   for k, v in sample.layers.items()}
         changes: dict[str, Any] = {"image": image, "alpha": alpha, "instances": instances, "layers": layers,

@@ -69,7 +69,9 @@ Config = Annotated[Union[YolactConfig, AlphaConfig, MasksConfig, ClassicalConfig
 def _from_alpha(alpha: np.ndarray, cid: int, threshold: float = 0.5) -> tuple[Instance, ...]:
     mask = alpha > threshold
     if not mask.any():
-        raise SampleError("no product found (matte is empty)")
+        peak = float(alpha.max()) if alpha.size else 0.0
+        raise SampleError("no product found (matte is empty)" if peak <= 0 else
+                          f"no product found (the matte peaks at {peak:.2f}, below the threshold {threshold:g})")
     return (Instance.from_mask(cid, mask),)
 
 
@@ -93,7 +95,8 @@ class SegmentStep(ParamStep):
         if cfg.backend == "alpha":
             if sample.alpha is None:
                 raise SampleError("segment backend 'alpha' needs an input with an alpha channel "
-                                  "(RGBA PNG/WebP/TIFF); this image has none")
+                                  "(RGBA PNG/WebP/TIFF) that marks the product; this image has none, "
+                                  "or one that is fully opaque")
             alpha = sample.alpha.astype(np.float32)
             return sample.replace(alpha=alpha, instances=_from_alpha(alpha, cid, cfg.threshold))
         if cfg.backend == "classical":

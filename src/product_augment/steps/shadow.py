@@ -136,11 +136,7 @@ class MirrorShadowStep(_ShadowStep):
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         alpha = _alpha(sample)
         layers = []
-        for part in _products(sample, alpha):
-            fp = ops.find_footprint(part)
-            if fp is None:
-                continue
-            axis = min(ops.contact_line(fp, sample.floor_y), sample.height)
+        for part, fp, axis in _standing_products(sample, alpha):
             layer = ops.mirror_reflection(
                 sample.image, part, fp, axis, opacity=float(params["opacity"]), fade=float(params["fade"]),
                 blur=float(params["blur"]), squash=float(params["squash"]), plate=sample.background)
@@ -166,11 +162,7 @@ class DropShadowStep(_ShadowStep):
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         alpha = _alpha(sample)
         layers = []
-        for part in _products(sample, alpha):
-            fp = ops.find_footprint(part)
-            if fp is None:
-                continue
-            line = min(ops.contact_line(fp, sample.floor_y), sample.height)
+        for part, fp, line in _standing_products(sample, alpha):
             layers.append(ops.drop_shadow(
                 part, fp, line, azimuth=float(params["azimuth"]), elevation=float(params["elevation"]),
                 size=float(params["size"]), opacity=float(params["opacity"]),
@@ -186,6 +178,16 @@ def _products(sample: Sample, alpha: np.ndarray) -> list[np.ndarray]:
     if len(sample.instances) <= 1:
         return [alpha]
     return ops.split_products(alpha, [inst.mask for inst in sample.instances])
+
+
+def _standing_products(sample: Sample, alpha: np.ndarray) -> list[tuple[np.ndarray, ops.Footprint, int]]:
+    """(matte, footprint, contact line) of each product that has a footprint."""
+    out = []
+    for part in _products(sample, alpha):
+        fp = ops.find_footprint(part)
+        if fp is not None:
+            out.append((part, fp, min(ops.contact_line(fp, sample.floor_y), sample.height)))
+    return out
 
 
 def _alpha(sample: Sample) -> np.ndarray:
