@@ -210,3 +210,24 @@ def test_every_kind_same_bytes_on_1_and_2_workers_and_replays_from_the_manifest(
             [out.image, np.clip(out.output_alpha * 255 + 0.5, 0, 255).astype(np.uint8)])
         assert np.array_equal(written, expect), e["id"]
     assert len(kinds) >= 4
+
+
+def test_unsupported_files_reported_once_and_limit_counts_them(tmp_path, input_dir, classical_preset):
+    (input_dir / "a.gif").write_bytes(b"GIF89a")
+    out = tmp_path / "o"
+    for _ in range(2):
+        s = run(classical_preset, opts(input_dir, out))
+        assert s.failed == [("a.gif", "unsupported file type .gif")]
+    lines = [json.loads(x) for x in (out / MANIFEST).read_text().splitlines()]
+    assert sum(e["id"] == "a.gif" for e in lines) == 1
+    s = run(classical_preset, opts(input_dir, tmp_path / "lim", limit=2))  # the first 2 files: a.gif, p0.png
+    assert s.done == 2 and s.failed == [("a.gif", "unsupported file type .gif")]
+    s = run(classical_preset, opts(input_dir, tmp_path / "lim2", limit=1, ))
+    assert s.done == 0 and s.total == 1
+
+
+def test_docs_presets_reference_is_current():
+    from product_augment.config.reference import preset_reference
+    doc = Path(__file__).resolve().parents[1] / "docs" / "PRESETS.md"
+    assert doc.read_text() == preset_reference() + "\n", \
+        "docs/PRESETS.md is stale: python -m product_augment.config.reference > docs/PRESETS.md"

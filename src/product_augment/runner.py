@@ -246,8 +246,10 @@ def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
                        f"--output (a new sub-folder is fine)")
     # an output folder inside the input folder is skipped when listing inputs
     relpaths, unsupported = list_inputs(opts.input_dir, preset.model.input.recursive, exclude=out)
-    if opts.limit is not None:
-        relpaths = relpaths[: opts.limit]
+    if opts.limit is not None:  # the first N files, supported or not
+        first = set(sorted(relpaths + unsupported)[: opts.limit])
+        relpaths = [r for r in relpaths if r in first]
+        unsupported = [r for r in unsupported if r in first]
     if not relpaths and not unsupported:
         raise RunError(f"no images found in {opts.input_dir} (supported: .jpg .jpeg .png .webp .tif .tiff .bmp)")
     tasks = plan_tasks(relpaths, opts.variants)
@@ -267,9 +269,12 @@ def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
     todo = [t for t in tasks if t.item_id not in done]
     summary = RunSummary(total=len(tasks) + len(unsupported), resumed=len(tasks) - len(todo))
 
+    latest = latest_entries(previous)
     for rel in unsupported:
         reason = f"unsupported file type {Path(rel).suffix or '(none)'}"
-        append_manifest(manifest_path, {"id": rel, "source": rel, "status": "failed", "error": reason})
+        entry = {"id": rel, "source": rel, "status": "failed", "error": reason}
+        if latest.get(rel) != entry:  # a resumed run does not repeat what the manifest says
+            append_manifest(manifest_path, entry)
         summary.failed.append((rel, reason))
 
     init_args = (str(preset.path), overrides, str(out), str(opts.input_dir), tuple(opts.formats))
