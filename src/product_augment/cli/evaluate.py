@@ -1,0 +1,53 @@
+"""`augment eval segmenter`: COCO mask/box AP, AP50, per-class AP and top-product mIoU."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def evaluate() -> None:
+    """Evaluate the project's models."""
+
+
+@evaluate.command()
+@click.option("--weights", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="YOLACT .safetensors with its .json sidecar next to it.")
+@click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="COCO set dir with annotations.json and the images.")
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N annotated images.")
+@click.option("--skip", type=int, default=0, help="Skip the first N annotated images (e.g. ones used for model selection).")
+@click.option("--out", "out_json", type=click.Path(dir_okay=False), default=None,
+              help="Metrics JSON (default: <weights stem>.eval.<set name>.json next to the weights).")
+@click.option("--threads", type=int, default=None, help="torch CPU threads.")
+def segmenter(weights: str, data_dir: str, limit: int | None, skip: int, out_json: str | None,
+              threads: int | None) -> None:
+    """Evaluate a YOLACT segmenter on a COCO set dir."""
+    import torch
+
+    from ..models.yolact.evaluate import evaluate_predictor, write_metrics
+    from ..models.yolact.predict import Predictor
+
+    if threads:
+        torch.set_num_threads(threads)
+    predictor = Predictor.from_weights(weights)
+    metrics = evaluate_predictor(predictor, data_dir, limit=limit, skip=skip, progress=True)
+    metrics["skip"] = skip
+    metrics["weights"] = weights
+    metrics["data"] = data_dir
+    name = "_".join(Path(data_dir).resolve().parts[-2:])
+    out = Path(out_json) if out_json else Path(weights).with_suffix(f".eval.{name}.json")
+    write_metrics(metrics, out)
+    click.echo(f"images            {metrics['images']}")
+    for key in ("mask_ap", "mask_ap50", "mask_ap75", "box_ap", "box_ap50", "class_agnostic_mask_ap",
+                "class_agnostic_mask_ap50", "top_product_mean_iou"):
+        if key in metrics:
+            click.echo(f"{key:<26}{metrics[key]:.4f}")
+    for cls, ap in metrics.get("per_class_mask_ap", {}).items():
+        click.echo(f"  AP[{cls}]{'':<{14 - len(cls)}}{ap:.4f}")
+    click.echo(f"metrics written to {out}")
+
+
+if __name__ == "__main__":
+    evaluate()

@@ -1,0 +1,33 @@
+"""`augment train segmenter`: train the YOLACT product segmenter from a YAML config."""
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def train() -> None:
+    """Train the project's models."""
+
+
+@train.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Training YAML, e.g. configs/train/yolact.yaml.")
+@click.option("--resume", is_flag=True, help="Continue from <out>/last.safetensors if it exists.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output folder for checkpoints and logs (default: out_dir in the config).")
+def segmenter(config_path: str, resume: bool, device: str, out_dir: str | None) -> None:
+    """Train YOLACT (WS+GN, EfficientNet-Lite0) on COCO set dirs."""
+    from ..models.yolact.train import load_train_config
+    from ..models.yolact.train import train as run_training
+
+    try:
+        cfg = load_train_config(config_path)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    last = run_training(cfg, resume=resume, device=device, out_dir=out_dir)
+    click.echo(f"last checkpoint: {last}")
+
+
+if __name__ == "__main__":
+    train()

@@ -1,0 +1,55 @@
+"""The frozen architecture config that goes into every YOLACT module constructor."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+ConvType = Literal["ws", "plain"]
+NormType = Literal["gn", "bn", "none"]
+
+
+@dataclass(frozen=True)
+class YolactConfig:
+    """Architecture of the segmenter; stored in the checkpoint sidecar and rebuilt from it.
+
+    Anchor sizes are fractions of `input_size`, one per pyramid level P3..P7, so the same config
+    scales to another input size. `conv`/`norm` switch FPN, protonet and head between weight
+    standardization + GroupNorm and plain conv (+BatchNorm); the pretrained backbone keeps its own
+    (frozen) BatchNorm either way.
+    """
+
+    input_size: int = 320
+    num_classes: int = 21  # foreground classes, ids 1..num_classes; 0 is background
+    num_prototypes: int = 16
+    fpn_channels: int = 64
+    proto_channels: int = 64
+    head_channels: int = 64
+    anchor_fracs: tuple[float, ...] = (0.075, 0.15, 0.3, 0.6, 0.95)  # P3..P7
+    aspect_ratios: tuple[float, ...] = (1.0, 0.5, 2.0)
+    conv: ConvType = "ws"
+    norm: NormType = "gn"
+    gn_groups: int = 8
+    backbone: str = "efficientnet_lite0"
+    frozen_backbone_blocks: int = 3  # stem + this many MBConv blocks get no gradient
+    box_variances: tuple[float, float] = (0.1, 0.2)
+
+    @property
+    def num_anchors_per_cell(self) -> int:
+        return len(self.aspect_ratios)
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        return (8, 16, 32, 64, 128)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> YolactConfig:
+        names = {f.name for f in dataclasses.fields(YolactConfig)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown YolactConfig fields: {sorted(unknown)}")
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return YolactConfig(**kw)

@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from product_augment.models.yolact.checkpoint import save_weights, sidecar_path
+from product_augment.models.yolact.model import Yolact
+from product_augment.models.yolact.predict import Predictor
+from product_augment.sample import Instance
+
+
+@pytest.fixture
+def trained_like(small_cfg):
+    torch.manual_seed(0)
+    model = Yolact(small_cfg).eval()
+    with torch.no_grad():  # make some anchors fire so there is something to compare
+        model.head.cls.bias.view(3, 22)[:, 0] = -2.0
+    return model
+
+
+def test_round_trip_identical(tmp_path, trained_like):
+    path = save_weights(trained_like, tmp_path / "m.safetensors", {"metrics": {"x": 1}})
+    assert json.loads(sidecar_path(path).read_text())["config"]["input_size"] == 96
+    assert b"pickle" not in path.read_bytes()[:200]
+    image = np.random.default_rng(0).integers(0, 256, (70, 110, 3), dtype=np.uint8)
+    a = Predictor(trained_like, score_threshold=0.01, top_k=5).soft(image)
+    b = Predictor.from_weights(path, score_threshold=0.01, top_k=5).soft(image)
+    assert len(a.scores) == 5
+    np.testing.assert_array_equal(a.classes, b.classes)
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
+    np.testing.assert_allclose(a.masks, b.masks, atol=1e-5)
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-4)
+
+
+def test_fp16_storage_upcasts(tmp_path, trained_like):
+    path = save_weights(trained_like, tmp_path / "h.safetensors", half=True)
+    pred = Predictor.from_weights(path, score_threshold=0.01, top_k=3)
+    assert all(p.dtype == torch.float32 for p in pred.model.parameters())
+
+
+def test_instances_and_soft_masks(trained_like):
+    image = np.full((50, 80, 3), 90, np.uint8)
+    pred = Predictor(trained_like, score_threshold=0.01, top_k=4)
+    instances, soft = pred.soft_masks(image)
+    assert soft.shape == (len(instances), 50, 80) and soft.dtype == np.float32
+    assert soft.min() >= 0 and soft.max() <= 1
+    for inst, s in zip(instances, soft):
+        assert isinstance(inst, Instance) and 1 <= inst.class_id <= 21
+        assert inst.mask.shape == (50, 80) and inst.mask.dtype == bool
+        np.testing.assert_array_equal(inst.mask, s >= 0.5)
+        x0, y0, x1, y1 = inst.box
+        assert 0 <= x0 <= x1 <= 80 and 0 <= y0 <= y1 <= 50
+
+
+def test_logits_map_to_the_right_image_pixels():
+    from product_augment.models.yolact.predict import logits_to_image
+
+    # 64-px frame, 16×16 logits; image 40×100 → scale 0.64, occupies frame x∈[0,64), y∈[0,25.6).
+    logits = torch.full((1, 16, 16), -10.0)
+    logits[0, :, :8] = 10.0  # positive left of frame x = 32 → image x = 32 / 0.64 = 50
+    full = logits_to_image(logits, 40, 100, 0.64, 64)[0]
+    row = (full[20] > 0).numpy()
+    assert row[:48].all() and not row[53:].any()
