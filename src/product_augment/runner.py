@@ -24,8 +24,15 @@ import numpy as np
 from . import __version__
 from .config.preset import Preset, load_preset
 from .data.coco import build_coco, mask_to_rle, yolo_seg_lines
-from .io import (ImageReadError, encode_image, encode_mask, list_inputs, read_image,
-                 remove_stale_temps, write_atomic)
+from .io import (
+    ImageReadError,
+    encode_image,
+    encode_mask,
+    list_inputs,
+    read_image,
+    remove_stale_temps,
+    write_atomic,
+)
 from .pipeline import SampleError
 from .sample import Sample, mask_box
 

@@ -19,7 +19,7 @@ class Instance:
     score: float = 1.0
 
     @staticmethod
-    def from_mask(class_id: int, mask: np.ndarray, score: float = 1.0) -> "Instance":
+    def from_mask(class_id: int, mask: np.ndarray, score: float = 1.0) -> Instance:
         mask = np.asarray(mask, dtype=bool)
         return Instance(class_id, mask, mask_box(mask), float(score))
 
@@ -77,10 +77,10 @@ class Sample:
     def width(self) -> int:
         return int(self.image.shape[1])
 
-    def replace(self, **changes: Any) -> "Sample":
+    def replace(self, **changes: Any) -> Sample:
         return dataclasses.replace(self, **changes)
 
-    def with_layer(self, name: str, matte: np.ndarray) -> "Sample":
+    def with_layer(self, name: str, matte: np.ndarray) -> Sample:
         return dataclasses.replace(self, layers={**self.layers, name: matte})
 
     def has(self, what: str) -> bool:

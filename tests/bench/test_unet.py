@@ -1,8 +1,13 @@
-import numpy as np
 import torch
 
-from product_augment.bench.unet import (UNetBenchConfig, evaluate_unet, format_table, load_coco_set,
-                                        run_unet_bench, train_unet)
+from product_augment.bench.unet import (
+    UNetBenchConfig,
+    evaluate_unet,
+    format_table,
+    load_coco_set,
+    run_unet_bench,
+    train_unet,
+)
 from product_augment.models.unet.model import UNet
 from product_augment.runner import RunOptions, run
 

@@ -1,13 +1,12 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from product_augment.config.errors import PresetError
 from product_augment.config.preset import load_preset
 from product_augment.config.sampling import ChoiceSpec, RangeSpec, draw
 from product_augment.pipeline import ParamStep, PipelineOrderError, check_order
-
-import numpy as np
 
 
 def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:

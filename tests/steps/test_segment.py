@@ -3,13 +3,13 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from pydantic import TypeAdapter
 
 from product_augment.config.preset import BuildContext
 from product_augment.data.coco import mask_to_rle
 from product_augment.pipeline import SampleError
 from product_augment.sample import Sample
 from product_augment.steps import segment
-from pydantic import TypeAdapter
 
 from ..conftest import make_packshot
 

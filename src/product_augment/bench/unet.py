@@ -28,9 +28,10 @@ class UNetBenchConfig:
 
 def load_coco_set(root: Path, size: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images (N×size×size×3 uint8) and foreground masks (N×size×size bool), letterboxed."""
-    from pycocotools.coco import COCO
     import contextlib
     import io
+
+    from pycocotools.coco import COCO
 
     root = Path(root)
     ann_path = root / "annotations.json"
@@ -68,6 +69,7 @@ def _letterbox(a: np.ndarray, size: int, interp: int) -> np.ndarray:
 
 def train_unet(x: np.ndarray, y: np.ndarray, cfg: UNetBenchConfig, log=None):
     import torch
+
     from ..models.unet.model import UNet
 
     torch.set_num_threads(cfg.threads)
@@ -118,7 +120,7 @@ def evaluate_unet(model, x: np.ndarray, y: np.ndarray) -> dict:
                 union = (p | t).sum()
                 ious.append((p & t).sum() / union if union else 1.0)
                 accs.append((p == t).mean())
-    return {"miou": float(np.mean(ious)), "pixel_acc": float(np.mean(accs)), "n": int(len(x))}
+    return {"miou": float(np.mean(ious)), "pixel_acc": float(np.mean(accs)), "n": len(x)}
 
 
 def run_unet_bench(base: Path, augmented: Path | None, tests: dict[str, Path], cfg: UNetBenchConfig,
@@ -136,7 +138,7 @@ def run_unet_bench(base: Path, augmented: Path | None, tests: dict[str, Path], c
         if log:
             log(f"training U-Net on {name}: {len(x)} images, {cfg.steps} steps at {cfg.size}px")
         model = train_unet(x, y, cfg, log)
-        results["train_images"][name] = int(len(x))
+        results["train_images"][name] = len(x)
         results["results"][name] = {t: evaluate_unet(model, *xy) for t, xy in test_sets.items()}
     results["seconds"] = round(time.perf_counter() - t0, 1)
     return results

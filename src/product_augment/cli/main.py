@@ -81,7 +81,8 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite):
     """Run a preset over a folder of product photos."""
     from ..io import list_inputs
-    from ..runner import RunError, RunOptions, run as run_batch
+    from ..runner import RunError, RunOptions
+    from ..runner import run as run_batch
 
     overrides = {}
     if variants is not None:

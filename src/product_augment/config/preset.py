@@ -422,8 +422,7 @@ def _one_error(path: tuple, value: Any, e: dict, root_type: Any, data: Any) -> s
     if typ in ("dict_type", "model_type", "model_attributes_type"):
         return f"{format_loc(path)}: expected a mapping of fields ({{key: value, ...}}), got {value!r}"
     text = e["msg"]
-    if text.startswith("Value error, "):
-        text = text[len("Value error, "):]
+    text = text.removeprefix("Value error, ")
     return f"{format_loc(path)}: {text}"
 
 

@@ -24,7 +24,7 @@ class RangeSpec(BaseModel):
     int: bool = False
 
     @model_validator(mode="after")
-    def _ordered(self) -> "RangeSpec":
+    def _ordered(self) -> RangeSpec:
         lo, hi = self.range
         if lo > hi:
             raise ValueError(f"range [{lo}, {hi}] has its low end above its high end")
@@ -37,7 +37,7 @@ class ChoiceSpec(BaseModel, Generic[T]):
     weights: list[float] | None = None
 
     @model_validator(mode="after")
-    def _weights_match(self) -> "ChoiceSpec[T]":
+    def _weights_match(self) -> ChoiceSpec[T]:
         if self.weights is not None:
             if len(self.weights) != len(self.choice):
                 raise ValueError(

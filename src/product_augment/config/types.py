@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ValidationInfo, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
 from .errors import did_you_mean
 

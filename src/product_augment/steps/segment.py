@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
@@ -62,7 +62,7 @@ class YolactConfig(_Base):
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="where the model runs")
 
 
-Config = Annotated[Union[YolactConfig, AlphaConfig, MasksConfig, ClassicalConfig],
+Config = Annotated[YolactConfig | AlphaConfig | MasksConfig | ClassicalConfig,
                    Field(discriminator="backend")]
 
 
