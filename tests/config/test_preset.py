@@ -184,3 +184,12 @@ def test_replay_with_a_step_missing_names_it(tmp_path):
     img = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(KeyError, match="no recorded parameters for step 'palette'"):
         pipe.replay(Sample(img, np.ones((8, 8), np.float32)), {"segment": {"backend": "alpha"}})
+
+
+def test_choice_weights_checked_the_same_for_steps_and_kinds(tmp_path):
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - shadow: {kind: {choice: [mirror, drop], weights: [1, -1]}}\n")
+    assert errors_of(p) == [f"{p}: steps[1].shadow.kind.weights: must be 2 non-negative numbers, not all zero"]
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+                        "  - shadow: {choice: [{kind: mirror}, {kind: drop}], weights: [0, 0]}\n")
+    assert errors_of(p) == [f"{p}: steps[1].shadow.weights: must be 2 non-negative numbers, not all zero"]

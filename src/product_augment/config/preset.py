@@ -72,7 +72,7 @@ class BuildContext:
 class Preset:
     path: Path
     model: PresetModel
-    step_configs: tuple[tuple[str, Any], ...]  # (step name, validated config or ("choice", [...], weights))
+    step_configs: tuple[tuple[str, Any], ...]  # (step name, validated config or a _Choice of them)
     sha256: str
     raw: dict = field(repr=False, default_factory=dict)
 
@@ -203,9 +203,7 @@ def _validate_step(name: str, params: Any, ctx: dict) -> Any:
         msgs: list[str] = []
         if not isinstance(alts, list) or not alts:
             raise _StepErrors([".choice: must be a non-empty list of alternatives"])
-        if weights is not None and (not isinstance(weights, list) or len(weights) != len(alts)
-                                    or any(not isinstance(w, (int, float)) or w < 0 for w in weights)
-                                    or sum(weights) <= 0):
+        if _bad_weights(weights, len(alts)):
             msgs.append(f".weights: must be {len(alts)} non-negative numbers, not all zero")
         validated = []
         for j, alt in enumerate(alts):
@@ -222,6 +220,15 @@ def _validate_step(name: str, params: Any, ctx: dict) -> Any:
         return adapter.validate_python(params, context=ctx)
     except ValidationError as e:
         raise _StepErrors([_dot(m) for m in _format_errors(e, config_type, params)]) from None
+
+
+def _bad_weights(weights: Any, n: int) -> bool:
+    """Whether choice weights (None = uniform) are not n non-negative numbers with a positive sum."""
+    if weights is None:
+        return False
+    return (not isinstance(weights, list) or len(weights) != n
+            or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights)
+            or sum(weights) <= 0)
 
 
 def _dot(message: str) -> str:
@@ -254,8 +261,8 @@ def _validate_kind_choice(config_type, adapter, params: dict, ctx: dict) -> _Cho
     for k in shared:
         if k not in used and not msgs:
             msgs.append(f".{k}: no chosen kind has this field{did_you_mean(k, all_fields)}")
-    if weights is not None and (not isinstance(weights, list) or len(weights) != len(kinds)):
-        msgs.append(f".kind.weights: must be {len(kinds)} non-negative numbers")
+    if _bad_weights(weights, len(kinds)):
+        msgs.append(f".kind.weights: must be {len(kinds)} non-negative numbers, not all zero")
     if msgs:
         raise _StepErrors(msgs)
     return _Choice(tuple(validated), tuple(float(w) for w in weights) if weights else None)
