@@ -153,6 +153,25 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), value).replace("\\:", ":")
 
 
+def model_licence(model_dir: Path, library_licence: str) -> str:
+    """The licence of one model: its own Blend Swap licence file when it has one, else the library's.
+
+    The Blend Swap libraries declare one licence but defer to a LICENSE file in each model's folder,
+    and a few disagree with their library (the Winchester armchair and sofa of "CC-0" are CC BY 3.0).
+    """
+    try:
+        files = sorted(f for f in model_dir.iterdir() if "licen" in f.name.lower() and f.is_file())
+    except OSError:
+        return library_licence
+    for f in files:
+        text = f.read_text(encoding="utf-8", errors="replace")
+        if "Attribution 3" in text or "licenses/by/3.0" in text:
+            return "CC-BY-3.0"
+        if "Creative Commons Zero" in text or "publicdomain/zero" in text:
+            return "CC0-1.0"
+    return library_licence
+
+
 def parse_catalog(library_dir: Path) -> list[CatalogEntry]:
     """Parse one unpacked library's ``PluginFurnitureCatalog.properties``."""
     fields: dict[int, dict[str, str]] = {}
@@ -167,6 +186,7 @@ def parse_catalog(library_dir: Path) -> list[CatalogEntry]:
     for index, f in sorted(fields.items()):
         if "model" not in f or "name" not in f:
             continue
+        model_path = library_dir / f["model"].lstrip("/")
         rotation = None
         if "modelRotation" in f:
             rotation = np.array([float(v) for v in f["modelRotation"].split()], dtype=np.float64).reshape(3, 3)
@@ -178,11 +198,11 @@ def parse_catalog(library_dir: Path) -> list[CatalogEntry]:
                 name=f["name"],
                 category=f.get("category", ""),
                 creator=f.get("creator", "unknown"),
-                model_path=library_dir / f["model"].lstrip("/"),
+                model_path=model_path,
                 rotation=rotation,
                 size_cm=(float(f.get("width", 0)), float(f.get("height", 0)), float(f.get("depth", 0))),
                 door_or_window=f.get("doorOrWindow", "false") == "true",
-                licence=licence,
+                licence=model_licence(model_path.parent, licence),
             )
         )
     return entries

@@ -62,3 +62,21 @@ def test_logits_map_to_the_right_image_pixels():
     full = logits_to_image(logits, 40, 100, 0.64, 64)[0]
     row = (full[20] > 0).numpy()
     assert row[:48].all() and not row[53:].any()
+
+
+def test_edge_refinement_changes_masks_only(trained_like):
+    """The guided-filter refinement touches the masks, not which objects are found or where."""
+    from product_augment.ops.matte import GuidedFilter
+
+    image = np.random.default_rng(1).integers(0, 256, (70, 110, 3), dtype=np.uint8)
+    raw = Predictor(trained_like, score_threshold=0.01, top_k=4, refine_radius=0.0).soft(image)
+    ref = Predictor(trained_like, score_threshold=0.01, top_k=4, refine_radius=0.05).soft(image)
+    np.testing.assert_array_equal(raw.classes, ref.classes)
+    np.testing.assert_allclose(raw.scores, ref.scores)
+    np.testing.assert_allclose(raw.boxes, ref.boxes)
+    assert ref.masks.min() >= 0 and ref.masks.max() <= 1
+    assert np.abs(raw.masks - ref.masks).max() > 1e-3
+    # refinement happens before the box crop: outside the grown box both are exactly zero
+    outside = raw.masks == 0
+    assert outside.any() and (ref.masks[outside] == 0).all()
+    assert GuidedFilter(image, radius=round(0.05 * 110)).r == 6

