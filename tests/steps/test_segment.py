@@ -122,3 +122,21 @@ def test_a_faint_matte_says_it_is_below_the_threshold_not_empty():
     faint = np.full(img.shape[:2], 0.3, np.float32)
     with pytest.raises(SampleError, match=r"matte peaks at 0.30, below the threshold 0.5"):
         step({"backend": "alpha"})(Sample(image=img, alpha=faint), np.random.default_rng(0))
+
+
+def test_yolact_edge_refine_option(tmp_path):
+    """`edge_refine` reaches the predictor: 0 gives the raw model masks, the default refines them."""
+    from pathlib import Path
+
+    weights = Path(__file__).resolve().parents[2] / "weights" / "yolact_ws_effnetlite0.safetensors"
+    if not weights.exists():
+        pytest.skip("shipped YOLACT weights not present")
+    img, mask = make_packshot(fg=(190, 40, 30))
+    cfg = {"backend": "yolact", "weights": str(weights), "score_threshold": 0.05, "fallback": "none"}
+    raw = step({**cfg, "edge_refine": 0})(Sample(image=img), np.random.default_rng(0))
+    ref = step(cfg)(Sample(image=img), np.random.default_rng(0))
+    assert raw.alpha.shape == ref.alpha.shape == mask.shape
+    assert np.abs(raw.alpha - ref.alpha).max() > 0.05
+    assert iou(ref.alpha > 0.5, mask) >= iou(raw.alpha > 0.5, mask) - 0.01
+    with pytest.raises(Exception, match="edge_refine"):
+        step({**cfg, "edge_refine": 0.5})

@@ -57,6 +57,8 @@ class YolactConfig(_Base):
     weights: PresetPath = Field(description="YOLACT safetensors file (its JSON sidecar beside it)")
     score_threshold: float = Field(0.3, ge=0, le=1, description="detections below this score are ignored")
     mode: Literal["top", "all"] = Field("top", description="keep the top-scoring product, or all of them")
+    edge_refine: float = Field(0.02, ge=0, le=0.1, description="guided-filter window that moves mask edges "
+                               "onto the image's edges, as a fraction of the longer image side; 0: off")
     fallback: Literal["none", "classical"] = Field(
         "classical", description="what to do when the model finds nothing")
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="where the model runs")
@@ -121,7 +123,8 @@ class SegmentStep(ParamStep):
             if device == "auto":
                 import torch
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._predictor = Predictor.from_weights(self.config.weights, device=device)
+            self._predictor = Predictor.from_weights(self.config.weights, device=device,
+                                                     refine_radius=self.config.edge_refine)
         found, soft = self._predictor.soft_masks(sample.image, score_threshold=self.config.score_threshold)
         # boxes and masks of the annotations come from the mask itself, so they always agree
         kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
