@@ -3,7 +3,8 @@
     python scripts/bench_yolact.py --weights weights/yolact_ws_effnetlite0.safetensors \
         --data data/sets/wild/test --images 100 --threads 1
 
-Times `Predictor.__call__` end to end (letterbox, network, Fast NMS, full-resolution masks) on real
+Times `Predictor.__call__` end to end (letterbox, network, Fast NMS, full-resolution masks with the
+default guided-filter edge refinement unless ``--edge-refine 0``) on real
 images, and separately the network forward alone at the default input size.
 """
 from __future__ import annotations
@@ -22,8 +23,10 @@ import click
 @click.option("--images", "n_images", default=100, show_default=True)
 @click.option("--warmup", default=5, show_default=True)
 @click.option("--threads", default=1, show_default=True)
+@click.option("--edge-refine", default=0.02, show_default=True, help="Guided-filter window (0: off).")
 @click.option("--out", "out_json", default=None, help="Write the figures as JSON here.")
-def main(weights: str, data_dir: str, n_images: int, warmup: int, threads: int, out_json: str | None) -> None:
+def main(weights: str, data_dir: str, n_images: int, warmup: int, threads: int, edge_refine: float,
+         out_json: str | None) -> None:
     import numpy as np
     import torch
 
@@ -31,7 +34,7 @@ def main(weights: str, data_dir: str, n_images: int, warmup: int, threads: int, 
     from product_augment.models.yolact.predict import Predictor
 
     torch.set_num_threads(threads)
-    pred = Predictor.from_weights(weights)
+    pred = Predictor.from_weights(weights, refine_radius=edge_refine)
     ann = json.loads((Path(data_dir) / "annotations.json").read_text())
     files = [resolve_image_path(Path(data_dir), im["file_name"]) for im in ann["images"][:n_images]]
     images = [read_image_rgb(f) for f in files]
@@ -53,6 +56,7 @@ def main(weights: str, data_dir: str, n_images: int, warmup: int, threads: int, 
             forward.append(time.perf_counter() - t0)
     sizes = np.array([im.shape[:2] for im in images])
     res = {"weights": weights, "data": data_dir, "images": len(images), "threads": threads,
+           "edge_refine": edge_refine,
            "input_size": pred.size, "mean_image_hw": sizes.mean(0).round().tolist(),
            "end_to_end_ms_mean": 1000 * float(np.mean(end_to_end)),
            "end_to_end_ms_median": 1000 * float(np.median(end_to_end)),

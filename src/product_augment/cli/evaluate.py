@@ -21,8 +21,12 @@ def evaluate() -> None:
 @click.option("--out", "out_json", type=click.Path(dir_okay=False), default=None,
               help="Metrics JSON (default: <weights stem>.eval.<set name>.json next to the weights).")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
+@click.option("--edge-refine", type=click.FloatRange(0, 0.1), default=0.02, show_default=True,
+              help="Guided-filter edge refinement window as a fraction of the longer image side (0: off).")
+@click.option("--refine-eps", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+              help="Guided-filter regularisation (guide intensities in [0, 1]).")
 def segmenter(weights: str, data_dir: str, limit: int | None, skip: int, out_json: str | None,
-              threads: int | None) -> None:
+              threads: int | None, edge_refine: float, refine_eps: float) -> None:
     """Evaluate a YOLACT segmenter on a COCO set dir."""
     import torch
 
@@ -31,9 +35,11 @@ def segmenter(weights: str, data_dir: str, limit: int | None, skip: int, out_jso
 
     if threads:
         torch.set_num_threads(threads)
-    predictor = Predictor.from_weights(weights)
+    predictor = Predictor.from_weights(weights, refine_radius=edge_refine, refine_eps=refine_eps)
     metrics = evaluate_predictor(predictor, data_dir, limit=limit, skip=skip, progress=True)
     metrics["skip"] = skip
+    metrics["edge_refine"] = edge_refine
+    metrics["refine_eps"] = refine_eps
     metrics["weights"] = weights
     metrics["data"] = data_dir
     name = "_".join(Path(data_dir).resolve().parts[-2:])
