@@ -25,8 +25,10 @@ def evaluate() -> None:
               help="Guided-filter edge refinement window as a fraction of the longer image side (0: off).")
 @click.option("--refine-eps", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
               help="Guided-filter regularisation (guide intensities in [0, 1]).")
+@click.option("--rescore-power", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Top product = best score × mask quality ** this (0: best score); AP is unaffected.")
 def segmenter(weights: str, data_dir: str, limit: int | None, skip: int, out_json: str | None,
-              threads: int | None, edge_refine: float, refine_eps: float) -> None:
+              threads: int | None, edge_refine: float, refine_eps: float, rescore_power: float) -> None:
     """Evaluate a YOLACT segmenter on a COCO set dir."""
     import torch
 
@@ -35,11 +37,13 @@ def segmenter(weights: str, data_dir: str, limit: int | None, skip: int, out_jso
 
     if threads:
         torch.set_num_threads(threads)
-    predictor = Predictor.from_weights(weights, refine_radius=edge_refine, refine_eps=refine_eps)
+    predictor = Predictor.from_weights(weights, refine_radius=edge_refine, refine_eps=refine_eps,
+                                       rescore_power=rescore_power)
     metrics = evaluate_predictor(predictor, data_dir, limit=limit, skip=skip, progress=True)
     metrics["skip"] = skip
     metrics["edge_refine"] = edge_refine
     metrics["refine_eps"] = refine_eps
+    metrics["rescore_power"] = rescore_power
     metrics["weights"] = weights
     metrics["data"] = data_dir
     name = "_".join(Path(data_dir).resolve().parts[-2:])

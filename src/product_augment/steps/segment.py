@@ -56,7 +56,8 @@ class YolactConfig(_Base):
     backend: Literal["yolact"]
     weights: PresetPath = Field(description="YOLACT safetensors file (its JSON sidecar beside it)")
     score_threshold: float = Field(0.3, ge=0, le=1, description="detections below this score are ignored")
-    mode: Literal["top", "all"] = Field("top", description="keep the top-scoring product, or all of them")
+    mode: Literal["top", "all"] = Field("top", description="keep the top product (best score × mask "
+                                                       "quality²), or all of them")
     edge_refine: float = Field(0.02, ge=0, le=0.1, description="guided-filter window that moves mask edges "
                                "onto the image's edges, as a fraction of the longer image side; 0: off")
     fallback: Literal["none", "classical"] = Field(

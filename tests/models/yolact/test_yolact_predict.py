@@ -69,8 +69,8 @@ def test_edge_refinement_changes_masks_only(trained_like):
     from product_augment.ops.matte import GuidedFilter
 
     image = np.random.default_rng(1).integers(0, 256, (70, 110, 3), dtype=np.uint8)
-    raw = Predictor(trained_like, score_threshold=0.01, top_k=4, refine_radius=0.0).soft(image)
-    ref = Predictor(trained_like, score_threshold=0.01, top_k=4, refine_radius=0.05).soft(image)
+    raw = Predictor(trained_like, score_threshold=0.01, top_k=4, refine_radius=0.0, rescore_power=0).soft(image)
+    ref = Predictor(trained_like, score_threshold=0.01, top_k=4, refine_radius=0.05, rescore_power=0).soft(image)
     np.testing.assert_array_equal(raw.classes, ref.classes)
     np.testing.assert_allclose(raw.scores, ref.scores)
     np.testing.assert_allclose(raw.boxes, ref.boxes)
@@ -80,3 +80,28 @@ def test_edge_refinement_changes_masks_only(trained_like):
     outside = raw.masks == 0
     assert outside.any() and (ref.masks[outside] == 0).all()
     assert GuidedFilter(image, radius=round(0.05 * 110)).r == 6
+
+
+def test_mask_quality():
+    from product_augment.models.yolact.predict import mask_quality
+
+    m = np.zeros((3, 4, 4), np.float32)
+    m[0, :2] = 1.0  # crisp
+    m[1, :2] = 0.6  # hesitant
+    m[1, 2:] = 0.4  # below 0.5: not part of the mask
+    np.testing.assert_allclose(mask_quality(m), [1.0, 0.6, 0.0], rtol=1e-6)
+
+
+def test_order_is_score_times_quality(trained_like):
+    image = np.random.default_rng(2).integers(0, 256, (70, 110, 3), dtype=np.uint8)
+    plain = Predictor(trained_like, score_threshold=0.01, top_k=6, rescore_power=0.0).soft(image)
+    ranked = Predictor(trained_like, score_threshold=0.01, top_k=6, rescore_power=2.0).soft(image)
+    assert len(plain.scores) == 6
+    assert (np.diff(plain.scores) <= 0).all()  # by class score
+    rank = ranked.scores * ranked.quality ** 2
+    assert (np.diff(rank) <= 1e-7).all()  # by score × quality²
+    # the same detections, only reordered; scores stay the class scores
+    np.testing.assert_allclose(np.sort(plain.scores), np.sort(ranked.scores))
+    for k in range(6):
+        j = int(np.argmin(np.abs(plain.scores - ranked.scores[k]) + np.abs(plain.boxes - ranked.boxes[k]).sum(1)))
+        np.testing.assert_allclose(plain.masks[j], ranked.masks[k])

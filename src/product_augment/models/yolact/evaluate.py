@@ -72,7 +72,7 @@ def evaluate_predictor(predictor, data_dir: str | Path, limit: int | None = None
         if len(masks) == 0:
             ious.append(0.0)
             continue
-        top = masks[int(np.argmax(soft.scores))]
+        top = masks[0]  # the predictor's first detection: the product the pipeline would keep
         best = 0.0
         for a in anns:
             g = gt.annToMask(a).astype(bool)

@@ -18,12 +18,14 @@ from .model import Yolact, assemble_mask_logits, crop_to_boxes
 
 @dataclass
 class SoftDetections:
-    """Detections at full resolution: boxes xyxy pixels (D×4), classes 1..21, scores, masks D×H×W float32."""
+    """Detections at full resolution, best first: boxes xyxy pixels (D×4), classes 1..21, class scores,
+    masks D×H×W float32, and mask quality (mean probability over each mask's own pixels)."""
 
     boxes: np.ndarray
     classes: np.ndarray
     scores: np.ndarray
     masks: np.ndarray
+    quality: np.ndarray
 
 
 def logits_to_image(logits: torch.Tensor, h: int, w: int, scale: float, size: int) -> torch.Tensor:
@@ -39,12 +41,21 @@ def logits_to_image(logits: torch.Tensor, h: int, w: int, scale: float, size: in
     return F.grid_sample(logits[:, None], grid, mode="bilinear", align_corners=False, padding_mode="border")[:, 0]
 
 
+def mask_quality(masks: np.ndarray) -> np.ndarray:
+    """Mean probability over each soft mask's own pixels (p ≥ 0.5); 0 for an empty mask. D×H×W → D."""
+    inside = masks >= 0.5
+    count = inside.sum((1, 2))
+    total = np.where(inside, masks, 0.0).sum((1, 2))
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
+
+
 class Predictor:
     """One loaded YOLACT model. Not thread-safe; create one per worker."""
 
     def __init__(self, model: Yolact, meta: dict[str, Any] | None = None, device: str = "cpu",
                  score_threshold: float = 0.3, top_k: int = 10, nms_iou: float = 0.5,
-                 box_margin: float = 0.02, refine_radius: float = 0.02, refine_eps: float = 1e-3) -> None:
+                 box_margin: float = 0.02, refine_radius: float = 0.02, refine_eps: float = 1e-3,
+                 rescore_power: float = 2.0) -> None:
         self.model = model.eval().to(device)
         self.meta = meta or {}
         self.device = torch.device(device)
@@ -56,6 +67,8 @@ class Predictor:
         # guided-filter edge refinement: window radius as a fraction of the image's longer side (0: off)
         self.refine_radius = refine_radius
         self.refine_eps = refine_eps
+        # order detections by score × mask quality ** power (0: by score alone); see soft()
+        self.rescore_power = rescore_power
 
     @staticmethod
     def from_weights(path: str | Path, device: str = "cpu", **kwargs: Any) -> Predictor:
@@ -65,12 +78,17 @@ class Predictor:
     @torch.no_grad()
     def soft(self, image: np.ndarray, score_threshold: float | None = None,
              top_k: int | None = None) -> SoftDetections:
-        """Detections with float32 masks in [0, 1] at the image's resolution, best score first.
+        """Detections with float32 masks in [0, 1] at the image's resolution, best first.
 
         Mask logits are assembled at prototype resolution, resampled bilinearly straight to full
         resolution, then passed through the sigmoid, so edges are smooth and anti-aliased. With
         ``refine_radius`` > 0 each mask is then refined by a guided filter on the image, which moves
-        the (prototype-resolution, hence blurry) edge onto the image's own edges.
+        the (prototype-resolution, hence blurry) edge onto the image's own edges. "Best first"
+        is by score × q ** ``rescore_power``, q being the mask quality (mean probability over the
+        mask's own pixels: near 1 for a confident, crisp mask, near 0.5 for a hesitant one), so the
+        first detection, the pipeline's "top product", is the best-formed confident mask; with
+        ``rescore_power`` 0 it is the highest class score. ``scores`` stay the class scores either way
+        (COCO AP ranks by them).
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
@@ -83,7 +101,7 @@ class Predictor:
                                 max_dets=k)[0]
         if det.scores.numel() == 0:
             return SoftDetections(np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
-                                  np.zeros(0, np.float32), np.zeros((0, h, w), np.float32))
+                                  np.zeros(0, np.float32), np.zeros((0, h, w), np.float32), np.zeros(0, np.float32))
         logits = assemble_mask_logits(det.protos, det.coefs)  # D×ph×pw over the S×S input frame
         full = logits_to_image(logits, h, w, lb.scale, self.size)
         boxes = det.boxes * (self.size / lb.scale)
@@ -94,9 +112,15 @@ class Predictor:
         probs = full.sigmoid()
         if self.refine_radius > 0:
             probs = torch.from_numpy(self._refine(image, probs.cpu().numpy())).to(probs.device)
-        masks = crop_to_boxes(probs, crop, soft_px=1.0)
-        return SoftDetections(boxes.cpu().numpy().astype(np.float32), det.classes.cpu().numpy(),
-                              det.scores.cpu().numpy().astype(np.float32), masks.cpu().numpy())
+        masks = crop_to_boxes(probs, crop, soft_px=1.0).cpu().numpy()
+        boxes_np = boxes.cpu().numpy().astype(np.float32)
+        classes, scores = det.classes.cpu().numpy(), det.scores.cpu().numpy().astype(np.float32)
+        quality = mask_quality(masks)
+        if self.rescore_power > 0:  # order by score × quality**power; the scores stay the classifier's
+            order = np.argsort(-(scores * quality ** self.rescore_power), kind="stable")
+            boxes_np, classes, scores, masks, quality = (a[order] for a in (boxes_np, classes, scores, masks,
+                                                                              quality))
+        return SoftDetections(boxes_np, classes, scores, masks, quality)
 
     def _refine(self, image: np.ndarray, probs: np.ndarray) -> np.ndarray:
         side = max(image.shape[:2])
