@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from product_augment.models.yolact.config import EDGE_REFINE
+
 
 @click.command()
 @click.option("--weights", default="weights/yolact_ws_effnetlite0.safetensors", show_default=True)
@@ -23,7 +25,7 @@ import click
 @click.option("--images", "n_images", default=100, show_default=True)
 @click.option("--warmup", default=5, show_default=True)
 @click.option("--threads", default=1, show_default=True)
-@click.option("--edge-refine", default=0.02, show_default=True, help="Guided-filter window (0: off).")
+@click.option("--edge-refine", default=EDGE_REFINE, show_default=True, help="Guided-filter window (0: off).")
 @click.option("--out", "out_json", default=None, help="Write the figures as JSON here.")
 def main(weights: str, data_dir: str, n_images: int, warmup: int, threads: int, edge_refine: float,
          out_json: str | None) -> None:

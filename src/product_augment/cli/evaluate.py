@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from ..models.yolact.config import EDGE_REFINE, REFINE_EPS, RESCORE_POWER
+
 
 @click.group()
 def evaluate() -> None:
@@ -21,11 +23,11 @@ def evaluate() -> None:
 @click.option("--out", "out_json", type=click.Path(dir_okay=False), default=None,
               help="Metrics JSON (default: <weights stem>.eval.<set name>.json next to the weights).")
 @click.option("--threads", type=int, default=None, help="torch CPU threads.")
-@click.option("--edge-refine", type=click.FloatRange(0, 0.1), default=0.02, show_default=True,
+@click.option("--edge-refine", type=click.FloatRange(0, 0.1), default=EDGE_REFINE, show_default=True,
               help="Guided-filter edge refinement window as a fraction of the longer image side (0: off).")
-@click.option("--refine-eps", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+@click.option("--refine-eps", type=click.FloatRange(min=0, min_open=True), default=REFINE_EPS, show_default=True,
               help="Guided-filter regularisation (guide intensities in [0, 1]).")
-@click.option("--rescore-power", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--rescore-power", type=click.FloatRange(min=0), default=RESCORE_POWER, show_default=True,
               help="Top product = best score × mask quality ** this (0: best score); AP is unaffected.")
 def segmenter(weights: str, data_dir: str, limit: int | None, skip: int, out_json: str | None,
               threads: int | None, edge_refine: float, refine_eps: float, rescore_power: float) -> None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..classes import class_id
 from ..config.types import PresetPath
+from ..models.yolact.config import EDGE_REFINE
 from ..ops.classical_matte import classical_matte
 from ..pipeline import ParamStep, SampleError
 from ..sample import Instance, Sample
@@ -58,7 +59,7 @@ class YolactConfig(_Base):
     score_threshold: float = Field(0.3, ge=0, le=1, description="detections below this score are ignored")
     mode: Literal["top", "all"] = Field("top", description="keep the top product (best score × mask "
                                                        "quality²), or all of them")
-    edge_refine: float = Field(0.02, ge=0, le=0.1, description="guided-filter window that moves mask edges "
+    edge_refine: float = Field(EDGE_REFINE, ge=0, le=0.1, description="guided-filter window that moves mask edges "
                                "onto the image's edges, as a fraction of the longer image side; 0: off")
     fallback: Literal["none", "classical"] = Field(
         "classical", description="what to do when the model finds nothing")

@@ -5,6 +5,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+# Inference post-processing defaults, shared by Predictor, the `yolact` segment backend and the CLI.
+EDGE_REFINE = 0.02  # guided-filter window as a fraction of the image's longer side (0: off)
+REFINE_EPS = 1e-3  # guided-filter regularisation, guide intensities in [0, 1]
+RESCORE_POWER = 2.0  # detections ordered by score × mask quality ** this (0: by score)
+
 ConvType = Literal["ws", "plain"]
 NormType = Literal["gn", "bn", "none"]
 

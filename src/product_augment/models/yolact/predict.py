@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from ...ops.matte import GuidedFilter
 from ...sample import Instance
 from .checkpoint import load_model
+from .config import EDGE_REFINE, REFINE_EPS, RESCORE_POWER
 from .data import Letterbox
 from .model import Yolact, assemble_mask_logits, crop_to_boxes
 
@@ -54,8 +55,8 @@ class Predictor:
 
     def __init__(self, model: Yolact, meta: dict[str, Any] | None = None, device: str = "cpu",
                  score_threshold: float = 0.3, top_k: int = 10, nms_iou: float = 0.5,
-                 box_margin: float = 0.02, refine_radius: float = 0.02, refine_eps: float = 1e-3,
-                 rescore_power: float = 2.0) -> None:
+                 box_margin: float = 0.02, refine_radius: float = EDGE_REFINE, refine_eps: float = REFINE_EPS,
+                 rescore_power: float = RESCORE_POWER) -> None:
         self.model = model.eval().to(device)
         self.meta = meta or {}
         self.device = torch.device(device)
