@@ -512,8 +512,9 @@ def build_scene(scene: Scene, catalog: dict, renderer: Renderer, seed: int, inde
         z = spec.z * (z_wall_row if scene.kind == "table" and not spec.room else z_wall)
         prop = replace(spec, x=spec.x * z * (s / 2) / cam.f, z=z)
         entry = catalog[LIBRARY + prop.model]
-        if entry.licence != "CC0-1.0":
-            raise ValueError(f"{entry.id} is not CC0: pick another model")
+        # vendored renders: the model's own licence file must say CC0, not just its library
+        if sources.licence_in_model_folder(entry.model_path.parent) != "CC0-1.0":
+            raise ValueError(f"{entry.id} is not CC0 by its own licence file: pick another model")
         c = render_prop(renderer, entry, prop, cam, scene, rng)
         if c is not None:
             cutouts.append(c)

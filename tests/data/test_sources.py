@@ -31,3 +31,13 @@ def test_parse_catalog_records_each_models_licence(tmp_path):
     assert entries["Winchester sofa"].licence == "CC-BY-3.0"
     assert entries["Cup"].licence == "CC0-1.0"
     assert entries["Winchester sofa"].attribution.endswith("CC-BY-3.0")
+
+
+def test_licence_in_model_folder_needs_a_file(tmp_path):
+    from product_augment.data.sources import licence_in_model_folder
+
+    (tmp_path / "LICENSE.html").write_text(ZERO)
+    assert licence_in_model_folder(tmp_path) == "CC0-1.0"
+    (tmp_path / "none").mkdir()
+    assert licence_in_model_folder(tmp_path / "none") is None
+    assert licence_in_model_folder(tmp_path / "missing") is None

@@ -153,23 +153,28 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), value).replace("\\:", ":")
 
 
-def model_licence(model_dir: Path, library_licence: str) -> str:
-    """The licence of one model: its own Blend Swap licence file when it has one, else the library's.
-
-    The Blend Swap libraries declare one licence but defer to a LICENSE file in each model's folder,
-    and a few disagree with their library (the Winchester armchair and sofa of "CC-0" are CC BY 3.0).
-    """
+def licence_in_model_folder(model_dir: Path) -> str | None:
+    """The licence a model's own Blend Swap licence file states, or None without a readable one."""
     try:
         files = sorted(f for f in model_dir.iterdir() if "licen" in f.name.lower() and f.is_file())
     except OSError:
-        return library_licence
+        return None
     for f in files:
         text = f.read_text(encoding="utf-8", errors="replace")
         if "Attribution 3" in text or "licenses/by/3.0" in text:
             return "CC-BY-3.0"
         if "Creative Commons Zero" in text or "publicdomain/zero" in text:
             return "CC0-1.0"
-    return library_licence
+    return None
+
+
+def model_licence(model_dir: Path, library_licence: str) -> str:
+    """The licence of one model: its own Blend Swap licence file when it has one, else the library's.
+
+    The Blend Swap libraries declare one licence but defer to a LICENSE file in each model's folder,
+    and a few disagree with their library (the Winchester armchair and sofa of "CC-0" are CC BY 3.0).
+    """
+    return licence_in_model_folder(model_dir) or library_licence
 
 
 def parse_catalog(library_dir: Path) -> list[CatalogEntry]:
