@@ -71,13 +71,30 @@ def test_downscale_to_max_side(tmp_path):
 
 
 def test_list_inputs(tmp_path):
-    for rel in ["a.jpg", "b/c.PNG", "b/d.gif", ".hidden.png", "notes.txt", "e.webp"]:
+    for rel in ["a.jpg", "b/c.PNG", "b/d.heic", ".hidden.png", "notes.txt", "e.webp", "f.GIF"]:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     ok, bad = list_inputs(tmp_path)
-    assert ok == ["a.jpg", "b/c.PNG", "e.webp"] and bad == ["b/d.gif"]
+    assert ok == ["a.jpg", "b/c.PNG", "e.webp", "f.GIF"] and bad == ["b/d.heic"]
     ok, _ = list_inputs(tmp_path, recursive=False)
-    assert ok == ["a.jpg", "e.webp"]
+    assert ok == ["a.jpg", "e.webp", "f.GIF"]
+
+
+def test_animated_gif_gives_its_first_frame(tmp_path):
+    frames = [Image.new("RGB", (40, 30), c) for c in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with Image.open(tmp_path / "anim.gif") as im:
+        assert im.n_frames == 3  # really animated
+    rgb, a = read_image(tmp_path / "anim.gif")
+    assert rgb.shape == (30, 40, 3) and a is None
+    assert np.abs(rgb.astype(int) - (200, 30, 30)).max() <= 4  # the first frame, not a later one
+    # a transparent GIF keeps its transparency as alpha
+    p = Image.new("P", (20, 10), 1)
+    p.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+    p.paste(0, (0, 0, 10, 10))
+    p.save(tmp_path / "transp.gif", transparency=0)
+    rgb, a = read_image(tmp_path / "transp.gif")
+    assert a is not None and a[:, :10].max() == 0 and a[:, 10:].min() == 1
 
 
 def test_write_atomic_and_encode_roundtrip(tmp_path):

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_bad_inputs_reported_and_skipped(tmp_path, input_dir, classical_preset):
     (input_dir / "zero.jpg").write_bytes(b"")
     (input_dir / "trunc.png").write_bytes((input_dir / "p0.png").read_bytes()[:300])
     (input_dir / "fake.webp").write_bytes(b"hello")
-    (input_dir / "anim.gif").write_bytes(b"GIF89a")
+    (input_dir / "clip.heic").write_bytes(b"\0\0\0\x18ftypheic")
     (input_dir / "blank.png").write_bytes((input_dir / "p0.png").read_bytes())
     Image.new("RGB", (64, 64), (250, 250, 250)).save(input_dir / "blank.png")
     Image.new("1", (9000, 9000)).save(input_dir / "huge.png")
@@ -82,8 +83,8 @@ def test_bad_inputs_reported_and_skipped(tmp_path, input_dir, classical_preset):
     assert result.exit_code == 1
     failed = sorted(l for l in result.output.splitlines() if l.startswith("FAILED"))
     assert failed == [
-        "FAILED anim.gif: unsupported file type .gif",
         "FAILED blank.png: no product found (foreground covers 0.0% of the image)",
+        "FAILED clip.heic: unsupported file type .heic",
         "FAILED fake.webp: not a readable image (unknown or unsupported format)",
         "FAILED huge.png: image is 9000×9000 = 81 MP, above the 80 MP limit (decompression-bomb guard)",
         "FAILED trunc.png: image file is truncated",
@@ -212,15 +213,15 @@ def test_every_kind_same_bytes_on_1_and_2_workers_and_replays_from_the_manifest(
 
 
 def test_unsupported_files_reported_once_and_limit_counts_them(tmp_path, input_dir, classical_preset):
-    (input_dir / "a.gif").write_bytes(b"GIF89a")
+    (input_dir / "a.heic").write_bytes(b"\0\0\0\x18ftypheic")
     out = tmp_path / "o"
     for _ in range(2):
         s = run(classical_preset, opts(input_dir, out))
-        assert s.failed == [("a.gif", "unsupported file type .gif")]
+        assert s.failed == [("a.heic", "unsupported file type .heic")]
     lines = [json.loads(x) for x in (out / MANIFEST).read_text().splitlines()]
-    assert sum(e["id"] == "a.gif" for e in lines) == 1
-    s = run(classical_preset, opts(input_dir, tmp_path / "lim", limit=2))  # the first 2 files: a.gif, p0.png
-    assert s.done == 2 and s.failed == [("a.gif", "unsupported file type .gif")]
+    assert sum(e["id"] == "a.heic" for e in lines) == 1
+    s = run(classical_preset, opts(input_dir, tmp_path / "lim", limit=2))  # the first 2 files: a.heic, p0.png
+    assert s.done == 2 and s.failed == [("a.heic", "unsupported file type .heic")]
     s = run(classical_preset, opts(input_dir, tmp_path / "lim2", limit=1, ))
     assert s.done == 0 and s.total == 1
 
@@ -230,3 +231,95 @@ def test_docs_presets_reference_is_current():
     doc = Path(__file__).resolve().parents[1] / "docs" / "PRESETS.md"
     assert doc.read_text() == preset_reference() + "\n", \
         "docs/PRESETS.md is stale: python -m product_augment.config.reference > docs/PRESETS.md"
+
+
+YOLACT_JPG = f"""
+version: 1
+seed: 3
+input: {{max_side: 512}}
+output: {{format: jpg, quality: 92, layers: [shadow]}}
+steps:
+  - segment: {{backend: yolact, weights: {REPO / 'weights' / 'yolact_ws_effnetlite0.safetensors'}}}
+  - palette: {{k: 4}}
+  - background: {{kind: solid, color: white, canvas: {{size: 512, aspect: 1.0}}, scale: 0.72,
+                 refine: {{erode: 1, feather: 1.0, decontaminate: true}}}}
+  - shadow: {{kind: drop, azimuth: 25, elevation: 62, size: 0.1, opacity: 0.35, contact: 0.8}}
+"""
+
+
+def test_default_segmenter_jpeg_same_bytes_on_1_and_2_workers(tmp_path):
+    # the shipped model and JPEG output: the in-process worker (--workers 1) must run with the
+    # pool workers' one-thread limits. The main process here starts multi-threaded, as it does on
+    # any multi-core machine; torch and BLAS then sum in another order and these three photos
+    # came out 1 grey level different before the fix.
+    import cv2
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from product_augment.runner import THREAD_ENV
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for name in ("chair.jpg", "desk_lamp.jpg", "stand_mixer.jpg"):
+        (inp / name).write_bytes((REPO / "examples" / name).read_bytes())
+    preset_path = tmp_path / "yolact.yaml"
+    preset_path.write_text(YOLACT_JPG)
+    o = {w: RunOptions(input_dir=inp, output_dir=tmp_path / f"w{w}", variants=1, seed=3, workers=w)
+         for w in (1, 2)}
+    env = {k: os.environ.get(k) for k in THREAD_ENV}
+    threads = cv2.getNumThreads(), torch.get_num_threads()
+    try:
+        cv2.setNumThreads(2)
+        torch.set_num_threads(2)
+        with threadpool_limits(2):
+            s1 = run(preset_path, o[1])
+            # the limits are the run's, not the caller's: undone when the batch ends
+            assert (cv2.getNumThreads(), torch.get_num_threads()) == (2, 2)
+            assert {k: os.environ.get(k) for k in THREAD_ENV} == env
+    finally:
+        cv2.setNumThreads(threads[0])
+        torch.set_num_threads(threads[1])
+    s2 = run(preset_path, o[2])
+    assert s1.ok and s2.ok and s1.done == s2.done == 3
+    f1, f2 = files_of(tmp_path / "w1"), files_of(tmp_path / "w2")
+    assert "images/chair__v00.jpg" in f1 and "layers/chair__v00__shadow.png" in f1
+    assert f1.keys() == f2.keys()
+    assert [k for k in f1 if f1[k] != f2[k]] == []
+    m1 = [json.loads(x) for x in (tmp_path / "w1" / MANIFEST).read_text().splitlines()]
+    assert {e["models"]["segment"].split("@")[0] for e in m1} == {"yolact_ws_effnetlite0.safetensors"}
+
+
+def test_manifest_names_the_classical_matte_when_the_model_finds_nothing(tmp_path, input_dir, monkeypatch):
+    from product_augment.models.yolact import predict
+
+    class FindsNothing:
+        def __init__(self):
+            self.meta = {"iteration": 7}
+
+        def soft_masks(self, image, score_threshold):
+            return [], []
+
+    monkeypatch.setattr(predict.Predictor, "from_weights", classmethod(lambda cls, *a, **k: FindsNothing()))
+    preset_path = tmp_path / "y.yaml"
+    preset_path.write_text("version: 1\nseed: 7\nvariants: 2\noutput: {format: png}\nsteps:\n"
+                           f"  - segment: {{backend: yolact, weights: {REPO / 'weights' / 'yolact_ws_effnetlite0.safetensors'}}}\n")
+    s = run(preset_path, opts(input_dir, tmp_path / "o", limit=1))
+    assert s.ok and s.done == 2
+    for e in map(json.loads, (tmp_path / "o" / MANIFEST).read_text().splitlines()):
+        assert e["models"] == {"segment": "classical"} and e["fallback"] == {"segment": "classical"}
+        assert e["applied"]["segment"] == {"backend": "yolact"}  # what the preset asked for (replay)
+
+
+def test_animated_gif_input_is_read_not_refused(tmp_path, classical_preset):
+    from .conftest import make_packshot
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    first, mask = make_packshot(fg=(30, 90, 180))
+    later, _ = make_packshot(fg=(30, 90, 180), center=(60, 60), radius=30)
+    frames = [Image.fromarray(f) for f in (first, later)]
+    frames[0].save(inp / "anim.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    s = run(classical_preset, opts(inp, tmp_path / "o"))
+    assert s.ok and s.done == 2
+    written = np.asarray(Image.open(tmp_path / "o" / "masks" / "anim__v00__i0.png")) > 127
+    assert (written & mask).sum() / (written | mask).sum() > 0.9  # the first frame's product

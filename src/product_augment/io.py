@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 # Files that commonly sit beside images and are not inputs: ignored without a report.
 SIDECAR_SUFFIXES = (".json", ".jsonl", ".txt", ".yaml", ".yml", ".md", ".csv", ".xml")
 MAX_PIXELS = 80_000_000  # above this an image is refused before decoding (decompression-bomb guard)
@@ -61,6 +61,7 @@ def read_image(path: Path, max_side: int | None = None,
     """RGB uint8 image and its alpha (float32 in [0, 1]) if it has a non-opaque one.
 
     EXIF orientation is applied; grayscale, palette, 16-bit, CMYK, LA and RGBA are converted.
+    Of an animated or multi-page file (GIF, WebP, PNG, TIFF) the first frame is read.
     Raises ImageReadError with a one-line reason for empty, truncated, oversized or unknown files.
     """
     path = Path(path)
@@ -78,7 +79,7 @@ def read_image(path: Path, max_side: int | None = None,
                 if w * h > max_pixels:
                     raise ImageReadError(f"image is {w}×{h} = {w * h / 1e6:.0f} MP, above the "
                                          f"{max_pixels / 1e6:.0f} MP limit (decompression-bomb guard)")
-                img.load()
+                img.load()  # an animated file opens on its first frame: that one is read
                 img = ImageOps.exif_transpose(img)
                 rgb, alpha = _to_rgb_alpha(img)
     except ImageReadError:

@@ -15,6 +15,8 @@ class Step(Protocol):
     name: ClassVar[str]
     requires: ClassVar[frozenset[str]]
     provides: ClassVar[frozenset[str]]
+    # optional: what the step reads when an earlier step provides it (see check_order)
+    # uses: ClassVar[frozenset[str]]
 
     def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample: ...
 
@@ -30,6 +32,8 @@ class ParamStep:
     name: ClassVar[str]
     requires: ClassVar[frozenset[str]] = frozenset()
     provides: ClassVar[frozenset[str]] = frozenset()
+    # read when present, not required: a step that provides one of these must not come later
+    uses: ClassVar[frozenset[str]] = frozenset()
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
         return {}
@@ -90,7 +94,10 @@ class Pipeline:
 
 
 def check_order(steps: Sequence[Step], initial: frozenset[str] = frozenset({"image"})) -> None:
-    """Raise PipelineOrderError naming the first step whose requirements no earlier step provides."""
+    """Raise PipelineOrderError naming the first step whose requirements no earlier step provides,
+    or that comes before a step providing something it uses (reads when present): the background
+    step reads the palette, and a shadow or logo drawn before the background would be painted over.
+    """
     have = set(initial)
     for i, step in enumerate(steps):
         missing = sorted(step.requires - have)
@@ -100,6 +107,14 @@ def check_order(steps: Sequence[Step], initial: frozenset[str] = frozenset({"ima
                 f"{m!r} is provided by {', '.join(p)} which comes later" if p
                 else f"no step provides {m!r}" for m, p in providers.items())
             raise PipelineOrderError(f"steps[{i}].{step.name} requires {', '.join(missing)}: {hint}")
+        used = sorted(getattr(step, "uses", frozenset()) - have)
+        later = {m: [s.name for s in steps[i + 1:] if m in s.provides] for m in used}
+        later = {m: p for m, p in later.items() if p}
+        if later:
+            hint = "; ".join(f"{m!r} is provided by {', '.join(p)} which comes later" for m, p in later.items())
+            after = sorted({n for p in later.values() for n in p})
+            raise PipelineOrderError(f"steps[{i}].{step.name} uses {', '.join(later)}: {hint} "
+                                     f"(put {step.name} after {', '.join(after)})")
         have |= step.provides
 
 

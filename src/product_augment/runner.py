@@ -25,6 +25,7 @@ from . import __version__
 from .config.preset import Preset, load_preset
 from .data.coco import build_coco, mask_to_rle, yolo_seg_lines
 from .io import (
+    SUPPORTED_SUFFIXES,
     ImageReadError,
     encode_image,
     encode_mask,
@@ -137,17 +138,59 @@ def latest_entries(entries: list[dict]) -> dict[str, dict]:
 _STATE: dict[str, Any] = {}
 
 
+# variables read by numeric libraries when they load (torch reads OMP_NUM_THREADS when the
+# segmenter first imports it, on the first image)
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads() -> Callable[[], None]:
+    """Run every numeric library of this process on one thread; returns a function that undoes it.
+
+    Each worker is one process with one thread, whatever the worker count: a worker that ran
+    multi-threaded would give other bytes (torch's convolutions and BLAS sum in an order that
+    depends on the thread count), so `--workers 1` applies the same limits in the main process
+    as every pool worker does. Libraries already loaded are limited now (cv2, torch, BLAS/OpenMP
+    through threadpoolctl); libraries loaded later see the environment variables.
+    """
+    import sys
+
+    import cv2
+    from threadpoolctl import threadpool_limits
+
+    env = {k: os.environ.get(k) for k in THREAD_ENV}
+    os.environ.update(dict.fromkeys(THREAD_ENV, "1"))
+    cv2_threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    pools = threadpool_limits(1)
+
+    def restore() -> None:
+        pools.restore_original_limits()
+        if torch is not None and torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv2_threads)
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    return restore
+
+
 def _init_worker(preset_path: str, overrides: dict, output_dir: str, input_dir: str,
-                 formats: tuple[str, ...], one_thread: bool = False) -> None:
-    if one_thread:  # several worker processes: one thread each, or they fight over the cores
-        import cv2
-        from threadpoolctl import threadpool_limits
-        cv2.setNumThreads(1)
-        threadpool_limits(1)
-        os.environ["OMP_NUM_THREADS"] = "1"  # read by torch when the segmenter loads it
+                 formats: tuple[str, ...]) -> None:
     preset = load_preset(preset_path, overrides)
     _STATE.update(preset=preset, pipeline=preset.build_pipeline(), output_dir=Path(output_dir),
                   input_dir=Path(input_dir), formats=formats)
+
+
+def _init_pool_worker(*init_args: Any) -> None:
+    limit_threads()  # for the worker process's whole life
+    _init_worker(*init_args)
 
 
 def _run_task(task: Task) -> dict:
@@ -204,10 +247,13 @@ def _write_outputs(task: Task, sample: Sample, preset: Preset, out_dir: Path,
         rel = f"labels/{task.item_id}.txt"
         write_atomic(out_dir / rel, "\n".join(yolo_seg_lines(sample.instances, w, h)).encode() + b"\n")
         outputs["label"] = rel
-    return {"size": [w, h], "outputs": outputs, "instances": instances,
-            "layer_rles": layer_rles, "layer_boxes": layer_boxes,
-            "applied": _jsonable(sample.meta.get("applied", {})),
-            "models": sample.meta.get("models", {}), "version": __version__}
+    result = {"size": [w, h], "outputs": outputs, "instances": instances,
+              "layer_rles": layer_rles, "layer_boxes": layer_boxes,
+              "applied": _jsonable(sample.meta.get("applied", {})),
+              "models": sample.meta.get("models", {}), "version": __version__}
+    if sample.meta.get("segment_fallback"):  # the configured backend found nothing; this one made the mask
+        result["fallback"] = {"segment": sample.meta["segment_fallback"]}
+    return result
 
 
 def _jsonable(x: Any) -> Any:
@@ -258,7 +304,7 @@ def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
         relpaths = [r for r in relpaths if r in first]
         unsupported = [r for r in unsupported if r in first]
     if not relpaths and not unsupported:
-        raise RunError(f"no images found in {opts.input_dir} (supported: .jpg .jpeg .png .webp .tif .tiff .bmp)")
+        raise RunError(f"no images found in {opts.input_dir} (supported: {' '.join(SUPPORTED_SUFFIXES)})")
     tasks = plan_tasks(relpaths, opts.variants)
 
     out.mkdir(parents=True, exist_ok=True)
@@ -308,12 +354,18 @@ def _execute(todo: list[Task], init_args: tuple, workers: int) -> Iterator[dict]
     if not todo:
         return
     if workers <= 1 or len(todo) == 1:
-        _init_worker(*init_args, False)
-        for t in todo:
-            yield _run_task(t)
+        # in this process, with the pool workers' one-thread limits (same bytes on any worker
+        # count); the limits are undone when the batch ends
+        restore = limit_threads()
+        try:
+            _init_worker(*init_args)
+            for t in todo:
+                yield _run_task(t)
+        finally:
+            restore()
         return
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(*init_args, True)) as pool:
+    with ctx.Pool(min(workers, len(todo)), initializer=_init_pool_worker, initargs=init_args) as pool:
         yield from pool.imap_unordered(_run_task, todo, chunksize=1)
 
 

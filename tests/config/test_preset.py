@@ -193,3 +193,72 @@ def test_choice_weights_checked_the_same_for_steps_and_kinds(tmp_path):
     p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
                         "  - shadow: {choice: [{kind: mirror}, {kind: drop}], weights: [0, 0]}\n")
     assert errors_of(p) == [f"{p}: steps[1].shadow.weights: must be 2 non-negative numbers, not all zero"]
+
+
+def test_steps_that_read_a_later_step_s_output_are_refused(tmp_path):
+    seg = "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+    # a shadow drawn before the background is painted over by it
+    p = write(tmp_path, seg + "  - shadow: {kind: drop}\n  - background: {kind: solid, color: white}\n")
+    assert errors_of(p) == [f"{p}: steps[1].shadow uses background: 'background' is provided by background "
+                            "which comes later (put shadow after background)"]
+    # so is a logo; and a logo placed before the shadow cannot keep off it
+    p = write(tmp_path, seg + "  - logo: {kind: caption}\n  - background: {kind: gradient}\n"
+                              "  - shadow: {kind: mirror}\n")
+    assert errors_of(p) == [f"{p}: steps[1].logo uses background, layer:shadow: 'background' is provided by "
+                            "background which comes later; 'layer:shadow' is provided by shadow which comes "
+                            "later (put logo after background, shadow)"]
+    # the background's contrast rule reads the palette: a later palette would be ignored
+    p = write(tmp_path, seg + "  - background: {kind: solid, color: random}\n  - palette: {}\n")
+    assert errors_of(p) == [f"{p}: steps[1].background uses palette: 'palette' is provided by palette "
+                            "which comes later (put background after palette)"]
+    # a step choice uses what any alternative uses; `kind: {choice}` sugar too
+    p = write(tmp_path, seg + "  - background: {kind: {choice: [transparent, studio]}}\n  - palette: {}\n")
+    assert errors_of(p)[0].startswith(f"{p}: steps[1].background uses palette:")
+    p = write(tmp_path, seg + "  - shadow: {choice: [{kind: none}, {kind: drop}]}\n"
+                              "  - background: {kind: studio}\n")
+    assert errors_of(p)[0].startswith(f"{p}: steps[1].shadow uses background:")
+
+
+def test_used_steps_are_optional_and_the_shipped_order_is_fine(tmp_path):
+    seg = "version: 1\nsteps:\n  - segment: {backend: classical}\n"
+    for steps in ("  - background: {kind: gradient}\n",                 # no palette at all
+                  "  - shadow: {kind: drop}\n  - logo: {kind: caption}\n",  # on the original photo
+                  "  - background: {kind: transparent}\n  - palette: {}\n",  # never reads it
+                  "  - palette: {}\n  - background: {kind: studio}\n  - shadow: {kind: drop}\n"
+                  "  - logo: {kind: caption, avoid_layers: []}\n"):
+        load_preset(write(tmp_path, seg + steps))
+    # a logo that avoids no layer may come before the shadow
+    load_preset(write(tmp_path, seg + "  - logo: {kind: caption, avoid_layers: []}\n  - shadow: {kind: drop}\n"))
+
+
+YOLACT = "version: 1\nsteps:\n  - segment: {{backend: yolact, weights: {w}, device: {d}}}\n"
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "yolact_ws_effnetlite0.safetensors"
+
+
+def test_cuda_device_without_a_gpu_is_a_preset_error(tmp_path, monkeypatch):
+    import torch
+    from click.testing import CliRunner
+
+    from product_augment.cli.main import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    p = write(tmp_path, YOLACT.format(w=WEIGHTS, d="cuda"))
+    assert errors_of(p) == [
+        f"{p}: steps[0].segment.device: 'cuda' but no CUDA GPU is available on this machine "
+        "(torch.cuda.is_available() is false); use device: auto (GPU when there is one) or cpu"]
+    # before any image is read: the run stops with the preset exit code and writes nothing
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "x.png").write_bytes(b"not read")
+    r = CliRunner().invoke(main, ["run", "--config", str(p), "--input", str(inp),
+                                  "--output", str(tmp_path / "o"), "--workers", "1"])
+    assert r.exit_code == 2 and "steps[0].segment.device: 'cuda'" in r.output
+    assert not (tmp_path / "o").exists()
+    p = write(tmp_path, "version: 1\nsteps:\n  - segment:\n      choice:\n        - {backend: classical}\n"
+                        f"        - {{backend: yolact, weights: {WEIGHTS}, device: cuda}}\n")
+    (msg,) = errors_of(p)
+    assert msg.startswith(f"{p}: steps[0].segment.choice[1].device: 'cuda' but no CUDA GPU")
+    for device in ("auto", "cpu"):
+        load_preset(write(tmp_path, YOLACT.format(w=WEIGHTS, d=device)))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    load_preset(write(tmp_path, YOLACT.format(w=WEIGHTS, d="cuda")))

@@ -107,6 +107,7 @@ class ChoiceStep(ParamStep):
         self.weights = weights
         self.requires = frozenset().union(*(a.requires for a in alternatives))  # type: ignore[misc]
         self.provides = frozenset.intersection(*(frozenset(a.provides) for a in alternatives))  # type: ignore[misc]
+        self.uses = frozenset().union(*(a.uses for a in alternatives))  # type: ignore[misc]
 
     def draw(self, sample, rng):
         p = None
@@ -174,6 +175,8 @@ def load_preset(path: str | Path, overrides: dict[str, Any] | None = None) -> Pr
             configs.append((name, _validate_step(name, params if params is not None else {}, ctx)))
         except _StepErrors as e:
             problems.extend(f"{where}.{name}{m}" for m in e.messages)
+            continue
+        problems.extend(f"{where}.{name}{m}" for m in _device_problems(configs[-1][1]))
     if problems:
         raise PresetError(path, problems)
 
@@ -187,6 +190,27 @@ def load_preset(path: str | Path, overrides: dict[str, Any] | None = None) -> Pr
     except (ValueError, OSError) as e:
         raise PresetError(path, [f"steps: {e}"]) from None
     return preset
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU (torch is imported only for a preset that asks for cuda)."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _device_problems(cfg: Any) -> list[str]:
+    """`device: cuda` on a machine without a GPU fails here, not on every image."""
+    alternatives = [(f".choice[{j}]", c) for j, c in enumerate(cfg.alternatives)] \
+        if isinstance(cfg, _Choice) else [("", cfg)]
+    wanted = [where for where, c in alternatives if getattr(c, "device", None) == "cuda"]
+    if not wanted or cuda_available():
+        return []
+    return [f"{where}.device: 'cuda' but no CUDA GPU is available on this machine "
+            f"(torch.cuda.is_available() is false); use device: auto (GPU when there is one) or cpu"
+            for where in wanted]
 
 
 class _StepErrors(Exception):

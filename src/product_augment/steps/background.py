@@ -60,7 +60,7 @@ class Refine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     erode: int = Field(0, ge=0, le=64, description="shrink the matte by this many canvas pixels")
     feather: float = Field(1.0, ge=0, le=64, description="soften the matte edge over this many pixels")
-    decontaminate: bool = Field(True, description="replace edge colours by nearby product colours")
+    decontaminate: bool = Field(True, description="remove the old background mixed into edge colours")
 
 
 class _Placed(BaseModel):
@@ -220,10 +220,13 @@ class BackgroundStep(ParamStep):
     name = "background"
     requires = frozenset({"alpha"})
     provides = frozenset({"background"})
+    uses = frozenset({"palette"})  # the contrast rule keeps colours away from the product's
 
     def __init__(self, config: Any):
         self.config = config
         self.kind = config.kind
+        if self.kind in ("image", "transparent"):  # these never look at the palette
+            self.uses = frozenset()  # type: ignore[misc]
         if self.kind in ("studio", "image"):
             self.provides = frozenset({"background", "floor_y"})  # type: ignore[misc]
         self.files: list[Path] = []
@@ -405,11 +408,18 @@ class BackgroundStep(ParamStep):
         roi = roi_of(m, box, (w, h), pad=pad) if box is not None else None
         if roi is not None:
             x0, y0, x1, y1 = roi
-            fg = warp_roi(sample.image, m, roi, cv2.BORDER_REPLICATE)
-            a = warp_roi(np.ascontiguousarray(sample.alpha, np.float32), m, roi, cv2.BORDER_CONSTANT)
-            a = refine_matte(a, refine["erode"], refine["feather"])
+            src_alpha = np.ascontiguousarray(sample.alpha, np.float32)
+            a0 = warp_roi(src_alpha, m, roi, cv2.BORDER_CONSTANT)
+            straight = sample.meta.get("edge_colors") == "straight"
+            if straight:  # RGBA cut-out: colours are F already; resample them weighted by alpha
+                fg = _warp_straight(sample.image, src_alpha, box, m, roi, a0)
+            else:
+                fg = warp_roi(sample.image, m, roi, cv2.BORDER_REPLICATE)
+            a = refine_matte(a0, refine["erode"], refine["feather"])
             if refine["decontaminate"]:
-                fg = decontaminate(fg, a, radius=max(3, int(np.ceil(2 * refine["feather"])) + 3))
+                # F is estimated with the matte that describes how the image was mixed (a0), then
+                # composited with the refined matte
+                fg = decontaminate(fg, a0, straight=straight, cover=a > 0)
             alpha[y0:y1, x0:x1] = a
             if self.kind == "transparent":
                 # Under the product the plate is the product's own (decontaminated) colour, so the
@@ -479,6 +489,25 @@ class BackgroundStep(ParamStep):
                 self._photo_cache.pop(next(iter(self._photo_cache)))
             self._photo_cache[i] = photo
         return photo
+
+
+def _warp_straight(image: np.ndarray, alpha: np.ndarray, box, m: np.ndarray, roi, a0: np.ndarray
+                   ) -> np.ndarray:
+    """Warp straight (unassociated) colours: premultiply by alpha, warp, divide by the warped alpha,
+    so the undefined colours of transparent pixels never bleed into the product's edge."""
+    h, w = alpha.shape
+    sx0, sy0 = max(int(np.floor(box[0])) - 2, 0), max(int(np.floor(box[1])) - 2, 0)
+    sx1, sy1 = min(int(np.ceil(box[2])) + 2, w), min(int(np.ceil(box[3])) + 2, h)
+    crop_a = alpha[sy0:sy1, sx0:sx1]
+    pre = image[sy0:sy1, sx0:sx1].astype(np.float32) * crop_a[..., None]
+    mc = m.copy()
+    mc[:, 2] += m[:, :2] @ np.array([sx0, sy0], np.float64)
+    pre = warp_roi(pre, mc, roi, cv2.BORDER_CONSTANT)
+    plain = warp_roi(image, m, roi, cv2.BORDER_REPLICATE)
+    has = a0 > 1e-4
+    out = plain.copy()
+    out[has] = np.rint(pre[has] / a0[has, None]).clip(0, 255).astype(np.uint8)
+    return out
 
 
 def _solid(size: tuple[int, int], rgb) -> np.ndarray:

@@ -83,6 +83,8 @@ class LogoStep(ParamStep):
 
     def __init__(self, config: Any):
         self.config = config
+        # painted into the background plate, placed off the layers it avoids: those steps come first
+        self.uses = frozenset({"background", *(f"layer:{n}" for n in config.avoid_layers)})  # type: ignore[misc]
         self.logos: list[np.ndarray] = []
         self.names: list[str] = []
         self._fonts: dict[int, Any] = {}

@@ -17,6 +17,7 @@ from ..classes import class_id
 from ..config.types import PresetPath
 from ..models.yolact.config import EDGE_REFINE
 from ..ops.classical_matte import classical_matte
+from ..ops.matte import confine_matte
 from ..pipeline import ParamStep, SampleError
 from ..sample import Instance, Sample
 
@@ -102,7 +103,10 @@ class SegmentStep(ParamStep):
                                   "(RGBA PNG/WebP/TIFF) that marks the product; this image has none, "
                                   "or one that is fully opaque")
             alpha = sample.alpha.astype(np.float32)
-            return sample.replace(alpha=alpha, instances=_from_alpha(alpha, cid, cfg.threshold))
+            # an RGBA file stores straight colours: the RGB of an edge pixel is the product's own
+            # colour, not a mix with an old background (the background step relies on this)
+            return sample.replace(alpha=alpha, instances=_from_alpha(alpha, cid, cfg.threshold),
+                                  meta={**sample.meta, "edge_colors": "straight"})
         if cfg.backend == "classical":
             return self._classical(sample, cid)
         if cfg.backend == "masks":
@@ -134,10 +138,16 @@ class SegmentStep(ParamStep):
         if not kept:
             if self.config.fallback == "classical":
                 out = self._classical(sample, cid)
-                return out.replace(meta={**out.meta, "segment_fallback": "classical"})
+                # the manifest names what made the mask: the classical matte, not the model
+                models = {**out.meta.get("models", {}), "segment": "classical"}
+                return out.replace(meta={**out.meta, "segment_fallback": "classical", "models": models})
             raise SampleError(f"no product found by yolact above score {self.config.score_threshold}")
         kept = kept[:1] if self.config.mode == "top" else kept
-        alpha = np.max(np.stack([m for _, m in kept]), axis=0).astype(np.float32)
+        # the soft masks are probabilities, not mattes: they sit below 1 inside textured products
+        # and tail off for tens of pixels outside (the guided filter's window); keep their values
+        # only in a thin band around each mask's edge (2 px at 1024²)
+        band = max(2.0, round(max(sample.height, sample.width) / 512))
+        alpha = np.max(np.stack([confine_matte(m, band) for _, m in kept]), axis=0).astype(np.float32)
         models = {**sample.meta.get("models", {}), "segment": _model_version(self.config.weights,
                                                                              self._predictor.meta)}
         return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept),

@@ -109,6 +109,7 @@ class _ShadowStep(ParamStep):
     name = "shadow"
     requires = frozenset({"alpha"})
     provides = frozenset({"layer:shadow"})
+    uses = frozenset({"background"})  # shades the plate; a later background would paint over it
 
 
 class NoShadowStep(_ShadowStep):
