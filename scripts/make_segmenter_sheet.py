@@ -3,10 +3,13 @@
 Runs `Predictor` on `examples/` and on scikit-image's bundled CC0 photos, tints every detection
 with score ≥ --threshold and labels it "class score"; the top detection (the one the pipeline
 uses) is drawn first. Also prints one line per image (top class, score, mask area share) so the
-by-eye review in docs/BENCHMARKS.md can quote it.
+by-eye review in docs/BENCHMARKS.md can quote it. With ``--real DIR`` (an image + mask folder such
+as data/sets/shop/test, photographed objects) it appends the ``--real-worst`` lowest-IoU photos
+(the failures) and ``--real-typical`` others: ground truth outlined green, the kept mask magenta,
+labelled "IoU, predicted class".
 
     python scripts/make_segmenter_sheet.py --weights weights/yolact_ws_effnetlite0.safetensors \\
-        --out docs/img/segmenter.png
+        --real data/sets/shop/test --out docs/img/segmenter.png
 """
 from __future__ import annotations
 
@@ -41,6 +44,9 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.3)
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--cols", type=int, default=5)
+    ap.add_argument("--real", type=Path, default=None, help="image + mask folder of real photos")
+    ap.add_argument("--real-worst", type=int, default=5)
+    ap.add_argument("--real-typical", type=int, default=5)
     a = ap.parse_args()
     torch.set_num_threads(1)
     pred = Predictor.from_weights(a.weights, score_threshold=a.threshold)
@@ -61,6 +67,8 @@ def main() -> None:
         tile = Image.new("RGB", (a.tile, a.tile), "white")
         tile.paste(im, ((a.tile - im.width) // 2, (a.tile - im.height) // 2))
         tiles.append(tile)
+    if a.real is not None:
+        tiles += real_tiles(pred, a.real, a.real_worst, a.real_typical, a.tile)
     rows = -(-len(tiles) // a.cols)
     sheet = Image.new("RGB", (a.cols * a.tile, rows * a.tile), "white")
     for k, t in enumerate(tiles):
@@ -68,6 +76,42 @@ def main() -> None:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(a.out)
     print(f"wrote {a.out} ({sheet.width}×{sheet.height})")
+
+
+def real_tiles(pred, folder: Path, worst: int, typical: int, tile: int) -> list:
+    import cv2
+
+    from product_augment.classes import CLASS_NAMES
+
+    rows = []
+    for p in sorted((folder / "images").glob("*.jpg")):
+        img = np.asarray(Image.open(p).convert("RGB"))
+        gt = np.asarray(Image.open(folder / "masks" / f"{p.stem}.png")) > 127
+        soft = pred.soft(img)
+        top = soft.masks[0] >= 0.5 if len(soft.masks) else np.zeros_like(gt)
+        iou = float((top & gt).sum() / max((top | gt).sum(), 1))
+        cls = CLASS_NAMES[int(soft.classes[0]) - 1] if len(soft.masks) else "none"
+        rows.append((iou, p.stem, img, gt, top, cls))
+    rows.sort(key=lambda r: r[0])
+    rest = rows[worst:]
+    step = max(1, len(rest) // max(typical, 1))
+    chosen = rows[:worst] + rest[::step][:typical]
+    out = []
+    for iou, stem, img, gt, top, cls in chosen:
+        im = img.copy()
+        for m, col in ((gt, (0, 200, 0)), (top, (255, 0, 255))):
+            cs, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+            cv2.drawContours(im, cs, -1, col, max(1, max(im.shape[:2]) // 200))
+        t = Image.fromarray(im)
+        t.thumbnail((tile, tile - 16))
+        canvas = Image.new("RGB", (tile, tile), "white")
+        canvas.paste(t, ((tile - t.width) // 2, 16))
+        arr = np.asarray(canvas).copy()
+        cv2.putText(arr, f"{stem[-3:]} IoU {iou:.2f} {cls}", (4, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        out.append(Image.fromarray(arr))
+        print(f"real {stem}: IoU {iou:.3f} top class {cls}")
+    return out
 
 
 if __name__ == "__main__":

@@ -156,3 +156,77 @@ def shadow_pairs(cache, out_dir, count: int, size: int, seed: int) -> None:
     n = build_shadow_pairs(entries, out_dir, count, size=size, seed=seed,
                            progress=lambda m: click.echo(m) if m.startswith("pair") and "00/" in m else None)
     click.echo(f"{n} pairs in {out_dir} ({time.time() - t0:.0f} s)")
+
+
+@data.command()
+@_cache_opt
+@click.option("--out", "photobank_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Photo bank folder (default: data/photobank).")
+def photobank(cache, photobank_dir) -> None:
+    """Cut-outs of photographed objects (Tux Paint stamps, GPL-2, training use only) → data/photobank."""
+    from ..data import build
+    from ..data import photobank as pb
+
+    cache, _, _ = _defaults(cache, None, None)
+    out = photobank_dir or build.DEFAULT_DATA / "photobank"
+    cutouts = pb.build_photobank(cache, out)
+    splits = pb.load_splits(out)
+    counts: dict[tuple[str, str], int] = {}
+    for c in cutouts:
+        key = (pb.class_name(c.class_id), splits[c.split_key])
+        counts[key] = counts.get(key, 0) + 1
+    for (cls, split), n in sorted(counts.items()):
+        click.echo(f"{cls:>10} {split:>5}: {n}")
+    click.echo(f"photo bank: {out} ({len(cutouts)} photographed objects)")
+
+
+@data.command()
+@_bank_opt
+@click.option("--photobank", "photobank_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Photo bank folder (default: data/photobank).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: data/sets/shop/<split>).")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), required=True)
+@click.option("--count", type=int, required=True)
+@click.option("--render-share", type=click.FloatRange(0, 1), default=None,
+              help="Share of products drawn from the 3D-render bank (default: 0.4 for train, 0 for val/test: "
+                   "the real-photo sets show photographed objects only).")
+@click.option("--props", "prop_p", type=click.FloatRange(0, 1), default=0.25, show_default=True,
+              help="Probability of 1–2 props at the frame's edge.")
+@click.option("--masks/--no-masks", default=None, help="Also write masks/<stem>.png of the product "
+              "(default: on for val/test).")
+@_seed_opt
+def shop(bank_dir, photobank_dir, out_dir, split: str, count: int, render_share, prop_p: float, masks, seed: int) -> None:
+    """Shop-style photos of one product (white, sweep, plinth, colour, lifestyle) as COCO + masks; resumable."""
+    from ..data import backgrounds as bg
+    from ..data import bank as bank_lib
+    from ..data import build
+    from ..data import photobank as pb
+    from ..data import shop as shop_lib
+
+    _, bank_dir, sets_dir = _defaults(None, bank_dir, None)
+    pdir = photobank_dir or build.DEFAULT_DATA / "photobank"
+    if not (pdir / "bank.jsonl").exists():
+        raise click.ClickException(f"no photo bank at {pdir}: run `augment data photobank` first")
+    share = (0.4 if split == "train" else 0.0) if render_share is None else render_share
+    psplits = pb.load_splits(pdir)
+    sources, weights = [], []
+    photos = tuple(c for c in bank_lib.load_bank(pdir) if psplits[c.split_key] == split)
+    if share < 1:
+        sources.append(shop_lib.Source(pdir, photos, max_upscale=1.6))
+        weights.append(1 - share)
+    if share > 0:
+        if not (bank_dir / "bank.jsonl").exists():
+            raise click.ClickException(f"no bank at {bank_dir}: run `augment data bank` first (or --render-share 0)")
+        cut = bank_lib.load_bank(bank_dir)
+        bsplits = bank_lib.bank_splits(bank_dir, cut)
+        sources.append(shop_lib.Source(bank_dir, tuple(c for c in cut if bsplits[c.split_key] == split)))
+        weights.append(share)
+    out = out_dir or sets_dir / "shop" / split
+    t0 = time.time()
+    coco = shop_lib.build_shop_split(sources, weights, out, split, count, seed=seed,
+                                     textures=bg.list_textures(build.DEFAULT_TEXTURES),
+                                     backdrops=bg.list_textures(build.REPO_ROOT / "backgrounds"), prop_p=prop_p,
+                                     masks=split != "train" if masks is None else masks)
+    click.echo(f"shop/{split}: {len(coco['images'])} images, {len(coco['annotations'])} instances in {out} "
+               f"({time.time() - t0:.0f} s)")

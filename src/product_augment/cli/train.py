@@ -1,4 +1,4 @@
-"""`augment train segmenter`: train the YOLACT product segmenter from a YAML config."""
+"""`augment train segmenter|refiner`: train the YOLACT product segmenter and its mask refiner."""
 from __future__ import annotations
 
 import click
@@ -27,6 +27,22 @@ def segmenter(config_path: str, resume: bool, device: str, out_dir: str | None) 
         raise click.ClickException(str(e)) from e
     last = run_training(cfg, resume=resume, device=device, out_dir=out_dir)
     click.echo(f"last checkpoint: {last}")
+
+
+@train.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Training YAML, e.g. configs/train/refiner.yaml.")
+@click.option("--resume", is_flag=True, help="Continue from <out>/last.safetensors if it exists.")
+def refiner(config_path: str, resume: bool) -> None:
+    """Train the segmenter's mask refiner (full-resolution edges) on COCO set dirs."""
+    from ..models.yolact.refiner_train import load_config
+    from ..models.yolact.refiner_train import train as run_training
+
+    try:
+        cfg = load_config(config_path)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"last checkpoint: {run_training(cfg, resume=resume)}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class Cutout:
 
     @property
     def class_name(self) -> str:
-        return CLASS_NAMES[self.class_id - 1]
+        return "product" if self.class_id == len(CLASS_NAMES) + 1 else CLASS_NAMES[self.class_id - 1]
 
 
 def split_of(split_key: str, fractions: tuple[float, float] = (0.8, 0.1)) -> str:

@@ -149,3 +149,33 @@ def emoji_class(codepoints: str) -> int | None:
         if key in cps:
             return CLASS_ID[cls]
     return None
+
+
+# --------------------------------------------------------------------------- Tux Paint photo stamps
+# Photographed stamps of Debian tuxpaint-stamps-default (GPL-2; training only, see data/photobank.py)
+# that show one of the 21 classes. Every other selected photograph is a generic "product".
+TUXPAINT_CLASS: dict[str, str] = {
+    "mug": "cup", "glass": "cup",
+    "kettle": "appliance",
+    "camera_35mm": "camera",
+    "basketball": "toy", "football": "toy", "cricketball": "toy", "soccer": "toy", "tennis_ball": "toy",
+    "australian_rules_football": "toy", "rubberduck": "toy", "German_Christmas_toy": "toy",
+    "edward_bear": "toy",
+    "tree336": "plant", "holm_oak": "plant", "liberia-palm": "plant", "thyme": "plant", "lavender": "plant",
+    "lettuce_bolted": "plant", "Christmas_Tree_photo": "plant", "holly_leaves": "plant",
+}
+# Plain-coloured photographs that the flatness test would call drawings.
+TUXPAINT_FORCED: frozenset[str] = frozenset({"mug", "glass", "birch", "rubberduck", "Lightbulb", "toilet",
+                                             "wheelie_bin", "highlighter", "cymbal_crash", "avocado",
+                                             "eggplant"})
+# Drawings, signs, fireworks and things no shop sells that pass the flatness test.
+TUXPAINT_EXCLUDED: frozenset[str] = frozenset({
+    "grave-a", "grave-b", "grave-c", "grave-d", "grave-e", "grave-f", "grave-g", "grave-h", "grave-i",
+    "grave-j", "fireworks", "fireworks2", "confetti", "party-horn-in", "party-horn-out", "party-hat",
+    "bunny", "bunny-egg", "bunny-head", "chick", "chick-in-egg", "chick-hatched", "bluebird", "butterfly",
+    "menorah", "skull", "ghost", "bow", "stocking", "xmas_tp_bulb", "Santa", "santahat", "inukshuk-photo",
+    "rugby_goal_posts", "railroad_crossing", "school_sign", "toilets", "no_uturn", "xing_school",
+    "xing_school_mirror", "xing_ped", "dead_end_sign", "give_way_sign", "no_entry_sign", "checkeredflag",
+    "blue-and-yellowflag", "measuring_tape_mirror", "dumper_mirror", "sedan_police_mirror", "bear",
+    "bandage_adhesive", "pizza", "tooth", "clothespin_new", "button",
+})

@@ -94,8 +94,9 @@ def test_mask_quality():
 
 def test_order_is_score_times_quality(trained_like):
     image = np.random.default_rng(2).integers(0, 256, (70, 110, 3), dtype=np.uint8)
-    plain = Predictor(trained_like, score_threshold=0.01, top_k=6, rescore_power=0.0).soft(image)
-    ranked = Predictor(trained_like, score_threshold=0.01, top_k=6, rescore_power=2.0).soft(image)
+    # per-class detection (what COCO AP is measured on); the agnostic pick adds the product prior
+    plain = Predictor(trained_like, score_threshold=0.01, top_k=6, rescore_power=0.0, agnostic=False).soft(image)
+    ranked = Predictor(trained_like, score_threshold=0.01, top_k=6, rescore_power=2.0, agnostic=False).soft(image)
     assert len(plain.scores) == 6
     assert (np.diff(plain.scores) <= 0).all()  # by class score
     rank = ranked.scores * ranked.quality ** 2
@@ -105,3 +106,13 @@ def test_order_is_score_times_quality(trained_like):
     for k in range(6):
         j = int(np.argmin(np.abs(plain.scores - ranked.scores[k]) + np.abs(plain.boxes - ranked.boxes[k]).sum(1)))
         np.testing.assert_allclose(plain.masks[j], ranked.masks[k])
+
+
+def test_agnostic_order_is_objectness_times_quality_times_prior(trained_like):
+    from product_augment.models.yolact.predict import product_prior
+
+    image = np.random.default_rng(2).integers(0, 256, (70, 110, 3), dtype=np.uint8)
+    soft = Predictor(trained_like, score_threshold=0.01, top_k=6, agnostic=True).soft(image)
+    assert len(soft.scores) >= 2
+    rank = soft.scores * soft.quality ** 2 * product_prior(soft.masks)
+    assert (np.diff(rank) <= 1e-6).all()

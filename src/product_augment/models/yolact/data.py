@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ...classes import CLASS_ID, NUM_CLASSES
+from ...classes import CLASS_ID, GENERIC_PRODUCT, NUM_CLASSES
 
 PAD_VALUE = 127  # maps to 0 after the backbone's (x - 127) / 128 normalisation
 
@@ -48,11 +48,17 @@ def resolve_image_path(root: Path, file_name: str) -> Path:
 
 
 def category_mapping(categories: list[dict]) -> dict[int, int]:
-    """Dataset category id -> product class id (by name when the names are ours, else by id)."""
+    """Dataset category id -> product class id (by name when the names are ours, else by id).
+
+    The generic ``product`` category (an object of unknown class) maps to ``GENERIC_PRODUCT.id``
+    (num_classes + 1); the loss learns its objectness, box and mask but no class.
+    """
     mapping = {}
     for c in categories:
         if c["name"] in CLASS_ID:
             mapping[c["id"]] = CLASS_ID[c["name"]]
+        elif c["name"] == GENERIC_PRODUCT.name:
+            mapping[c["id"]] = GENERIC_PRODUCT.id
         elif 1 <= c["id"] <= NUM_CLASSES:
             mapping[c["id"]] = c["id"]
     return mapping

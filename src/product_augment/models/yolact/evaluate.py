@@ -58,7 +58,7 @@ def evaluate_predictor(predictor, data_dir: str | Path, limit: int | None = None
         info = gt.loadImgs(img_id)[0]
         image = read_image_rgb(resolve_image_path(data_dir, info["file_name"]))
         # top 20 per image: products are few per picture, and 100 full-resolution masks cost too much RAM
-        soft = predictor.soft(image, score_threshold=0.05, top_k=20)
+        soft = predictor.soft(image, score_threshold=0.05, top_k=20, agnostic=False)
         masks = soft.masks >= 0.5
         for box, cls, score, m in zip(soft.boxes, soft.classes, soft.scores, masks):
             if int(cls) not in to_dataset:
@@ -69,12 +69,16 @@ def evaluate_predictor(predictor, data_dir: str | Path, limit: int | None = None
             results.append({"image_id": img_id, "category_id": to_dataset[int(cls)], "score": float(score),
                             "segmentation": rle, "bbox": [x0, y0, x1 - x0, y1 - y0]})
         anns = [a for a in gt.loadAnns(gt.getAnnIds(imgIds=img_id, iscrowd=False))]
+        if getattr(predictor, "agnostic", False):  # the pipeline's pick comes from its own ranking
+            pick = predictor.soft(image, score_threshold=0.05, top_k=20)
+            masks = pick.masks >= 0.5
         if len(masks) == 0:
             ious.append(0.0)
             continue
         top = masks[0]  # the predictor's first detection: the product the pipeline would keep
         best = 0.0
-        for a in anns:
+        mains = [a for a in anns if a.get("main")]
+        for a in mains or anns:  # shop photos name their product; other sets: any instance
             g = gt.annToMask(a).astype(bool)
             union = np.logical_or(top, g).sum()
             best = max(best, float(np.logical_and(top, g).sum() / union) if union else 0.0)
@@ -95,7 +99,7 @@ def evaluate_predictor(predictor, data_dir: str | Path, limit: int | None = None
         "box_ap": float(bbox.stats[0]), "box_ap50": float(bbox.stats[1]),
         "class_agnostic_mask_ap": float(agnostic.stats[0]), "class_agnostic_mask_ap50": float(agnostic.stats[1]),
         "per_class_mask_ap": {CLASS_NAMES[to_product[c] - 1]: round(v, 4) for c, v in per_class.items()
-                              if c in to_product},
+                              if c in to_product and to_product[c] <= len(CLASS_NAMES)},
     })
     return metrics
 

@@ -85,7 +85,14 @@ def yolact_loss(out: dict[str, torch.Tensor], targets: list[Target], num_classes
         rank = neg_loss.argsort(1, descending=True).argsort(1)
         hard_neg = (rank < num_neg) & (labels == 0)
     chosen = pos | hard_neg
-    cls_loss = F.nll_loss(log_probs[chosen], labels[chosen], reduction="sum") / num_pos
+    # Positives of a generic product (label num_classes + 1, class unknown) learn only "not
+    # background": -log(1 - p_bg) = -logsumexp over the foreground log-probabilities.
+    generic = chosen & (labels > num_classes)
+    known = chosen & ~generic
+    cls_loss = F.nll_loss(log_probs[known], labels[known], reduction="sum")
+    if generic.any():
+        cls_loss = cls_loss - torch.logsumexp(log_probs[generic][:, 1:], -1).sum()
+    cls_loss = cls_loss / num_pos
 
     offsets = torch.stack(offsets_all)
     box_loss = F.smooth_l1_loss(out["box"][pos], offsets[pos], reduction="sum") / num_pos
@@ -112,16 +119,21 @@ def yolact_loss(out: dict[str, torch.Tensor], targets: list[Target], num_classes
     seg = out.get("seg")
     if seg is not None:
         sh, sw = seg.shape[-2:]
-        seg_targets = []
+        seg_targets, seg_weights = [], []
         for t in targets:
             tgt = torch.zeros(num_classes, sh, sw, device=device)
+            care = torch.ones(sh, sw, device=device)
             if t.labels.numel():
                 small = F.interpolate(t.masks[None].float(), size=(sh, sw), mode="area")[0]
                 for j, label in enumerate(t.labels.tolist()):
+                    if label > num_classes:  # generic product: its class map is unknown, ignore its pixels
+                        care = care * (1 - small[j])
+                        continue
                     tgt[label - 1] = torch.maximum(tgt[label - 1], small[j])
             seg_targets.append(tgt)
+            seg_weights.append(care)
         sem_loss = F.binary_cross_entropy_with_logits(seg, torch.stack(seg_targets), reduction="none")
-        sem_loss = sem_loss.sum(1).mean()
+        sem_loss = (sem_loss.sum(1) * torch.stack(seg_weights)).mean()
     else:
         sem_loss = torch.zeros((), device=device)
 

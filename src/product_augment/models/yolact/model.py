@@ -25,6 +25,7 @@ class Detections:
     scores: torch.Tensor  # D
     coefs: torch.Tensor  # D×k
     protos: torch.Tensor  # h×w×k
+    objectness: torch.Tensor | None = None  # D, 1 − P(background) of each detection's anchor
 
 
 class Yolact(nn.Module):
@@ -65,12 +66,21 @@ class Yolact(nn.Module):
 
     @torch.no_grad()
     def detect(self, out: dict[str, torch.Tensor], score_threshold: float = 0.05, nms_iou: float = 0.5,
-               top_k: int = 200, max_dets: int = 100) -> list[Detections]:
-        """Per image: softmax scores → candidate filter → per-class Fast NMS → top `max_dets`."""
+               top_k: int = 200, max_dets: int = 100, agnostic: bool = False) -> list[Detections]:
+        """Per image: softmax scores → candidate filter → per-class Fast NMS → top `max_dets`.
+
+        With ``agnostic`` the score of an anchor is its objectness 1 − P(background) and NMS runs
+        once over all classes (a product of unknown class spreads its probability over the classes,
+        so no single class score may pass the threshold); the class is the most probable one.
+        """
         results = []
         probs = out["cls"].softmax(-1)
         for i in range(probs.shape[0]):
             boxes = decode(out["box"][i], out["anchors"], self.cfg.box_variances).clamp(0, 1)
+            if agnostic:
+                results.append(self._detect_agnostic(out, i, probs[i], boxes, score_threshold, nms_iou,
+                                                     top_k, max_dets))
+                continue
             fg = probs[i, :, 1:]  # A×C
             cand = fg.max(1).values > score_threshold
             k = out["coef"].shape[-1]
@@ -90,8 +100,23 @@ class Yolact(nn.Module):
             order = det_scores.argsort(descending=True)[:max_dets]
             a = cand_idx[anchor_j[order]]
             results.append(Detections(boxes[a], classes[cls_i[order]] + 1, det_scores[order], out["coef"][i, a],
-                                      out["protos"][i]))
+                                      out["protos"][i], 1 - probs[i, a, 0]))
         return results
+
+    def _detect_agnostic(self, out, i: int, probs: torch.Tensor, boxes: torch.Tensor, score_threshold: float,
+                         nms_iou: float, top_k: int, max_dets: int) -> Detections:
+        obj = 1 - probs[:, 0]
+        cand = (obj > score_threshold).nonzero().squeeze(1)
+        if cand.numel() == 0:
+            k = out["coef"].shape[-1]
+            e = boxes.new_zeros(0)
+            return Detections(boxes.new_zeros((0, 4)), torch.zeros(0, dtype=torch.long, device=boxes.device), e,
+                              boxes.new_zeros((0, k)), out["protos"][i], e)
+        _, anchor_j = fast_nms(boxes[cand], obj[cand][None], nms_iou, top_k)
+        a = cand[anchor_j]
+        a = a[obj[a].argsort(descending=True)][:max_dets]
+        fg = probs[a, 1:]
+        return Detections(boxes[a], fg.argmax(1) + 1, obj[a], out["coef"][i, a], out["protos"][i], obj[a])
 
 
 def assemble_mask_logits(protos: torch.Tensor, coefs: torch.Tensor) -> torch.Tensor:

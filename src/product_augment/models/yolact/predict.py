@@ -12,9 +12,19 @@ import torch.nn.functional as F
 from ...ops.matte import GuidedFilter
 from ...sample import Instance
 from .checkpoint import load_model
-from .config import EDGE_REFINE, REFINE_EPS, RESCORE_POWER
+from .config import (
+    AGNOSTIC,
+    EDGE_REFINE,
+    PICK_BORDER,
+    PICK_CENTRE,
+    PICK_MIN_AREA,
+    REFINE_EPS,
+    REFINE_TOP,
+    RESCORE_POWER,
+)
 from .data import Letterbox
 from .model import Yolact, assemble_mask_logits, crop_to_boxes
+from .refiner import Refiner, refiner_path
 
 
 @dataclass
@@ -50,17 +60,48 @@ def mask_quality(masks: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
 
 
+def product_prior(masks: np.ndarray, centre: float = PICK_CENTRE, border: float = PICK_BORDER,
+                  min_area: float = PICK_MIN_AREA) -> np.ndarray:
+    """What a product photo says about which mask is the product, one factor per mask (D×H×W → D).
+
+    exp(−centre · d²), d the distance of the mask's centroid from the image centre over the half
+    diagonal (products are framed near the centre; props and background pieces sit at the edges),
+    times (1 − border)^(n − 1) for a box touching n ≥ 2 image borders (a wall, a floor stripe or a
+    shadow band spans the frame; a product rarely touches more than its standing edge), and 1e-3 for
+    a speck below ``min_area`` of the image.
+    """
+    d, h, w = masks.shape
+    out = np.ones(d, np.float32)
+    if d == 0:
+        return out
+    ys, xs = np.arange(h, dtype=np.float32) + 0.5, np.arange(w, dtype=np.float32) + 0.5
+    for j, m in enumerate(masks >= 0.5):
+        area = m.sum()
+        if area < min_area * h * w:
+            out[j] = 1e-3
+            continue
+        rows, cols = m.any(1), m.any(0)
+        cy = float((m.sum(1) * ys).sum() / area)
+        cx = float((m.sum(0) * xs).sum() / area)
+        dist2 = ((cx - w / 2) ** 2 + (cy - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)
+        touches = int(rows[0]) + int(rows[-1]) + int(cols[0]) + int(cols[-1])
+        out[j] = np.exp(-centre * dist2) * (1 - border) ** max(0, touches - 1)
+    return out
+
+
 class Predictor:
     """One loaded YOLACT model. Not thread-safe; create one per worker."""
 
     def __init__(self, model: Yolact, meta: dict[str, Any] | None = None, device: str = "cpu",
                  score_threshold: float = 0.3, top_k: int = 10, nms_iou: float = 0.5,
                  box_margin: float = 0.02, refine_radius: float = EDGE_REFINE, refine_eps: float = REFINE_EPS,
-                 rescore_power: float = RESCORE_POWER) -> None:
+                 rescore_power: float = RESCORE_POWER, agnostic: bool = AGNOSTIC, pick_centre: float = PICK_CENTRE,
+                 pick_border: float = PICK_BORDER, input_size: int | None = None, refiner: Refiner | None = None,
+                 refine_top: int = REFINE_TOP) -> None:
         self.model = model.eval().to(device)
         self.meta = meta or {}
         self.device = torch.device(device)
-        self.size = model.cfg.input_size
+        self.size = model.cfg.input_size if input_size is None else int(input_size)
         self.score_threshold = score_threshold
         self.top_k = top_k
         self.nms_iou = nms_iou
@@ -70,15 +111,29 @@ class Predictor:
         self.refine_eps = refine_eps
         # order detections by score × mask quality ** power (0: by score alone); see soft()
         self.rescore_power = rescore_power
+        # class-agnostic candidates and the product-photo prior in the ranking (see config.AGNOSTIC)
+        self.agnostic = agnostic
+        self.pick_centre = pick_centre
+        self.pick_border = pick_border
+        # learned full-resolution edge refinement of the first `refine_top` masks (refiner.py)
+        self.refiner = refiner
+        self.refine_top = refine_top
 
     @staticmethod
     def from_weights(path: str | Path, device: str = "cpu", **kwargs: Any) -> Predictor:
+        """Load YOLACT weights and, when ``<stem>.refiner.safetensors`` lies beside them (and ``refiner``
+        is not given), the mask refiner; ``refiner=False`` loads none."""
         model, meta, _ = load_model(path, device)
+        refiner = kwargs.pop("refiner", None)
+        if refiner is None and refiner_path(path).exists():
+            refiner = refiner_path(path)
+        if refiner:
+            kwargs["refiner"] = refiner if isinstance(refiner, Refiner) else Refiner.load(refiner, device)
         return Predictor(model, meta, device, **kwargs)
 
     @torch.no_grad()
     def soft(self, image: np.ndarray, score_threshold: float | None = None,
-             top_k: int | None = None) -> SoftDetections:
+             top_k: int | None = None, agnostic: bool | None = None) -> SoftDetections:
         """Detections with float32 masks in [0, 1] at the image's resolution, best first.
 
         Mask logits are assembled at prototype resolution, resampled bilinearly straight to full
@@ -90,7 +145,13 @@ class Predictor:
         first detection, the pipeline's "top product", is the best-formed confident mask; with
         ``rescore_power`` 0 it is the highest class score. ``scores`` stay the class scores either way
         (COCO AP ranks by them).
+
+        With ``agnostic`` (default: the predictor's setting) candidates come from class-agnostic
+        detection and ``scores`` are objectness (1 − P(background)); the order then also weighs
+        ``product_prior`` (centrality, borders touched, size). ``agnostic=False`` is the COCO-style
+        per-class detection that AP is measured on.
         """
+        agnostic = self.agnostic if agnostic is None else agnostic
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
         thr = self.score_threshold if score_threshold is None else score_threshold
@@ -99,7 +160,7 @@ class Predictor:
         lb = Letterbox.for_shape(h, w, self.size)
         x = torch.from_numpy(lb.image(image)).permute(2, 0, 1)[None].float().to(self.device)
         det = self.model.detect(self.model(x), score_threshold=thr, nms_iou=self.nms_iou,
-                                max_dets=k)[0]
+                                max_dets=k, agnostic=agnostic)[0]
         if det.scores.numel() == 0:
             return SoftDetections(np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
                                   np.zeros(0, np.float32), np.zeros((0, h, w), np.float32), np.zeros(0, np.float32))
@@ -111,16 +172,27 @@ class Predictor:
         grow = (boxes[:, 2:] - boxes[:, :2]) * self.box_margin
         crop = torch.cat([boxes[:, :2] - grow, boxes[:, 2:] + grow], 1)
         probs = full.sigmoid()
+        coarse = None
+        if self.refiner is not None and self.refine_top > 0:
+            coarse = crop_to_boxes(probs, crop, soft_px=1.0).cpu().numpy()
         if self.refine_radius > 0:
             probs = torch.from_numpy(self._refine(image, probs.cpu().numpy())).to(probs.device)
         masks = crop_to_boxes(probs, crop, soft_px=1.0).cpu().numpy()
         boxes_np = boxes.cpu().numpy().astype(np.float32)
         classes, scores = det.classes.cpu().numpy(), det.scores.cpu().numpy().astype(np.float32)
         quality = mask_quality(masks)
-        if self.rescore_power > 0:  # order by score × quality**power; the scores stay the classifier's
-            order = np.argsort(-(scores * quality ** self.rescore_power), kind="stable")
+        rank = scores * quality ** self.rescore_power
+        if agnostic:
+            rank = rank * product_prior(masks, self.pick_centre, self.pick_border)
+        if self.rescore_power > 0 or agnostic:  # the scores stay the classifier's (or the objectness)
+            order = np.argsort(-rank, kind="stable")
             boxes_np, classes, scores, masks, quality = (a[order] for a in (boxes_np, classes, scores, masks,
                                                                               quality))
+            coarse = coarse[order] if coarse is not None else None
+        if coarse is not None:  # the learned refiner re-draws the first masks from the coarse ones
+            masks = masks.copy()
+            for j in range(min(self.refine_top, len(masks))):
+                masks[j] = self.refiner(image, coarse[j])
         return SoftDetections(boxes_np, classes, scores, masks, quality)
 
     def _refine(self, image: np.ndarray, probs: np.ndarray) -> np.ndarray:
