@@ -13,7 +13,7 @@ RESCORE_POWER = 2.0  # detections ordered by score × mask quality ** this (0: b
 # 1 − P(background), so a product of a class the model does not know is still found), ranked by
 # objectness × quality ** RESCORE_POWER × a product-photo prior (see predict.product_prior).
 AGNOSTIC = True
-PICK_CENTRE = 1.0  # weight of the squared distance of the mask's centroid from the image centre
+PICK_CENTRE = 2.0  # weight of the squared distance of the mask's centroid from the image centre
 PICK_BORDER = 0.5  # penalty per image border the mask's box touches beyond the first
 PICK_MIN_AREA = 0.002  # masks smaller than this fraction of the image are ranked last
 REFINE_TOP = 3  # the learned mask refiner (when shipped) re-draws this many first masks

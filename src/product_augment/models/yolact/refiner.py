@@ -14,6 +14,7 @@ weights; ``Predictor.from_weights`` loads it when present (no pickle).
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ class RefinerConfig:
 
 def _block(cin: int, cout: int, stride: int = 1, dilation: int = 1, groups: int = 8) -> nn.Sequential:
     return nn.Sequential(WSConv2d(cin, cout, 3, stride, dilation, dilation=dilation, bias=False),
-                         nn.GroupNorm(min(groups, cout), cout), nn.ReLU(inplace=True))
+                         nn.GroupNorm(math.gcd(groups, cout), cout), nn.ReLU(inplace=True))
 
 
 class MaskRefiner(nn.Module):

@@ -199,6 +199,17 @@ def evaluate(model, data: InstanceCrops, size: int, limit: int, device) -> dict:
 
 
 def train(cfg: RefinerTrainConfig, resume: bool = False) -> Path:
+    """Train (denormals flushed to zero while it runs: they slow CPU kernels many-fold)."""
+    import torch
+
+    torch.set_flush_denormal(True)
+    try:
+        return _train(cfg, resume)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _train(cfg: RefinerTrainConfig, resume: bool = False) -> Path:
     import torch
     from safetensors.torch import load_file
 
@@ -207,7 +218,6 @@ def train(cfg: RefinerTrainConfig, resume: bool = False) -> Path:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.FileHandler(out / "train.log"), logging.StreamHandler()])
     torch.set_num_threads(cfg.threads)
-    torch.set_flush_denormal(True)
     cv2.setNumThreads(1)
     device = torch.device("cuda" if cfg.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)

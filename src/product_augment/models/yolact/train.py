@@ -156,6 +156,22 @@ def resolve_device(device: str) -> str:
 
 def train(cfg: TrainConfig, resume: bool = False, device: str = "auto", out_dir: str | None = None,
           progress: bool = True) -> Path:
+    """Train; returns the path of the last checkpoint. Checkpoints: <out>/last.*, <out>/best.*.
+
+    Denormals are flushed to zero while it runs (late in a fine-tune they slow CPU kernels many-fold)
+    and the process setting is restored afterwards.
+    """
+    import torch
+
+    torch.set_flush_denormal(True)
+    try:
+        return _train(cfg, resume, device, out_dir, progress)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _train(cfg: TrainConfig, resume: bool = False, device: str = "auto", out_dir: str | None = None,
+           progress: bool = True) -> Path:
     """Train; returns the path of the last checkpoint. Checkpoints: <out>/last.*, <out>/best.*."""
     import torch
     from tqdm import tqdm
@@ -172,7 +188,6 @@ def train(cfg: TrainConfig, resume: bool = False, device: str = "auto", out_dir:
     out = Path(out_dir or cfg.out_dir)
     _setup_logging(out)
     torch.set_num_threads(t.threads)
-    torch.set_flush_denormal(True)  # denormal gradients late in a fine-tune slow CPU kernels many-fold
     _apply_thread_override(out)
     torch.manual_seed(t.seed)
     device = resolve_device(device)
