@@ -173,7 +173,7 @@ def photobank(cache, photobank_dir) -> None:
     splits = pb.load_splits(out)
     counts: dict[tuple[str, str], int] = {}
     for c in cutouts:
-        key = (pb.class_name(c.class_id), splits[c.split_key])
+        key = (c.class_name, splits[c.split_key])
         counts[key] = counts.get(key, 0) + 1
     for (cls, split), n in sorted(counts.items()):
         click.echo(f"{cls:>10} {split:>5}: {n}")

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..classes import CLASS_ID, CLASS_NAMES
+from ..classes import CLASS_ID, CLASS_NAMES, class_name
 from . import mapping
 from .sources import CatalogEntry
 
@@ -49,7 +49,7 @@ class Cutout:
 
     @property
     def class_name(self) -> str:
-        return "product" if self.class_id == len(CLASS_NAMES) + 1 else CLASS_NAMES[self.class_id - 1]
+        return class_name(self.class_id)
 
 
 def split_of(split_key: str, fractions: tuple[float, float] = (0.8, 0.1)) -> str:

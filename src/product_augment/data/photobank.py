@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..classes import CLASS_NAMES, GENERIC_PRODUCT
+from ..classes import GENERIC_PRODUCT, class_name
 from . import mapping
 from .bank import Cutout, atomic_write_bytes, crop_to_alpha, png_bytes, safe_key
 from .sources import fetch_deb
@@ -42,10 +42,6 @@ FLAT_LIMIT = 0.6
 SKIP_TOP = ("symbols", "space", "people", "military", "naturalforces")
 TRAIN_ONLY_TOP = ("animals", "vehicles", "town")
 MIN_SIDE = 48
-
-
-def class_name(class_id: int) -> str:
-    return GENERIC_PRODUCT.name if class_id == GENERIC_PRODUCT.id else CLASS_NAMES[class_id - 1]
 
 
 def flatness(rgba: np.ndarray) -> float:

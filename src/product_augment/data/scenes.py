@@ -281,7 +281,6 @@ def build_split(bank: Path, cutouts: list[Cutout], out_dir: Path, split: str, co
     ``splits`` maps split keys to splits (default: ``assign_splits(cutouts)``; the CLI passes the
     bank's frozen ``bank_splits``).
     """
-    from pycocotools import mask as mask_utils
 
     bank, out_dir = Path(bank), Path(out_dir)
     splits = splits if splits is not None else assign_splits(cutouts)
@@ -298,12 +297,7 @@ def build_split(bank: Path, cutouts: list[Cutout], out_dir: Path, split: str, co
         img, instances, meta = render_scene(pool, bank, config, rng, textures)
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, format="JPEG", quality=meta["jpeg_quality"])
-        anns = []
-        for cutout, mask in instances:
-            rle = _encode_rle(mask)
-            anns.append({"category_id": cutout.class_id, "segmentation": rle, "iscrowd": 0,
-                         "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-                         "source_id": cutout.source_id, "cutout": cutout.file})
+        anns = [instance_annotation(cutout, mask) for cutout, mask in instances]
         record = {"image": {"file_name": f"images/{name}", "height": img.shape[0], "width": img.shape[1],
                             "meta": meta}, "annotations": anns}
         atomic_write_bytes(img_path, buf.getvalue())
@@ -313,7 +307,18 @@ def build_split(bank: Path, cutouts: list[Cutout], out_dir: Path, split: str, co
     return write_annotations(out_dir, count)
 
 
-def write_annotations(out_dir: Path, count: int) -> dict:
+def instance_annotation(cutout: Cutout, mask: np.ndarray, **extra) -> dict:
+    """The COCO annotation of one pasted cut-out (RLE, area, box from the mask) plus ``extra`` keys."""
+    from pycocotools import mask as mask_utils
+
+    rle = _encode_rle(mask)
+    return {"category_id": cutout.class_id, "segmentation": rle, "iscrowd": 0,
+            "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+            "source_id": cutout.source_id, "cutout": cutout.file, **extra}
+
+
+def write_annotations(out_dir: Path, count: int, description: str = "product-augment synthetic scenes",
+                      categories: list[dict] | None = None) -> dict:
     """Assemble ``annotations.json`` (COCO) from the per-image records 0..count-1."""
     images, anns = [], []
     for i in range(count):
@@ -322,8 +327,9 @@ def write_annotations(out_dir: Path, count: int) -> dict:
         images.append({"id": image_id, **rec["image"]})
         for a in rec["annotations"]:
             anns.append({"id": len(anns) + 1, "image_id": image_id, **a})
-    coco = {"info": {"description": "product-augment synthetic scenes", "version": "1"},
-            "images": images, "annotations": anns, "categories": coco_categories()}
+    coco = {"info": {"description": description, "version": "1"},
+            "images": images, "annotations": anns,
+            "categories": coco_categories() if categories is None else categories}
     atomic_write_bytes(out_dir / "annotations.json", json.dumps(coco, sort_keys=True).encode())
     return coco
 

@@ -32,9 +32,18 @@ import numpy as np
 from PIL import Image
 
 from ..classes import GENERIC_PRODUCT, coco_categories
+from ..io import encode_mask
 from . import backgrounds as bg
 from .bank import Cutout, atomic_write_bytes
-from .scenes import SPLIT_CODE, _contact_shadow, _encode_rle, photometric, resize_rgba
+from .scenes import (
+    SPLIT_CODE,
+    _contact_shadow,
+    _load_cutout,
+    instance_annotation,
+    photometric,
+    resize_rgba,
+    write_annotations,
+)
 
 KINDS = ("white", "sweep", "plinth", "colour", "lifestyle")
 KIND_P = (0.25, 0.2, 0.12, 0.13, 0.3)
@@ -53,10 +62,6 @@ class Source:
 def shop_categories() -> list[dict]:
     return coco_categories() + [{"id": GENERIC_PRODUCT.id, "name": GENERIC_PRODUCT.name,
                                  "supercategory": "product"}]
-
-
-def _load(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGBA"))
 
 
 def _pick(sources: list[Source], weights: np.ndarray, rng) -> tuple[Source, Cutout]:
@@ -185,7 +190,7 @@ def render_shop(sources: list[Source], weights: np.ndarray, rng, textures: list[
         w = int(0.92 * W)
         h = max(4, round(w * c.height / c.width))
     w, h = max(4, w), max(4, h)
-    layer = resize_rgba(_load(src.bank / c.file), w, h)
+    layer = resize_rgba(_load_cutout(str(src.bank / c.file)), w, h)
     if rng.uniform() < 0.5:
         layer = layer[:, ::-1]
     gain, sat = rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1)
@@ -215,7 +220,7 @@ def render_shop(sources: list[Source], weights: np.ndarray, rng, textures: list[
             side = rng.uniform() < 0.5
             px = int(-pw * rng.uniform(0.3, 0.6)) if side else int(W - pw * rng.uniform(0.4, 0.7))
             py = int(np.clip((floor_y or H * 0.85) + rng.uniform(0, 0.1) * H - ph, -ph // 3, H - ph // 2))
-            props.append((pc, resize_rgba(_load(ps.bank / pc.file), pw, ph), px, py))
+            props.append((pc, resize_rgba(_load_cutout(str(ps.bank / pc.file)), pw, ph), px, py))
     if kind == "plinth":
         pw = int(w * rng.uniform(1.1, 1.8))
         ph = H if rng.uniform() < 0.6 else int(H * rng.uniform(0.12, 0.35))  # to the frame's bottom
@@ -259,8 +264,6 @@ def build_shop_split(sources: list[Source], weights: list[float], out_dir: Path,
                      progress: Callable[[int, int], None] | None = None) -> dict:
     """Write ``count`` shop photos (images/, .ann/, annotations.json; with ``masks`` also masks/<stem>.png
     of the main product, the image + mask layout of ``shared/tools/peer_rembg.py``). Resumable."""
-    from pycocotools import mask as mask_utils
-
     out_dir = Path(out_dir)
     w = np.asarray(weights, float)
     w = w / w.sum()
@@ -275,33 +278,15 @@ def build_shop_split(sources: list[Source], weights: list[float], out_dir: Path,
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, format="JPEG", quality=quality)
         meta["jpeg_quality"] = quality
-        anns = []
-        for cutout, m, is_main in instances:
-            rle = _encode_rle(m)
-            anns.append({"category_id": cutout.class_id, "segmentation": rle, "iscrowd": 0, "main": is_main,
-                         "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-                         "source_id": cutout.source_id, "cutout": cutout.file})
-            if is_main and masks:
-                atomic_write_bytes(out_dir / "masks" / f"{stem}.png", _png(m))
+        anns = [instance_annotation(cutout, m, main=is_main) for cutout, m, is_main in instances]
+        if masks:
+            main_mask = next(m for _, m, is_main in instances if is_main)
+            atomic_write_bytes(out_dir / "masks" / f"{stem}.png", encode_mask(main_mask))
         record = {"image": {"file_name": f"images/{stem}.jpg", "height": img.shape[0], "width": img.shape[1],
                             "meta": meta}, "annotations": anns}
         atomic_write_bytes(img_path, buf.getvalue())
         atomic_write_bytes(ann_path, json.dumps(record, sort_keys=True).encode())
         if progress:
             progress(i + 1, count)
-    images, anns = [], []
-    for i in range(count):
-        rec = json.loads((out_dir / ".ann" / f"{i:06d}.json").read_text())
-        images.append({"id": i + 1, **rec["image"]})
-        for a in rec["annotations"]:
-            anns.append({"id": len(anns) + 1, "image_id": i + 1, **a})
-    coco = {"info": {"description": "product-augment shop-photo scenes", "version": "1"},
-            "images": images, "annotations": anns, "categories": shop_categories()}
-    atomic_write_bytes(out_dir / "annotations.json", json.dumps(coco, sort_keys=True).encode())
-    return coco
+    return write_annotations(out_dir, count, "product-augment shop-photo scenes", shop_categories())
 
-
-def _png(mask: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(mask.astype(np.uint8) * 255).save(buf, format="PNG")
-    return buf.getvalue()

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import _atomic_write_text
 from .layers import WSConv2d
 
 FORMAT = "product_augment.mask_refiner/1"
@@ -154,7 +155,5 @@ def save_refiner(model: MaskRefiner, path: str | Path, meta: dict[str, Any] | No
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     side = {"format": FORMAT, "config": asdict(model.cfg), **(meta or {})}
-    stmp = path.with_suffix(".json.tmp")
-    stmp.write_text(json.dumps(side, indent=2, default=list))
-    os.replace(stmp, path.with_suffix(".json"))
+    _atomic_write_text(path.with_suffix(".json"), json.dumps(side, indent=2, default=list))
     return path
