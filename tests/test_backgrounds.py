@@ -10,6 +10,7 @@ import yaml
 from PIL import Image
 from pydantic import TypeAdapter
 
+from product_augment.io import ASSET_SUFFIXES
 from product_augment.sample import Instance, Sample
 from product_augment.steps import background
 
@@ -17,7 +18,7 @@ from .conftest import make_packshot
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "backgrounds"
-FILES = sorted(p for p in FOLDER.iterdir() if p.suffix.lower() in background.IMAGE_SUFFIXES)
+FILES = sorted(p for p in FOLDER.iterdir() if p.suffix.lower() in ASSET_SUFFIXES)
 SIZE = (1024, 1024)
 
 
@@ -52,7 +53,7 @@ def test_photo_scene_preset_puts_the_product_on_the_floor_band():
         {**spec, "canvas": {"size": 256, "aspect": 1.0}}, context={"base_dir": str(ROOT / "configs")})
     assert cfg.kind == "image"
     step = background.build(cfg)
-    assert [p.name for p in step.files] == [p.name for p in FILES]
+    assert step.photos.names == [p.name for p in FILES]
     img, mask = make_packshot(240, 320, radius=60)
     sample = Sample(img, mask.astype(np.float32), instances=(Instance.from_mask(0, mask),))
     lo, hi = cfg.floor

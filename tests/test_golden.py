@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from product_augment.config.preset import load_preset
+from product_augment.presets.loader import load_preset
 from product_augment.sample import Sample
 
 from .conftest import make_packshot

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from product_augment.config.preset import load_preset
+from product_augment.presets.loader import load_preset
 from product_augment.runner import RunOptions, run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +29,7 @@ def test_preset_runs_on_an_example(path, tmp_path):
     img.thumbnail((320, 320))
     img.save(inp / "handbag.jpg", quality=95)
     out = tmp_path / "out"
-    summary = run(path, RunOptions(input_dir=inp, output_dir=out, variants=1, seed=0, workers=1,
-                                   formats=tuple(preset.model.output.annotations)), {"variants": 1})
+    summary = run(load_preset(path, {"variants": 1}), RunOptions(input_dir=inp, output_dir=out, workers=1))
     assert summary.ok, summary.failed
     (image,) = (out / "images").iterdir()
     pic = np.asarray(Image.open(image))

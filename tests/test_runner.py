@@ -8,7 +8,17 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from product_augment.cli.main import main
-from product_augment.runner import MANIFEST, RunOptions, run
+from product_augment.presets.loader import load_preset
+from product_augment.runner import MANIFEST, RunOptions
+from product_augment.runner import run as run_preset
+
+# what the runner makes (seed, variants, formats) is the preset's: the tests fold theirs in as the
+# CLI does with --seed/--variants/--format
+DEFAULTS = {"seed": 7, "variants": 2, "output.annotations": ["coco", "yolo"]}
+
+
+def run(path, options, **overrides):
+    return run_preset(load_preset(path, {**DEFAULTS, **overrides}), options)
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -18,8 +28,7 @@ def files_of(root: Path) -> dict[str, bytes]:
 
 
 def opts(inp, out, workers=1, **kw):
-    return RunOptions(input_dir=inp, output_dir=out, variants=2, seed=7, workers=workers,
-                      formats=("coco", "yolo"), **kw)
+    return RunOptions(input_dir=inp, output_dir=out, workers=workers, **kw)
 
 
 def test_same_output_for_1_and_2_workers(tmp_path, input_dir, classical_preset):
@@ -146,11 +155,10 @@ def test_output_equal_to_input_refused_with_a_clear_message(tmp_path, input_dir,
     assert r.exit_code == 1 and "contains the input" in r.output
 
 
-def test_run_options_seed_is_used_not_silently_ignored(tmp_path, input_dir, classical_preset):
-    # the preset says seed 7; RunOptions(seed=8) must give seed 8's pictures and record it
+def test_seed_override_is_used_not_silently_ignored(tmp_path, input_dir, classical_preset):
+    # the preset says seed 7; a seed override (the CLI's --seed) must give seed 8's pictures and record it
     a = run(classical_preset, opts(input_dir, tmp_path / "a", limit=1))
-    b = run(classical_preset, RunOptions(input_dir=input_dir, output_dir=tmp_path / "b", variants=2,
-                                         seed=8, formats=("coco", "yolo"), limit=1))
+    b = run(classical_preset, opts(input_dir, tmp_path / "b", limit=1), seed=8)
     assert a.ok and b.ok
     entries = [json.loads(x) for x in (tmp_path / "b" / MANIFEST).read_text().splitlines()]
     assert {e["seed"] for e in entries} == {8}
@@ -178,8 +186,8 @@ steps:
 
 
 def test_every_kind_same_bytes_on_1_and_2_workers_and_replays_from_the_manifest(tmp_path):
-    from product_augment.config.preset import load_preset
     from product_augment.io import read_image
+    from product_augment.presets.loader import load_preset
     from product_augment.sample import Sample
 
     from .conftest import make_packshot
@@ -191,12 +199,18 @@ def test_every_kind_same_bytes_on_1_and_2_workers_and_replays_from_the_manifest(
         Image.fromarray(np.dstack([img, mask.astype(np.uint8) * 255]), "RGBA").save(inp / name)
     preset_path = tmp_path / "every.yaml"
     preset_path.write_text(EVERY_KIND)
-    o = {w: RunOptions(input_dir=inp, output_dir=tmp_path / f"w{w}", variants=6, seed=5, workers=w,
-                       formats=("coco", "yolo")) for w in (1, 2)}
-    s1, s2 = run(preset_path, o[1]), run(preset_path, o[2])
+    o = {w: RunOptions(input_dir=inp, output_dir=tmp_path / f"w{w}", workers=w) for w in (1, 2)}
+    s1, s2 = run_preset(preset_path, o[1]), run_preset(preset_path, o[2])
     assert s1.ok and s2.ok and s1.done == s2.done == 12
     f1, f2 = files_of(tmp_path / "w1"), files_of(tmp_path / "w2")
     assert f1.keys() == f2.keys() and all(f1[k] == f2[k] for k in f1)
+    # products and layer mattes go to separate COCO files
+    products = json.loads(f1["annotations.json"])
+    layers = json.loads(f1["layers.json"])
+    assert products["annotations"] and all(a["category_id"] <= 22 for a in products["annotations"])
+    assert {c["name"] for c in layers["categories"]} == {"shadow", "logo"}
+    assert {a["category_id"] for a in layers["annotations"]} <= {c["id"] for c in layers["categories"]}
+    assert [im["file_name"] for im in layers["images"]] == [im["file_name"] for im in products["images"]]
     preset = load_preset(preset_path)
     pipe = preset.build_pipeline()
     entries = [json.loads(x) for x in (tmp_path / "w1" / MANIFEST).read_text().splitlines()]
@@ -227,10 +241,10 @@ def test_unsupported_files_reported_once_and_limit_counts_them(tmp_path, input_d
 
 
 def test_docs_presets_reference_is_current():
-    from product_augment.config.reference import preset_reference
+    from product_augment.presets.reference import preset_reference
     doc = Path(__file__).resolve().parents[1] / "docs" / "PRESETS.md"
     assert doc.read_text() == preset_reference() + "\n", \
-        "docs/PRESETS.md is stale: python -m product_augment.config.reference > docs/PRESETS.md"
+        "docs/PRESETS.md is stale: python -m product_augment.presets.reference > docs/PRESETS.md"
 
 
 YOLACT_JPG = f"""
@@ -264,22 +278,21 @@ def test_default_segmenter_jpeg_same_bytes_on_1_and_2_workers(tmp_path):
         (inp / name).write_bytes((REPO / "examples" / name).read_bytes())
     preset_path = tmp_path / "yolact.yaml"
     preset_path.write_text(YOLACT_JPG)
-    o = {w: RunOptions(input_dir=inp, output_dir=tmp_path / f"w{w}", variants=1, seed=3, workers=w)
-         for w in (1, 2)}
+    o = {w: RunOptions(input_dir=inp, output_dir=tmp_path / f"w{w}", workers=w) for w in (1, 2)}
     env = {k: os.environ.get(k) for k in THREAD_ENV}
     threads = cv2.getNumThreads(), torch.get_num_threads()
     try:
         cv2.setNumThreads(2)
         torch.set_num_threads(2)
         with threadpool_limits(2):
-            s1 = run(preset_path, o[1])
+            s1 = run_preset(preset_path, o[1])
             # the limits are the run's, not the caller's: undone when the batch ends
             assert (cv2.getNumThreads(), torch.get_num_threads()) == (2, 2)
             assert {k: os.environ.get(k) for k in THREAD_ENV} == env
     finally:
         cv2.setNumThreads(threads[0])
         torch.set_num_threads(threads[1])
-    s2 = run(preset_path, o[2])
+    s2 = run_preset(preset_path, o[2])
     assert s1.ok and s2.ok and s1.done == s2.done == 3
     f1, f2 = files_of(tmp_path / "w1"), files_of(tmp_path / "w2")
     assert "images/chair__v00.jpg" in f1 and "layers/chair__v00__shadow.png" in f1
@@ -290,7 +303,7 @@ def test_default_segmenter_jpeg_same_bytes_on_1_and_2_workers(tmp_path):
 
 
 def test_manifest_names_the_classical_matte_when_the_model_finds_nothing(tmp_path, input_dir, monkeypatch):
-    from product_augment.models.yolact import predict
+    from product_augment.models.yolact import runtime
 
     class FindsNothing:
         def __init__(self):
@@ -299,7 +312,7 @@ def test_manifest_names_the_classical_matte_when_the_model_finds_nothing(tmp_pat
         def soft_masks(self, image, score_threshold):
             return [], []
 
-    monkeypatch.setattr(predict.Predictor, "from_weights", classmethod(lambda cls, *a, **k: FindsNothing()))
+    monkeypatch.setattr(runtime, "load_predictor", lambda *a, **k: FindsNothing())
     preset_path = tmp_path / "y.yaml"
     preset_path.write_text("version: 1\nseed: 7\nvariants: 2\noutput: {format: png}\nsteps:\n"
                            f"  - segment: {{backend: yolact, weights: {REPO / 'weights' / 'yolact_ws_effnetlite0.safetensors'}}}\n")
@@ -323,3 +336,33 @@ def test_animated_gif_input_is_read_not_refused(tmp_path, classical_preset):
     assert s.ok and s.done == 2
     written = np.asarray(Image.open(tmp_path / "o" / "masks" / "anim__v00__i0.png")) > 127
     assert (written & mask).sum() / (written | mask).sum() > 0.9  # the first frame's product
+
+
+def test_yolo_dataset_has_a_real_split_by_source(tmp_path, input_dir, classical_preset):
+    import yaml
+
+    out = tmp_path / "o"
+    s = run(classical_preset, opts(input_dir, out))
+    assert s.ok
+    data = yaml.safe_load((out / "dataset.yaml").read_text())
+    assert data["train"] == "train.txt" and data["val"] == "val.txt"
+    train = (out / "train.txt").read_text().split()
+    val = (out / "val.txt").read_text().split()
+    images = sorted(f"./images/{p.relative_to(out / 'images').as_posix()}" for p in (out / "images").rglob("*.*"))
+    assert sorted(train + val) == images and train and val
+    # both variants of a source land on the same side
+    def sources(files):
+        return {f.rsplit("__v", 1)[0] for f in files}
+    assert not sources(train) & sources(val)
+    # the preset names the class (cup): the 21 classes, no generic `product` entry
+    from product_augment.classes import class_id
+    assert len(data["names"]) == 21 and data["names"][class_id("cup") - 1] == "cup"
+    for label in (out / "labels").rglob("*.txt"):
+        assert {line.split()[0] for line in label.read_text().splitlines() if line} == {str(class_id("cup") - 1)}
+    # a generic product adds the `product` name at index 21
+    out2 = tmp_path / "o2"
+    generic = tmp_path / "generic.yaml"
+    generic.write_text(classical_preset.read_text().replace("class_name: cup", "class_name: product"))
+    assert run(generic, opts(input_dir, out2, limit=1)).ok
+    names = yaml.safe_load((out2 / "dataset.yaml").read_text())["names"]
+    assert len(names) == 22 and names[21] == "product"

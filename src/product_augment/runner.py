@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config.preset import Preset, load_preset
-from .data.coco import build_coco, mask_to_rle, yolo_seg_lines
+from .annotations import build_coco, build_layer_coco, mask_to_rle, yolo_seg_lines
 from .io import (
     SUPPORTED_SUFFIXES,
     ImageReadError,
@@ -35,10 +34,12 @@ from .io import (
     write_atomic,
 )
 from .pipeline import SampleError
+from .presets.loader import Preset, load_preset
 from .sample import Sample, mask_box
 
 MANIFEST = "manifest.jsonl"
 ANNOTATIONS = "annotations.json"
+LAYER_ANNOTATIONS = "layers.json"
 OUTPUT_DIRS = ("images", "masks", "layers", "labels")
 
 
@@ -48,14 +49,14 @@ class RunError(Exception):
 
 @dataclass(frozen=True)
 class RunOptions:
+    """Where and how to run; what to make (seed, variants, formats) is the preset's alone (the CLI
+    folds its --seed/--variants/--format into the preset when it loads it)."""
+
     input_dir: Path
     output_dir: Path
-    variants: int
-    seed: int
     workers: int = 1
     limit: int | None = None
     overwrite: bool = False
-    formats: tuple[str, ...] = ("coco",)
 
 
 @dataclass
@@ -181,11 +182,10 @@ def limit_threads() -> Callable[[], None]:
     return restore
 
 
-def _init_worker(preset_path: str, overrides: dict, output_dir: str, input_dir: str,
-                 formats: tuple[str, ...]) -> None:
-    preset = load_preset(preset_path, overrides)
+def _init_worker(preset: Preset, output_dir: str, input_dir: str) -> None:
+    """Build the pipeline once for this process (the preset comes validated: nothing is re-read)."""
     _STATE.update(preset=preset, pipeline=preset.build_pipeline(), output_dir=Path(output_dir),
-                  input_dir=Path(input_dir), formats=formats)
+                  input_dir=Path(input_dir))
 
 
 def _init_pool_worker(*init_args: Any) -> None:
@@ -205,7 +205,7 @@ def _run_task(task: Task) -> dict:
         rgb, alpha = read_image(src, preset.model.input.max_side)
         sample = Sample(image=rgb, alpha=alpha, meta={"relpath": task.relpath})
         sample = _STATE["pipeline"](sample, preset.model.seed, task.relpath, task.variant)
-        entry.update(_write_outputs(task, sample, preset, out_dir, _STATE["formats"]))
+        entry.update(_write_outputs(task, sample, preset, out_dir))
         entry["status"] = "ok"
     except (ImageReadError, SampleError) as e:
         entry.update(status="failed", error=str(e))
@@ -216,9 +216,9 @@ def _run_task(task: Task) -> dict:
     return entry
 
 
-def _write_outputs(task: Task, sample: Sample, preset: Preset, out_dir: Path,
-                   formats: tuple[str, ...]) -> dict:
+def _write_outputs(task: Task, sample: Sample, preset: Preset, out_dir: Path) -> dict:
     opts = preset.model.output
+    formats = opts.annotations
     fmt = "png" if sample.output_alpha is not None and opts.format == "jpg" else opts.format
     image_rel = f"images/{task.item_id}.{fmt}"
     write_atomic(out_dir / image_rel, encode_image(sample.image, sample.output_alpha, fmt, opts.quality))
@@ -272,21 +272,9 @@ def _jsonable(x: Any) -> Any:
 
 # ---------------------------------------------------------------- main side
 
-def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
-        progress: Callable[[dict], None] | None = None) -> RunSummary:
-    """Process every input × variant; returns a summary. Raises RunError before any work."""
-    overrides = dict(overrides or {})
-    preset = load_preset(preset_path, overrides)
-    # the options win over the preset; folding them into the overrides makes the workers use them
-    # and the preset hash (resume, "different preset" check) reflect them
-    m = preset.model
-    wanted = {"seed": opts.seed, "variants": opts.variants, "output.annotations": list(opts.formats)}
-    given = {"seed": m.seed, "variants": m.variants, "output.annotations": list(m.output.annotations)}
-    differ = {k: v for k, v in wanted.items() if v != given[k]}
-    if differ:
-        overrides.update(differ)
-        preset = load_preset(preset_path, overrides)
-    t0 = time.perf_counter()
+def plan(preset: Preset, opts: RunOptions) -> tuple[list[Task], list[str]]:
+    """The tasks (input × variant) of a run and the unsupported files, after --limit; reads no image.
+    Raises RunError for a missing input, an output folder that is or holds the input, or no inputs."""
     if not opts.input_dir.exists():
         raise RunError(f"input not found: {opts.input_dir}")
     out = opts.output_dir
@@ -305,8 +293,20 @@ def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
         unsupported = [r for r in unsupported if r in first]
     if not relpaths and not unsupported:
         raise RunError(f"no images found in {opts.input_dir} (supported: {' '.join(SUPPORTED_SUFFIXES)})")
-    tasks = plan_tasks(relpaths, opts.variants)
+    return plan_tasks(relpaths, preset.model.variants), unsupported
 
+
+def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict], None] | None = None,
+        on_start: Callable[[int], None] | None = None) -> RunSummary:
+    """Process every input × variant of a loaded preset (a path is loaded first); returns a summary.
+    Raises RunError before any work. The pipeline is built once per worker process.
+    `on_start(n)` is told how many items will be processed (after resume); `progress(entry)` gets
+    each item's manifest entry as it finishes."""
+    if not isinstance(preset, Preset):
+        preset = load_preset(preset)
+    t0 = time.perf_counter()
+    tasks, unsupported = plan(preset, opts)
+    out = opts.output_dir
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     if opts.overwrite:
@@ -330,7 +330,9 @@ def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
             append_manifest(manifest_path, entry)
         summary.failed.append((rel, reason))
 
-    init_args = (str(preset.path), overrides, str(out), str(opts.input_dir), tuple(opts.formats))
+    init_args = (preset, str(out), str(opts.input_dir))
+    if on_start:
+        on_start(len(todo))
     failed_variants: dict[tuple[str, str], list[int]] = {}
     for entry in _execute(todo, init_args, opts.workers):
         append_manifest(manifest_path, entry)
@@ -342,10 +344,10 @@ def run(preset_path: Path, opts: RunOptions, overrides: dict | None = None,
             progress(entry)
     # one line per file and reason: an unreadable file fails the same way in every variant
     for (source, error), vs in sorted(failed_variants.items()):
-        which = "" if len(vs) == opts.variants else f" (variant {', '.join(map(str, sorted(vs)))})"
+        which = "" if len(vs) == preset.model.variants else f" (variant {', '.join(map(str, sorted(vs)))})"
         summary.failed.append((source + which, error))
 
-    _write_annotations(out, read_manifest(manifest_path), preset, {t.item_id for t in tasks}, opts.formats)
+    _write_annotations(out, read_manifest(manifest_path), preset, {t.item_id for t in tasks})
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -382,18 +384,43 @@ def _clear_outputs(out: Path) -> None:
     for name in OUTPUT_DIRS:
         if (out / name).is_dir():
             shutil.rmtree(out / name)
-    for name in (MANIFEST, ANNOTATIONS, "dataset.yaml"):
+    for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt"):
         (out / name).unlink(missing_ok=True)
 
 
-def _write_annotations(out: Path, entries: list[dict], preset: Preset, wanted: set[str],
-                       formats: tuple[str, ...]) -> None:
+def _write_annotations(out: Path, entries: list[dict], preset: Preset, wanted: set[str]) -> None:
+    formats = preset.model.output.annotations
     ok = [e for e in latest_entries(entries).values() if e.get("status") == "ok" and e["id"] in wanted]
     if "coco" in formats:
-        coco = build_coco(ok, list(preset.model.output.layers))
-        write_atomic(out / ANNOTATIONS, json.dumps(coco).encode())
+        write_atomic(out / ANNOTATIONS, json.dumps(build_coco(ok)).encode())
+        if preset.model.output.layers:  # layer mattes are not products: their own file
+            write_atomic(out / LAYER_ANNOTATIONS,
+                         json.dumps(build_layer_coco(ok, list(preset.model.output.layers))).encode())
     if "yolo" in formats:
-        from .classes import CLASS_NAMES
-        names = "\n".join(f"  {i}: {n}" for i, n in enumerate((*CLASS_NAMES, "product")))
-        write_atomic(out / "dataset.yaml",
-                     f"path: .\ntrain: images\nval: images\nnames:\n{names}\n".encode())
+        _write_yolo_dataset(out, ok)
+
+
+YOLO_VAL_SHARE = 10  # percent of source images (with all their variants) in the YOLO val list
+
+
+def _write_yolo_dataset(out: Path, ok: list[dict]) -> None:
+    """dataset.yaml with a real split: train.txt / val.txt list the images, split by *source*
+    (a stable hash of its path) so no variant of a validation photo is trained on; the names are
+    the 21 classes, plus `product` only when an instance has the generic class."""
+    from .annotations import yolo_class_index
+    from .classes import CLASS_NAMES, GENERIC_PRODUCT
+    from .pipeline import stable_hash
+
+    lists: dict[str, list[str]] = {"train": [], "val": []}
+    for e in sorted(ok, key=lambda e: e["id"]):
+        split = "val" if stable_hash(e["source"]) % 100 < YOLO_VAL_SHARE else "train"
+        lists[split].append(f"./{e['outputs']['image']}")
+    if not lists["val"] and len(lists["train"]) > 1:  # tiny runs: still something to validate on
+        lists["val"].append(lists["train"].pop())
+    for split, files in lists.items():
+        write_atomic(out / f"{split}.txt", "".join(f + "\n" for f in files).encode())
+    generic = any(i["class_id"] == GENERIC_PRODUCT.id for e in ok for i in e["instances"])
+    names = list(CLASS_NAMES) + ([GENERIC_PRODUCT.name] if generic else [])
+    assert not generic or yolo_class_index(GENERIC_PRODUCT.id) == len(CLASS_NAMES)
+    body = "\n".join(f"  {i}: {n}" for i, n in enumerate(names))
+    write_atomic(out / "dataset.yaml", f"path: .\ntrain: train.txt\nval: val.txt\nnames:\n{body}\n".encode())

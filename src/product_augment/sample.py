@@ -52,8 +52,8 @@ class Sample:
     layers:       extra H×W float32 mattes in [0, 1] for annotations ("shadow", "logo").
     meta:         source path, applied parameters per step (meta["applied"][step_name]).
     palette:      dominant colours of the product, largest share first (set by the palette step).
-    background:   H×W×3 uint8 background plate behind the product (set by the background step), so
-                  later steps can re-composite exactly: image == alpha*F + (1-alpha)*background.
+    plate:        H×W×3 uint8 background plate behind the product (set by the background step), so
+                  later steps can re-composite exactly: image == alpha*F + (1-alpha)*plate.
     floor_y:      row of the floor line in the current canvas, when a scene defines one.
     output_alpha: H×W float32 coverage of the final picture when the background is transparent
                   (RGBA output); None means an opaque picture.
@@ -65,7 +65,7 @@ class Sample:
     layers: Mapping[str, np.ndarray] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict)
     palette: tuple[PaletteColor, ...] | None = None
-    background: np.ndarray | None = None
+    plate: np.ndarray | None = None
     floor_y: float | None = None
     output_alpha: np.ndarray | None = None
 
@@ -84,7 +84,7 @@ class Sample:
         return dataclasses.replace(self, layers={**self.layers, name: matte})
 
     def has(self, what: str) -> bool:
-        """Whether a requirement name ("alpha", "palette", "background", "layer:shadow", ...) is met."""
+        """Whether a requirement name ("alpha", "palette", "plate", "layer:shadow", ...) is met."""
         if what.startswith("layer:"):
             return what[6:] in self.layers
         value = getattr(self, what)

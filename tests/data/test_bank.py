@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from product_augment.data import bank as B
+from product_augment.io import write_atomic
 
 
 def test_split_is_a_deterministic_function_of_the_key():
@@ -25,6 +26,14 @@ def test_crop_to_alpha_and_bbox():
     assert B.crop_to_alpha(np.zeros((4, 4, 4), np.uint8)) is None
 
 
+def test_read_rgba_matches_pil_on_bank_cutouts(fixture_bank):
+    from PIL import Image
+
+    for c in B.load_bank(fixture_bank):
+        expected = np.asarray(Image.open(fixture_bank / c.file).convert("RGBA"))
+        assert np.array_equal(B.read_rgba(fixture_bank / c.file), expected), c.file
+
+
 def test_fixture_bank_loads_and_reports(fixture_bank):
     cutouts = B.load_bank(fixture_bank)
     assert cutouts and all((fixture_bank / c.file).exists() for c in cutouts)
@@ -38,12 +47,10 @@ def test_write_index_assembles_object_records(tmp_path, fixture_bank):
     cutouts = B.load_bank(fixture_bank)
     bank = tmp_path / "bank"
     for c in cutouts:
-        B.atomic_write_bytes(bank / c.file, (fixture_bank / c.file).read_bytes())
-    B.atomic_write_bytes(bank / "objects" / "all.json",
-                         json.dumps({"cutouts": [json.loads(json.dumps(c.__class__.__dataclass_fields__ and
-                                                                         {k: getattr(c, k) for k in
-                                                                          c.__dataclass_fields__}))
-                                                 for c in cutouts]}).encode())
+        write_atomic(bank / c.file, (fixture_bank / c.file).read_bytes())
+    write_atomic(bank / "objects" / "all.json",
+                 json.dumps({"cutouts": [{k: getattr(c, k) for k in c.__dataclass_fields__}
+                                         for c in cutouts]}).encode())
     (bank / cutouts[0].file).unlink()  # a missing file is left out of the index
     index = B.write_index(bank)
     assert len(index) == len(cutouts) - 1

@@ -1,6 +1,6 @@
 """Procedural cut-outs with an exact soft alpha, backdrops, and the edge metrics of issue 12.
 
-Shared by the edge tests and `scripts/bench_edges.py`. Alpha is the exact area coverage of shapes
+Shared by the edge tests and `scripts/bench/edges.py`. Alpha is the exact area coverage of shapes
 drawn at 8× and area-averaged, so soft, thin and semi-transparent edges are known to the grey level.
 """
 from __future__ import annotations

@@ -48,7 +48,7 @@ def packshot_sample(h=240, w=320, two=False) -> Sample:
                   palette=_palette((RED, 0.8), (BLUE, 0.2)))
 
 
-def build(cfg: dict) -> background.BackgroundStep:
+def build(cfg: dict) -> background._Background:
     return background.build(ADAPTER.validate_python(cfg))
 
 
@@ -65,13 +65,13 @@ def test_every_kind_runs_replays_and_is_deterministic(cfg, sample):
     params = out.meta["applied"]["background"]
     replay = step.apply(sample, params)
     h, w = out.image.shape[:2]
-    assert out.image.dtype == np.uint8 and out.background.shape == (h, w, 3)
+    assert out.image.dtype == np.uint8 and out.plate.shape == (h, w, 3)
     assert out.alpha.shape == (h, w) and out.alpha.dtype == np.float32
     assert np.array_equal(out.image, again.image) and np.array_equal(out.image, replay.image)
     assert np.array_equal(out.alpha, replay.alpha) and out.meta == again.meta
     # where the product is absent the picture is exactly the plate
-    assert np.array_equal(out.image[out.alpha == 0], out.background[out.alpha == 0])
-    assert out.has("background")
+    assert np.array_equal(out.image[out.alpha == 0], out.plate[out.alpha == 0])
+    assert out.has("plate")
     import json
     json.dumps(params)  # params are JSON-able
 
@@ -149,12 +149,15 @@ def test_contrast_fallback_is_deterministic_when_impossible():
     assert a == b and a["min_delta_e"] < 100
 
 
-def test_texture_rule_on_mean_colour_and_file_list_read_once():
+def test_texture_rule_on_mean_colour_and_textures_decoded_once_on_use():
     step = build({"kind": "texture", **SMALL})
-    assert len(step.files) >= 30 and len(step.textures) == len(step.files)
+    assert len(step.textures) >= 30 and not step.textures._decoded  # listed at build, none decoded
     s = packshot_sample()
     names = {step.draw(s, np.random.default_rng(i))["plate"]["file"] for i in range(40)}
     assert len(names) > 10
+    assert len(step.textures._decoded) == len(names)  # each drawn texture decoded once
+    first = step.textures[0]
+    assert step.textures[0] is first
 
 
 def test_studio_sets_floor_and_product_stands_on_it():
@@ -174,7 +177,7 @@ def test_image_kind_places_product_low_in_a_photo(tmp_path):
         cv2.imwrite(str(tmp_path / f"room{i}.jpg"), photo)
     (tmp_path / "notes.txt").write_text("ignored")
     step = background.build(ADAPTER.validate_python({"kind": "image", "path": str(tmp_path), **SMALL}))
-    assert [p.name for p in step.files] == ["room0.jpg", "room1.jpg"]
+    assert step.photos.names == ["room0.jpg", "room1.jpg"]
     for seed in range(6):
         out = step(packshot_sample(), np.random.default_rng(seed))
         bottom = out.instances[0].box[3]
@@ -191,7 +194,7 @@ def test_transparent_output_alpha_and_halo_free_rgb():
     edge = (out.alpha > 0) & (out.alpha < 1)
     assert edge.any()
     # the RGB under every (partially) covered pixel is the product's colour, not the old white
-    assert np.array_equal(out.image[out.alpha > 0], out.background[out.alpha > 0])
+    assert np.array_equal(out.image[out.alpha > 0], out.plate[out.alpha > 0])
     assert out.image[edge].astype(int).min(axis=1).max() < 200
 
 
@@ -238,7 +241,7 @@ def test_texture_path_resolves_relative_to_the_preset(tmp_path):
     presets.mkdir()
     cfg = ADAPTER.validate_python({"kind": "texture", "path": "../tex"}, context={"base_dir": str(presets)})
     step = background.build(cfg)
-    assert [p.name for p in step.files] == ["a.png"]
+    assert step.textures.names == ["a.png"]
     out = step(packshot_sample(), np.random.default_rng(0))
     assert out.meta["applied"]["background"]["plate"]["file"] == "a.png"
 

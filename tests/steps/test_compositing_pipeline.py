@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from product_augment.config.preset import load_preset
 from product_augment.pipeline import Pipeline
+from product_augment.presets.loader import load_preset
 from product_augment.sample import Instance, Sample
 
 from ..conftest import make_packshot

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from product_augment.config.preset import load_preset
+from product_augment.presets.loader import load_preset
 from product_augment.sample import Sample
 
 from .cutouts import backdrop, blockiness, composite, edge_errors, foliage_cutout, soft_iou
@@ -82,7 +82,7 @@ def test_cutout_alpha_stays_within_band_and_beats_the_mask(tmp_path, light):
     assert dist[out.output_alpha > 0].max() <= 2.3
     assert soft_iou(out.output_alpha, a) >= soft_iou(binary, a)
     # the RGBA colours under the cut-out are the product's, not the photo's
-    assert np.array_equal(out.image[out.alpha > 0], out.background[out.alpha > 0])
+    assert np.array_equal(out.image[out.alpha > 0], out.plate[out.alpha > 0])
 
 
 def test_confined_probability_matte():

@@ -37,7 +37,7 @@ def product(h: int, w: int, rng: np.random.Generator, n: int = 2) -> Sample:
     img = np.empty((h, w, 3), np.uint8)
     img[:] = (235, 235, 240)
     img[alpha > 0] = (120, 30, 30)
-    return Sample(img, alpha, background=np.full((h, w, 3), (235, 235, 240), np.uint8))
+    return Sample(img, alpha, plate=np.full((h, w, 3), (235, 235, 240), np.uint8))
 
 
 @settings(max_examples=60, deadline=None)
@@ -79,7 +79,7 @@ def test_logo_is_placed_with_room_and_recorded():
     assert out.has("layer:logo")
     # the plate receives the overlay too, so image == alpha*F + (1-alpha)*background still holds
     outside = out.alpha == 0
-    assert np.array_equal(out.image[outside], out.background[outside])
+    assert np.array_equal(out.image[outside], out.plate[outside])
 
 
 def test_skips_and_says_why_when_nothing_fits():

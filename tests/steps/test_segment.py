@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 from pydantic import TypeAdapter
 
-from product_augment.config.preset import BuildContext
-from product_augment.data.coco import mask_to_rle
+from product_augment.annotations import mask_to_rle
 from product_augment.pipeline import SampleError
+from product_augment.presets.loader import BuildContext
 from product_augment.sample import Sample
 from product_augment.steps import segment
 

@@ -36,7 +36,7 @@ def make_sample(mode: str = "background", floor_y: float | None = None, floor: i
     image = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg + 0.5, 0, 255).astype(np.uint8)
     inst = (Instance.from_mask(1, alpha > 0.5),)
     if mode == "background":
-        return Sample(image=image, alpha=alpha, instances=inst, background=bg, floor_y=floor_y)
+        return Sample(image=image, alpha=alpha, instances=inst, plate=bg, floor_y=floor_y)
     if mode == "transparent":
         return Sample(image=image, alpha=alpha, instances=inst, output_alpha=alpha.copy(), floor_y=floor_y)
     return Sample(image=image, alpha=alpha, instances=inst, floor_y=floor_y)
@@ -112,12 +112,12 @@ def test_product_pixels_are_never_changed(cfg, mode):
 def test_background_mode_shades_the_plate_and_keeps_the_compositing_identity():
     sample = make_sample("background")
     out = step_for(kind="drop", azimuth=170, elevation=35)(sample, np.random.default_rng(0))
-    assert out.background is not None and (out.background <= sample.background).all()
-    assert (out.background < sample.background).any()
+    assert out.plate is not None and (out.plate <= sample.plate).all()
+    assert (out.plate < sample.plate).any()
     # image == α·F + (1-α)·B' still holds with the shaded plate
     a = sample.alpha[..., None]
     _, fg = bottle()
-    recon = a * fg + (1 - a) * out.background.astype(np.float32)
+    recon = a * fg + (1 - a) * out.plate.astype(np.float32)
     assert np.abs(recon - out.image).max() <= 2.0
 
 
@@ -147,7 +147,7 @@ def test_transparent_mode_writes_the_shadow_into_output_alpha():
     solid = sample.alpha >= 1
     assert np.array_equal(cov[solid], sample.output_alpha[solid])
     assert out.image[152:158, 100:120].max() < 60            # a dark colour where the shadow is
-    assert out.background is None
+    assert out.plate is None
 
 
 def test_photo_mode_darkens_only_around_the_product():
@@ -193,7 +193,7 @@ def test_each_product_stands_on_its_own_contact_line():
     image = np.full((H, W, 3), 240, np.uint8)
     image[alpha > 0] = (60, 60, 160)
     inst = (Instance.from_mask(1, _left(alpha)), Instance.from_mask(1, _right(alpha)))
-    sample = Sample(image=image, alpha=alpha, instances=inst, background=np.full((H, W, 3), 240, np.uint8))
+    sample = Sample(image=image, alpha=alpha, instances=inst, plate=np.full((H, W, 3), 240, np.uint8))
     out = step_for(kind="drop", azimuth=180, elevation=45)(sample, np.random.default_rng(0))
     layer = out.layers["shadow"]
     assert layer[101, 55] > 0.4 and layer[151, 160] > 0.4     # dark right under each base
@@ -233,7 +233,7 @@ def test_same_seed_same_bytes_and_replay(cfg):
     recorded = a.meta["applied"]["shadow"]
     replayed = step.apply(sample, recorded)
     assert np.array_equal(replayed.image, a.image)
-    assert np.array_equal(replayed.background, a.background)
+    assert np.array_equal(replayed.plate, a.plate)
     other = step(sample, np.random.default_rng(8))
     assert not np.array_equal(other.image, a.image)
 

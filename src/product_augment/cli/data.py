@@ -198,7 +198,7 @@ def photobank(cache, photobank_dir) -> None:
 @_seed_opt
 def shop(bank_dir, photobank_dir, out_dir, split: str, count: int, render_share, prop_p: float, masks, seed: int) -> None:
     """Shop-style photos of one product (white, sweep, plinth, colour, lifestyle) as COCO + masks; resumable."""
-    from ..data import backgrounds as bg
+    from ..data import backdrops as bg
     from ..data import bank as bank_lib
     from ..data import build
     from ..data import photobank as pb

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..models.yolact.config import EDGE_REFINE, REFINE_EPS, RESCORE_POWER
+from ..models.yolact.spec import EDGE_REFINE, REFINE_EPS, RESCORE_POWER
 
 
 @click.group()

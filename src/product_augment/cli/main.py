@@ -43,18 +43,38 @@ def main() -> None:
 
 
 def shipped_configs_dir() -> Path:
-    """The presets folder: $AUGMENT_CONFIGS, ./configs, or the repository's configs/."""
+    """The presets folder: $AUGMENT_CONFIGS, ./configs, or the shipped presets (the package's copy
+    when installed from a wheel, the repository's configs/ in an editable install)."""
+    from ..resources import asset_dir
+
     env = os.environ.get("AUGMENT_CONFIGS")
     if env:
         return Path(env)
     if Path("configs").is_dir():
         return Path("configs")
-    return Path(__file__).resolve().parents[3] / "configs"
+    return asset_dir("configs")
+
+
+def preset_path(value: Path | str | None) -> Path | None:
+    """``--config``: a preset file, or the name of a shipped preset (``catalog-white``) when no such
+    file exists."""
+    if value is None:
+        return None
+    p = Path(value)
+    if p.exists() or p.parent != Path(".") or p.suffix not in ("", ".yaml", ".yml"):
+        return p
+    from ..resources import asset_dir
+
+    for root in dict.fromkeys((shipped_configs_dir(), asset_dir("configs"))):  # ./configs first, then shipped
+        cand = root / (p.name if p.suffix else p.name + ".yaml")
+        if cand.is_file():
+            return cand
+    return p
 
 
 def _load_or_exit(path: Path, overrides: dict | None = None):
-    from ..config.errors import PresetError
-    from ..config.preset import load_preset
+    from ..presets.errors import PresetError
+    from ..presets.loader import load_preset
     try:
         return load_preset(path, overrides)
     except PresetError as e:
@@ -64,7 +84,8 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="Preset YAML file.")
+              callback=lambda _ctx, _param, value: preset_path(value),
+              help="Preset YAML file, or a shipped preset's name (see `augment presets`).")
 @click.option("--input", "input_dir", type=click.Path(path_type=Path), help="Input folder or image "
               "(default: the preset's input.dir).")
 @click.option("--output", "output_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -80,8 +101,8 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 @click.option("--overwrite", is_flag=True, help="Delete earlier outputs in --output first.")
 def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite):
     """Run a preset over a folder of product photos."""
-    from ..io import list_inputs
     from ..runner import RunError, RunOptions
+    from ..runner import plan as plan_run
     from ..runner import run as run_batch
 
     overrides = {}
@@ -96,7 +117,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
             raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: formats are coco, yolo",
                                      param_hint="--format")
         overrides["output.annotations"] = fmts
-    preset = _load_or_exit(config, overrides)
+    preset = _load_or_exit(config, overrides)  # the one load: CLI options folded in
     m = preset.model
     input_dir = input_dir or preset.resolve(m.input.dir)
     output_dir = output_dir or preset.resolve(m.output.dir)
@@ -104,25 +125,31 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         raise click.UsageError("no input: pass --input or set input.dir in the preset")
     if output_dir is None:
         raise click.UsageError("no output: pass --output or set output.dir in the preset")
+    opts = RunOptions(input_dir=Path(input_dir), output_dir=Path(output_dir),
+                      workers=workers or os.cpu_count() or 1, limit=limit, overwrite=overwrite)
     if dry_run:
         click.echo(f"preset   {preset.path}  (sha256 {preset.sha256[:12]})")
         click.echo(f"seed {m.seed}, variants {m.variants}, output {output_dir} "
                    f"[{m.output.format}; {', '.join(m.output.annotations)}]")
         for i, (name, cfg) in enumerate(preset.step_configs):
             click.echo(f"steps[{i}] {name}: {_describe(cfg)}")
-        if Path(input_dir).exists():
-            ok, bad = list_inputs(Path(input_dir), m.input.recursive, exclude=Path(output_dir))
-            click.echo(f"input    {input_dir}: {len(ok)} images, {len(bad)} unsupported files")
-        else:
-            click.echo(f"input    {input_dir}: not found")
+        try:
+            tasks, unsupported = plan_run(preset, opts)
+        except RunError as e:
+            click.echo(f"input    {input_dir}: {e}")
+            return
+        limited = f" (--limit {limit})" if limit is not None else ""
+        click.echo(f"input    {input_dir}: {len(tasks) // m.variants} images{limited}, "
+                   f"{len(unsupported)} unsupported files → {len(tasks)} outputs")
         return
-    opts = RunOptions(input_dir=Path(input_dir), output_dir=Path(output_dir), variants=m.variants,
-                      seed=m.seed, workers=workers or os.cpu_count() or 1, limit=limit,
-                      overwrite=overwrite, formats=tuple(m.output.annotations))
     from tqdm import tqdm
 
+    # on a terminal: a bar with the planned count, percentage and ETA; off a terminal: nothing
     bar = tqdm(unit="img", desc="augment", dynamic_ncols=True, disable=None)
     failed = 0
+
+    def start(total: int) -> None:
+        bar.reset(total=total)
 
     def progress(entry):
         nonlocal failed
@@ -131,7 +158,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         bar.set_postfix(failed=failed)
 
     try:
-        summary = run_batch(config, opts, overrides, progress)
+        summary = run_batch(preset, opts, progress, on_start=start)
     except RunError as e:
         bar.close()
         raise click.ClickException(str(e))
@@ -146,11 +173,11 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
 
 
 def _describe(cfg) -> str:
-    from ..config.preset import _Choice
+    from ..presets.loader import _Choice
     if isinstance(cfg, _Choice):
         w = cfg.weights or [1] * len(cfg.alternatives)
         return "choice of " + " | ".join(f"{_describe(a)} ×{x:g}" for a, x in zip(cfg.alternatives, w))
-    d = cfg.model_dump(mode="json", exclude_defaults=False)
+    d = cfg.model_dump(mode="json", exclude_defaults=False, warnings=False)
     return ", ".join(f"{k}={v}" for k, v in d.items())
 
 
@@ -175,8 +202,8 @@ def presets():
 @click.argument("preset", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 def validate(preset):
     """Check presets without reading any image."""
-    from ..config.errors import PresetError
-    from ..config.preset import load_preset
+    from ..presets.errors import PresetError
+    from ..presets.loader import load_preset
     bad = 0
     for p in preset:
         try:

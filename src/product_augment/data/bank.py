@@ -9,14 +9,13 @@ Layout of a bank folder::
 
 Building is resumable: a cutout file that exists is not rendered again, and views are numbered
 per object, so asking for more views later only renders the new ones. Every file is written to a
-temporary name and renamed.
+temporary name and renamed (``io.write_atomic``).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -26,6 +25,8 @@ import numpy as np
 from PIL import Image
 
 from ..classes import CLASS_ID, CLASS_NAMES, class_name
+from ..io import read_image, write_atomic
+from ..sample import mask_box
 from . import mapping
 from .sources import CatalogEntry
 
@@ -109,7 +110,7 @@ def bank_splits(bank: Path, cutouts: list[Cutout]) -> dict[str, str]:
     fresh = assign_splits(cutouts)
     merged = {k: frozen.get(k, v) for k, v in fresh.items()}
     if any(k not in frozen for k in merged):
-        atomic_write_bytes(path, json.dumps({**frozen, **merged}, sort_keys=True, indent=0).encode())
+        write_atomic(path, json.dumps({**frozen, **merged}, sort_keys=True, indent=0).encode())
     return merged
 
 
@@ -117,11 +118,11 @@ def safe_key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def read_rgba(path: Path) -> np.ndarray:
+    """H×W×4 uint8 RGBA of an image file through ``io.read_image`` (opaque files get alpha 255)."""
+    rgb, alpha = read_image(path)
+    a = np.full(rgb.shape[:2], 255, np.uint8) if alpha is None else np.rint(alpha * 255.0).astype(np.uint8)
+    return np.dstack([rgb, a])
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -130,21 +131,11 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def alpha_bbox(alpha: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(y0, y1, x0, x1) of the non-zero alpha, exclusive ends; None when empty."""
-    ys = np.flatnonzero(alpha.any(axis=1))
-    if ys.size == 0:
-        return None
-    xs = np.flatnonzero(alpha.any(axis=0))
-    return int(ys[0]), int(ys[-1] + 1), int(xs[0]), int(xs[-1] + 1)
-
-
 def crop_to_alpha(rgba: np.ndarray, *others: np.ndarray):
-    """Crop an RGBA image (and same-size companions) to the alpha bounding box."""
-    box = alpha_bbox(rgba[..., 3] > 0)
-    if box is None:
+    """Crop an RGBA image (and same-size companions) to the alpha bounding box; None when empty."""
+    x0, y0, x1, y1 = (int(v) for v in mask_box(rgba[..., 3] > 0))
+    if x1 == 0:
         return None
-    y0, y1, x0, x1 = box
     return (rgba[y0:y1, x0:x1],) + tuple(o[y0:y1, x0:x1] for o in others)
 
 
@@ -170,7 +161,7 @@ def render_object_views(entry: CatalogEntry, bank: Path, renderer, views: int, s
     class_id = mapping.sh3d_class(entry.name, entry.category, entry.id)
     if class_id is None:
         raise ValueError(f"{entry.source_id} is not mapped to a class")
-    cls = CLASS_NAMES[class_id - 1]
+    cls = class_name(class_id)
     key = safe_key(f"sh3d_{entry.library}_{entry.id}")
     elevation = (85.0, 45.0) if is_flat(entry) else (40.0, 0.0)  # (max, min) degrees
     model = None
@@ -194,8 +185,8 @@ def render_object_views(entry: CatalogEntry, bank: Path, renderer, views: int, s
         rgba, depth = cropped
         depth_mm = np.clip(np.round(depth * 10.0), 0, 65535).astype(np.uint16)  # model units are cm
         drel = f"depth/{cls}/{key}_v{i:03d}.png"
-        atomic_write_bytes(bank / drel, png_bytes(depth_mm))
-        atomic_write_bytes(bank / rel, png_bytes(rgba))
+        write_atomic(bank / drel, png_bytes(depth_mm))
+        write_atomic(bank / rel, png_bytes(rgba))
         cm_per_px = 2 * res.distance * np.tan(np.radians(view.yfov_deg) / 2) / renderer.size
         cutouts.append(Cutout(
             file=rel, class_id=class_id, source_id=entry.source_id, split_key=entry.source_id,
@@ -205,7 +196,7 @@ def render_object_views(entry: CatalogEntry, bank: Path, renderer, views: int, s
         ))
     record = {"source_id": entry.source_id, "name": entry.name, "category": entry.category,
               "class": cls, "cutouts": [asdict(c) for c in cutouts]}
-    atomic_write_bytes(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
+    write_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
     return cutouts
 
 
@@ -221,10 +212,10 @@ def _emoji_cutout(rgba: np.ndarray, bank: Path, class_id: int, source_id: str, s
     if max(img.size) < min_side:  # small bitmaps: upscale once so they are not all tiny in scenes
         f = min_side / max(img.size)
         img = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), Image.LANCZOS)
-    cls = CLASS_NAMES[class_id - 1]
+    cls = class_name(class_id)
     rel = f"cutouts/{cls}/{safe_key(source_id)}.png"
     if not (bank / rel).exists():
-        atomic_write_bytes(bank / rel, png_bytes(np.asarray(img)))
+        write_atomic(bank / rel, png_bytes(np.asarray(img)))
     aspect_h = img.height / max(img.width, img.height)
     return Cutout(file=rel, class_id=class_id, source_id=source_id, split_key=split_key, package=package,
                   licence=licence, attribution=attribution,
@@ -240,7 +231,7 @@ def add_fluent_emoji(assets: Path, bank: Path) -> list[Cutout]:
         if class_id is None:
             continue
         cp = "-".join(c for c in path.stem.split("-") if c != "fe0f")
-        rgba = np.asarray(Image.open(path).convert("RGBA"))
+        rgba = read_rgba(path)
         c = _emoji_cutout(rgba, bank, class_id, f"fluent3d:{cp}", f"emoji:{cp}", "npm:@lobehub/fluent-emoji-3d",
                           "MIT", "Microsoft Fluent Emoji (3D), packaged by LobeHub, MIT licence", 256)
         if c:
@@ -274,7 +265,7 @@ def add_noto_emoji(font_path: Path, bank: Path, size: int = 109) -> list[Cutout]
 
 def _write_object_record(bank: Path, name: str, cutouts: list[Cutout]) -> None:
     record = {"source_id": name, "cutouts": [asdict(c) for c in cutouts]}
-    atomic_write_bytes(bank / "objects" / f"{name}.json", json.dumps(record, sort_keys=True, indent=1).encode())
+    write_atomic(bank / "objects" / f"{name}.json", json.dumps(record, sort_keys=True, indent=1).encode())
 
 
 # --------------------------------------------------------------------------- index
@@ -290,9 +281,9 @@ def write_index(bank: Path) -> list[Cutout]:
                 cutouts.append(Cutout(**c))
     cutouts.sort(key=lambda c: c.file)
     lines = "".join(json.dumps(asdict(c), sort_keys=True) + "\n" for c in cutouts)
-    atomic_write_bytes(bank / "bank.jsonl", lines.encode())
+    write_atomic(bank / "bank.jsonl", lines.encode())
     header = "source_id\tclass\tlicence\tattribution\n"
-    atomic_write_bytes(bank / "ATTRIBUTIONS.tsv", (header + "\n".join(attribution_lines(cutouts)) + "\n").encode())
+    write_atomic(bank / "ATTRIBUTIONS.tsv", (header + "\n".join(attribution_lines(cutouts)) + "\n").encode())
     return cutouts
 
 

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..classes import CLASS_NAMES
+from ..io import write_atomic
 from . import scenes
-from .bank import Cutout, atomic_write_bytes, bank_splits
+from .bank import Cutout, bank_splits
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_DATA = REPO_ROOT / "data"
@@ -69,5 +70,5 @@ def write_ready(data_dir: Path, summary: dict[str, dict], note: str) -> Path:
         lines.append(f"{key}: {s['path']}/annotations.json  (images under {s['path']}/, "
                      f"{s['images']} images, {s['instances']} instances)")
     path = Path(data_dir) / "READY"
-    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    write_atomic(path, ("\n".join(lines) + "\n").encode())
     return path

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from . import backgrounds as bg
+from . import backdrops as bg
 from .render import AreaLight, Light, Renderer, View
 
 

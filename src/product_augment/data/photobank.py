@@ -31,8 +31,9 @@ import numpy as np
 from PIL import Image
 
 from ..classes import GENERIC_PRODUCT, class_name
+from ..io import write_atomic
 from . import mapping
-from .bank import Cutout, atomic_write_bytes, crop_to_alpha, png_bytes, safe_key
+from .bank import Cutout, crop_to_alpha, png_bytes, safe_key
 from .sources import fetch_deb
 
 TUXPAINT_DEB = "tuxpaint-stamps-default"
@@ -98,6 +99,8 @@ def build_photobank(cache: Path, bank: Path, progress=None) -> list[Cutout]:
     for p in stamp_candidates(stamps):
         if p.stem in seen:  # a few stamps exist twice (fruit/…/pear.png); keep the first
             continue
+        # PIL, not io.read_image: some stamps are RGB PNGs with a tRNS colour key, which PIL turns
+        # into alpha and io.read_image ignores (it would change which stamps count as photographs).
         rgba = np.asarray(Image.open(p).convert("RGBA"))
         if max(rgba.shape[:2]) < MIN_SIDE or not is_photo(p, rgba):
             continue
@@ -121,7 +124,7 @@ def build_photobank(cache: Path, bank: Path, progress=None) -> list[Cutout]:
         cname = class_name(cid)
         rel = f"cutouts/{cname}/{safe_key(p.stem)}.png"
         if not (bank / rel).exists():
-            atomic_write_bytes(bank / rel, png_bytes(np.ascontiguousarray(cropped)))
+            write_atomic(bank / rel, png_bytes(np.ascontiguousarray(cropped)))
         h_cm = mapping.TYPICAL_HEIGHT_CM.get(cname, 25.0)
         cutouts.append(Cutout(file=rel, class_id=cid, source_id=key, split_key=key,
                               package=f"debian:{TUXPAINT_DEB}", licence=TUXPAINT_LICENCE,
@@ -132,8 +135,8 @@ def build_photobank(cache: Path, bank: Path, progress=None) -> list[Cutout]:
         if progress:
             progress(f"{key}: {cname} ({splits[key]})")
     cutouts.sort(key=lambda c: c.file)
-    atomic_write_bytes(splits_path, json.dumps({**frozen, **splits}, sort_keys=True, indent=0).encode())
-    atomic_write_bytes(bank / "bank.jsonl",
+    write_atomic(splits_path, json.dumps({**frozen, **splits}, sort_keys=True, indent=0).encode())
+    write_atomic(bank / "bank.jsonl",
                        "".join(json.dumps(asdict(c), sort_keys=True) + "\n" for c in cutouts).encode())
     return cutouts
 

@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..classes import CLASS_NAMES
+from ..classes import class_name
+from ..io import read_image
+from .bank import read_rgba
 
 
 def _colour(k: int) -> np.ndarray:
@@ -48,10 +50,10 @@ def contact_sheet(split_dir: Path, out_path: Path, count: int = 16, cols: int = 
     sheet = np.full((rows * tile, cols * tile, 3), 255, np.uint8)
     for n, image_id in enumerate(ids):
         info = coco.loadImgs(image_id)[0]
-        img = np.asarray(Image.open(split_dir / info["file_name"]).convert("RGB"))
+        img = read_image(split_dir / info["file_name"])[0]
         anns = coco.loadAnns(coco.getAnnIds(imgIds=image_id))
         masks = [coco.annToMask(a).astype(bool) for a in anns]
-        labels = [CLASS_NAMES[a["category_id"] - 1] for a in anns]
+        labels = [class_name(a["category_id"]) for a in anns]
         vis = cv2.resize(overlay(img, masks, labels), (tile, tile), interpolation=cv2.INTER_AREA)
         r, c = divmod(n, cols)
         sheet[r * tile:(r + 1) * tile, c * tile:(c + 1) * tile] = vis
@@ -68,7 +70,7 @@ def cutout_sheet(bank_dir: Path, records: list, out_path: Path, cols: int = 8, t
     yy, xx = np.mgrid[0:tile, 0:tile]
     checker = np.where(((yy // 8 + xx // 8) % 2)[..., None] == 0, 200.0, 235.0) * np.ones(3)
     for n, rec in enumerate(records):
-        rgba = np.asarray(Image.open(Path(bank_dir) / rec.file).convert("RGBA")).astype(np.float32)
+        rgba = read_rgba(Path(bank_dir) / rec.file).astype(np.float32)
         f = (tile - 8) / max(rgba.shape[:2])
         rgba = cv2.resize(rgba, (max(1, int(rgba.shape[1] * f)), max(1, int(rgba.shape[0] * f))),
                           interpolation=cv2.INTER_AREA)

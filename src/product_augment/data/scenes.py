@@ -29,9 +29,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..annotations import mask_to_rle
 from ..classes import coco_categories
-from . import backgrounds as bg
-from .bank import Cutout, assign_splits, atomic_write_bytes
+from ..io import write_atomic
+from ..sample import mask_box
+from . import backdrops as bg
+from .bank import Cutout, assign_splits, read_rgba
 
 STYLES = ("catalog", "wild")
 
@@ -65,11 +68,16 @@ class Placement:
 
 @lru_cache(maxsize=768)
 def _load_cutout(path: str) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGBA"))
+    return read_rgba(Path(path))
 
 
-def resize_rgba(rgba: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Resize with premultiplied colour so edges do not pick up the transparent pixels' colour."""
+def resize_premultiplied(rgba: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Resize with premultiplied colour so edges do not pick up the transparent pixels' colour.
+
+    Unlike ``ops.overlay.resize_rgba`` (un-premultiplied uint8 + float alpha, bicubic when
+    enlarging) this keeps the premultiplied float32 layer (alpha 0..255) that the scene compositing
+    works on, and enlarges bilinearly; the built sets depend on these exact values.
+    """
     a = rgba[..., 3:4].astype(np.float32) / 255.0
     pre = np.concatenate([rgba[..., :3].astype(np.float32) * a, a * 255.0], axis=-1)
     interp = cv2.INTER_AREA if w < rgba.shape[1] else cv2.INTER_LINEAR
@@ -86,7 +94,7 @@ def _window(p: Placement, H: int, W: int):
 
 def placement_layer(p: Placement, bank: Path) -> np.ndarray:
     """The placement's premultiplied RGBA (float32, alpha 0..255) at its pixel size, flips applied."""
-    layer = resize_rgba(_load_cutout(str(bank / p.cutout.file)), p.w, p.h)
+    layer = resize_premultiplied(_load_cutout(str(bank / p.cutout.file)), p.w, p.h)
     return layer[:, ::-1] if p.flip else layer
 
 
@@ -119,14 +127,13 @@ def resolve_occlusion(masks: list[np.ndarray], min_fraction: float, min_pixels: 
 
 def _contact_shadow(canvas: np.ndarray, mask: np.ndarray, strength: float, rng_offset: float) -> None:
     """Darken the canvas under an object: a blurred flat ellipse at its base plus a faint drop shadow."""
-    ys = np.flatnonzero(mask.any(axis=1))
-    xs = np.flatnonzero(mask.any(axis=0))
-    if ys.size == 0:
+    x0, _, x1, y1 = (int(v) for v in mask_box(mask))
+    if x1 == 0:
         return
     H, W = mask.shape
-    bottom, width = int(ys[-1]), int(xs[-1] - xs[0] + 1)
+    bottom, width = y1 - 1, x1 - x0
     shadow = np.zeros((H, W), np.float32)
-    cx = int((xs[0] + xs[-1]) / 2)
+    cx = int((x0 + x1 - 1) / 2)
     axes = (max(2, int(width * 0.48)), max(2, int(width * 0.06)))
     cv2.ellipse(shadow, (cx, bottom - axes[1] // 2), axes, 0, 0, 360, 1.0, -1)
     sigma = max(1.5, width * 0.04)
@@ -261,14 +268,6 @@ def render_scene(pool: list[Cutout], bank: Path, config: SceneConfig, rng, textu
     return img, [(plan[i].cutout, m) for i, m in zip(keep, visible)], meta
 
 
-def _encode_rle(mask: np.ndarray) -> dict:
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return rle
-
-
 STYLE_CODE = {"catalog": 1, "wild": 2}
 SPLIT_CODE = {"train": 1, "val": 2, "test": 3}
 
@@ -300,8 +299,8 @@ def build_split(bank: Path, cutouts: list[Cutout], out_dir: Path, split: str, co
         anns = [instance_annotation(cutout, mask) for cutout, mask in instances]
         record = {"image": {"file_name": f"images/{name}", "height": img.shape[0], "width": img.shape[1],
                             "meta": meta}, "annotations": anns}
-        atomic_write_bytes(img_path, buf.getvalue())
-        atomic_write_bytes(ann_path, json.dumps(record, sort_keys=True).encode())
+        write_atomic(img_path, buf.getvalue())
+        write_atomic(ann_path, json.dumps(record, sort_keys=True).encode())
         if progress:
             progress(i + 1, count)
     return write_annotations(out_dir, count)
@@ -311,7 +310,7 @@ def instance_annotation(cutout: Cutout, mask: np.ndarray, **extra) -> dict:
     """The COCO annotation of one pasted cut-out (RLE, area, box from the mask) plus ``extra`` keys."""
     from pycocotools import mask as mask_utils
 
-    rle = _encode_rle(mask)
+    rle = mask_to_rle(mask)
     return {"category_id": cutout.class_id, "segmentation": rle, "iscrowd": 0,
             "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
             "source_id": cutout.source_id, "cutout": cutout.file, **extra}
@@ -330,7 +329,7 @@ def write_annotations(out_dir: Path, count: int, description: str = "product-aug
     coco = {"info": {"description": description, "version": "1"},
             "images": images, "annotations": anns,
             "categories": coco_categories() if categories is None else categories}
-    atomic_write_bytes(out_dir / "annotations.json", json.dumps(coco, sort_keys=True).encode())
+    write_atomic(out_dir / "annotations.json", json.dumps(coco, sort_keys=True).encode())
     return coco
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import CLASS_NAMES
+from ..classes import class_name
+from ..io import write_atomic
 from . import mapping
-from .bank import atomic_write_bytes, is_flat, png_bytes, view_rng
+from .bank import is_flat, png_bytes, view_rng
 from .render import AreaLight, Renderer, prepare_model, sample_view
 from .sources import CatalogEntry
 
@@ -56,15 +57,15 @@ def build_shadow_pairs(entries: list[CatalogEntry], out_dir: Path, count: int, s
             light = sample_area_light(rng)
             res = renderer.render(model_of, view)
             matte = renderer.render_shadow(model_of, view, light, rng)
-            atomic_write_bytes(out_dir / f"{i:06d}_rgba.png", png_bytes(res.rgba))
-            atomic_write_bytes(out_dir / f"{i:06d}_shadow.png",
+            write_atomic(out_dir / f"{i:06d}_rgba.png", png_bytes(res.rgba))
+            write_atomic(out_dir / f"{i:06d}_shadow.png",
                                png_bytes(np.clip(np.round(matte * 255), 0, 255).astype(np.uint8)))
             cid = mapping.sh3d_class(entry.name, entry.category, entry.id)
             record = {"index": i, "rgba": f"{i:06d}_rgba.png", "shadow": f"{i:06d}_shadow.png",
-                      "source_id": entry.source_id, "class": CLASS_NAMES[cid - 1] if cid else None,
+                      "source_id": entry.source_id, "class": class_name(cid) if cid else None,
                       "licence": entry.licence, "attribution": entry.attribution, "view": view.to_dict(),
                       "light": dataclasses.asdict(light)}
-            atomic_write_bytes(rec_path, json.dumps(record, sort_keys=True).encode())
+            write_atomic(rec_path, json.dumps(record, sort_keys=True).encode())
             if progress:
                 progress(f"pair {i + 1}/{count}: {entry.source_id}")
     finally:
@@ -72,5 +73,5 @@ def build_shadow_pairs(entries: list[CatalogEntry], out_dir: Path, count: int, s
             renderer.close()
     records = [json.loads(p.read_text()) for p in sorted((out_dir / ".rec").glob("*.json"))
                if int(p.stem) < count]
-    atomic_write_bytes(out_dir / "pairs.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode())
+    write_atomic(out_dir / "pairs.jsonl", "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode())
     return len(records)

@@ -32,16 +32,17 @@ import numpy as np
 from PIL import Image
 
 from ..classes import GENERIC_PRODUCT, coco_categories
-from ..io import encode_mask
-from . import backgrounds as bg
-from .bank import Cutout, atomic_write_bytes
+from ..io import encode_mask, write_atomic
+from ..sample import mask_box
+from . import backdrops as bg
+from .bank import Cutout
 from .scenes import (
     SPLIT_CODE,
     _contact_shadow,
     _load_cutout,
     instance_annotation,
     photometric,
-    resize_rgba,
+    resize_premultiplied,
     write_annotations,
 )
 
@@ -116,7 +117,7 @@ def _backdrop(kind: str, H: int, W: int, rng, textures: list[str], backdrops: li
     u = rng.uniform()
     if backdrops and u < 0.5:
         path = backdrops[int(rng.integers(len(backdrops)))]
-        img = bg.random_crop(bg._load_rgb(path), H, W, rng)
+        img = bg.random_crop(bg.load_rgb(path), H, W, rng)
         meta = {"kind": "lifestyle", "file": Path(path).name}
     elif u < 0.8:
         img, meta = bg.texture(H, W, rng, textures)
@@ -149,12 +150,12 @@ def _paste(canvas: np.ndarray, layer: np.ndarray, x: int, y: int) -> np.ndarray:
 
 def _cast_shadow(canvas: np.ndarray, alpha: np.ndarray, rng, strength: float) -> None:
     """A sheared, squashed, blurred silhouette on the floor behind/beside the product."""
-    ys = np.flatnonzero(alpha.max(1) > 0.5)
-    if ys.size == 0:
+    _, y0, x1, y1 = mask_box(alpha > 0.5)
+    if x1 == 0:
         return
     H, W = alpha.shape
-    bottom = float(ys[-1])
-    h = float(ys[-1] - ys[0] + 1)
+    bottom = y1 - 1
+    h = y1 - y0
     squash, shear = rng.uniform(0.15, 0.5), rng.uniform(-1.2, 1.2)
     m = np.array([[1, shear * squash, -shear * squash * bottom], [0, squash, bottom * (1 - squash)]], np.float32)
     sh = cv2.warpAffine(alpha, m, (W, H), flags=cv2.INTER_LINEAR)
@@ -190,7 +191,7 @@ def render_shop(sources: list[Source], weights: np.ndarray, rng, textures: list[
         w = int(0.92 * W)
         h = max(4, round(w * c.height / c.width))
     w, h = max(4, w), max(4, h)
-    layer = resize_rgba(_load_cutout(str(src.bank / c.file)), w, h)
+    layer = resize_premultiplied(_load_cutout(str(src.bank / c.file)), w, h)
     if rng.uniform() < 0.5:
         layer = layer[:, ::-1]
     gain, sat = rng.uniform(0.9, 1.1), rng.uniform(0.9, 1.1)
@@ -220,7 +221,7 @@ def render_shop(sources: list[Source], weights: np.ndarray, rng, textures: list[
             side = rng.uniform() < 0.5
             px = int(-pw * rng.uniform(0.3, 0.6)) if side else int(W - pw * rng.uniform(0.4, 0.7))
             py = int(np.clip((floor_y or H * 0.85) + rng.uniform(0, 0.1) * H - ph, -ph // 3, H - ph // 2))
-            props.append((pc, resize_rgba(_load_cutout(str(ps.bank / pc.file)), pw, ph), px, py))
+            props.append((pc, resize_premultiplied(_load_cutout(str(ps.bank / pc.file)), pw, ph), px, py))
     if kind == "plinth":
         pw = int(w * rng.uniform(1.1, 1.8))
         ph = H if rng.uniform() < 0.6 else int(H * rng.uniform(0.12, 0.35))  # to the frame's bottom
@@ -281,11 +282,11 @@ def build_shop_split(sources: list[Source], weights: list[float], out_dir: Path,
         anns = [instance_annotation(cutout, m, main=is_main) for cutout, m, is_main in instances]
         if masks:
             main_mask = next(m for _, m, is_main in instances if is_main)
-            atomic_write_bytes(out_dir / "masks" / f"{stem}.png", encode_mask(main_mask))
+            write_atomic(out_dir / "masks" / f"{stem}.png", encode_mask(main_mask))
         record = {"image": {"file_name": f"images/{stem}.jpg", "height": img.shape[0], "width": img.shape[1],
                             "meta": meta}, "annotations": anns}
-        atomic_write_bytes(img_path, buf.getvalue())
-        atomic_write_bytes(ann_path, json.dumps(record, sort_keys=True).encode())
+        write_atomic(img_path, buf.getvalue())
+        write_atomic(ann_path, json.dumps(record, sort_keys=True).encode())
         if progress:
             progress(i + 1, count)
     return write_annotations(out_dir, count, "product-augment shop-photo scenes", shop_categories())

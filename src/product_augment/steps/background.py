@@ -20,26 +20,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
-from ..config.types import Color, PresetPath
+from .. import compose
+from ..io import ASSET_SUFFIXES, ImageFolder
 from ..ops import plates
 from ..ops.color import lab_to_srgb, lch_to_lab, linear_to_srgb, min_delta_e, srgb_to_lab, srgb_to_linear
-from ..ops.composite import composite_over
-from ..ops.matte import decontaminate, refine_matte
-from ..ops.placement import roi_of, scale_translate, warp_full, warp_instance, warp_roi
+from ..ops.placement import scale_translate
 from ..pipeline import ParamStep, SampleError
+from ..presets.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.types import Color, PresetPath
 from ..sample import Sample
-
-REPO_TEXTURES = Path(__file__).resolve().parents[3] / "textures"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-NEUTRAL_GREY = (128, 128, 128)
-
 
 # ---------------------------------------------------------------------------------------------
 # Config
@@ -119,6 +114,11 @@ class TextureConfig(_Placed, _Contrast):
                                description="strength of a colour tint, 0 = none")
     brightness: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(0.9, 1.08)))
 
+    @field_validator("path")
+    @classmethod
+    def _folder_has_images(cls, v: Path | None) -> Path | None:
+        return _has_images(v)
+
 
 class ImageConfig(_Placed):
     kind: Literal["image"]
@@ -130,6 +130,11 @@ class ImageConfig(_Placed):
     flip: bool = Field(True, description="mirror the photo left-right at random")
     floor: tuple[float, float] = Field((0.8, 0.95), description="floor: product bottom, fraction of H")
     cache: int = Field(16, ge=1, le=512, description="decoded photos kept in memory")
+
+    @field_validator("path")
+    @classmethod
+    def _folder_has_images(cls, v: Path | None) -> Path | None:
+        return _has_images(v)
 
 
 class StudioConfig(_Placed, _Contrast):
@@ -160,6 +165,17 @@ Config = Annotated[
     SolidConfig | GradientConfig | TextureConfig | ImageConfig | StudioConfig | TransparentConfig,
     Field(discriminator="kind"),
 ]
+
+
+def _has_images(folder: Path | None) -> Path | None:
+    """A folder of images, checked when the preset loads (None: the shipped textures)."""
+    if folder is None:
+        return None
+    if not Path(folder).is_dir():
+        raise ValueError(f"{folder} is a file; expected a folder of images")
+    if not any(p.suffix.lower() in ASSET_SUFFIXES for p in Path(folder).iterdir()):
+        raise ValueError(f"no images ({', '.join(ASSET_SUFFIXES)}) in {folder}")
+    return folder
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,34 +229,20 @@ def _mean_rgb(img: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# The step
+# The steps: one class per kind. Each draws its plate's parameters and renders the plate; the
+# placement, the warp of every target and the compositing are shared (`compose.place`).
 
 
-class BackgroundStep(ParamStep):
+class _Background(ParamStep):
     name = "background"
     requires = frozenset({"alpha"})
-    provides = frozenset({"background"})
+    provides = frozenset({"plate"})
     uses = frozenset({"palette"})  # the contrast rule keeps colours away from the product's
+    position: ClassVar[str] = "center"  # default `position`
+    floor_range: ClassVar[tuple[float, float]] = (0.8, 0.95)  # position floor: product bottom, × H
 
     def __init__(self, config: Any):
         self.config = config
-        self.kind = config.kind
-        if self.kind in ("image", "transparent"):  # these never look at the palette
-            self.uses = frozenset()  # type: ignore[misc]
-        if self.kind in ("studio", "image"):
-            self.provides = frozenset({"background", "floor_y"})  # type: ignore[misc]
-        self.files: list[Path] = []
-        self.textures: list[np.ndarray] = []
-        self.texture_means: list[np.ndarray] = []
-        self._photo_cache: dict[int, np.ndarray] = {}
-        if self.kind in ("texture", "image"):
-            folder = config.path if config.path is not None else REPO_TEXTURES
-            self.files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not self.files:
-                raise ValueError(f"background: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-        if self.kind == "texture":
-            self.textures = [_read_rgb(p, max_side=1024) for p in self.files]
-            self.texture_means = [_mean_rgb(t) for t in self.textures]
 
     # -- draw ---------------------------------------------------------------------------------
 
@@ -249,21 +251,29 @@ class BackgroundStep(ParamStep):
         if sample.alpha is None:
             raise SampleError("background needs a matte")
         canvas = cfg.canvas.wh() if cfg.canvas is not None else (sample.width, sample.height)
-        plate = getattr(self, f"_draw_{self.kind}")(sample, rng, canvas)
+        plate = self.draw_plate(sample, rng, canvas)
         matrix = self._draw_placement(sample, rng, canvas, plate)
-        return {"kind": self.kind, "canvas": list(canvas), "matrix": matrix.round(9).tolist(),
+        return {"kind": cfg.kind, "canvas": list(canvas), "matrix": matrix.round(9).tolist(),
                 "refine": cfg.refine.model_dump(), "plate": plate}
+
+    def draw_plate(self, sample: Sample, rng: np.random.Generator, canvas: tuple[int, int]) -> dict[str, Any]:
+        return {}
+
+    def floor_bottom(self, plate: Mapping[str, Any], h: int, u: float) -> float:
+        """Position `floor`: the row the product's bottom stands on, for a uniform draw u."""
+        lo, hi = self.floor_range
+        return (lo + (hi - lo) * u) * h
 
     def _draw_placement(self, sample: Sample, rng, canvas, plate) -> np.ndarray:
         cfg = self.config
         w, h = canvas
-        box = _matte_box(sample.alpha)
+        box = compose.product_box(sample.alpha)
         if box is None:
             raise SampleError("the product matte is empty")
         bx0, by0, bx1, by1 = box
         bw, bh = bx1 - bx0, by1 - by0
         scale = draw(cfg.scale, rng) if cfg.scale is not None else None
-        position = cfg.position or ("floor" if self.kind in ("studio", "image") else "center")
+        position = cfg.position or self.position
         u = rng.uniform(0, 1, size=2)
         if scale is None:
             if cfg.canvas is None:
@@ -273,13 +283,7 @@ class BackgroundStep(ParamStep):
         f = float(scale) * min(w, h) / max(bw, bh)
         f = min(f, 0.98 * w / bw, 0.98 * h / bh)
         if position == "floor":
-            if self.kind == "studio":
-                hy = plate["horizon"] * h
-                lo, hi = self.config.floor
-                bottom = hy + (lo + (hi - lo) * u[1]) * (0.97 * h - hy)
-            else:
-                lo, hi = self.config.floor if self.kind == "image" else (0.8, 0.95)
-                bottom = (lo + (hi - lo) * u[1]) * h
+            bottom = self.floor_bottom(plate, h, u[1])
             f = min(f, (bottom - 0.02 * h) / bh)
             cx = w / 2 + (u[0] * 2 - 1) * min(cfg.jitter * 2, 0.5) * (w - f * bw) / 2
             tx, ty = cx - f * (bx0 + bx1) / 2, bottom - f * by1
@@ -295,7 +299,25 @@ class BackgroundStep(ParamStep):
         ty = float(np.clip(ty, -f * by0, h - f * by1))
         return scale_translate(f, tx, ty)
 
-    def _draw_solid(self, sample, rng, canvas):
+    # -- apply --------------------------------------------------------------------------------
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        size = tuple(params["canvas"])
+        plate = self.render_plate(params["plate"], size)
+        out = compose.place(sample, params["matrix"], size, plate, params["refine"])
+        floor_y = self.floor_y(out, params["plate"])
+        return out if floor_y is None else out.replace(floor_y=floor_y)
+
+    def render_plate(self, p: Mapping[str, Any], size: tuple[int, int]) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def floor_y(self, placed: Sample, p: Mapping[str, Any]) -> float | None:
+        """The floor line of the new canvas, for kinds whose scene has one."""
+        return None
+
+
+class SolidBackground(_Background):
+    def draw_plate(self, sample, rng, canvas):
         cfg = self.config
         color = draw(cfg.color, rng)
         if color == "random":
@@ -304,7 +326,12 @@ class BackgroundStep(ParamStep):
             return {"color": list(color), "min_delta_e": round(de, 3)}
         return {"color": list(color)}
 
-    def _draw_gradient(self, sample, rng, canvas):
+    def render_plate(self, p, size):
+        return compose.solid(size, p["color"])
+
+
+class GradientBackground(_Background):
+    def draw_plate(self, sample, rng, canvas):
         cfg = self.config
         pal = palette_lab(sample, cfg.min_share)
         shape = draw(cfg.shape, rng)
@@ -334,9 +361,26 @@ class BackgroundStep(ParamStep):
         return {"shape": shape, "colors": colors, "angle": round(angle, 6),
                 "center": [round(c, 6) for c in center], "radius": round(radius, 6)}
 
-    def _draw_texture(self, sample, rng, canvas):
+    def render_plate(self, p, size):
+        return plates.gradient_plate(size, p["colors"], p["shape"], p["angle"], tuple(p["center"]), p["radius"])
+
+
+class TextureBackground(_Background):
+    """A texture from a folder (default the shipped textures/), tiled or scaled, tinted."""
+
+    def __init__(self, config: Any, textures: ImageFolder):
+        super().__init__(config)
+        self.textures = textures
+        self._means: dict[int, np.ndarray] = {}
+
+    def _mean(self, i: int) -> np.ndarray:
+        if i not in self._means:
+            self._means[i] = _mean_rgb(self.textures[i])
+        return self._means[i]
+
+    def draw_plate(self, sample, rng, canvas):
         cfg = self.config
-        i = int(rng.integers(len(self.files)))
+        i = int(rng.integers(len(self.textures)))
         mode = draw(cfg.mode, rng)
         rot = int(rng.integers(4)) if cfg.rotate else 0
         tile_size = float(draw(cfg.tile_size, rng))
@@ -346,26 +390,77 @@ class BackgroundStep(ParamStep):
         gain = float(draw(cfg.brightness, rng))
         pal = palette_lab(sample, cfg.min_share)
         tint_rgb, _ = contrasting_color(rng, pal, cfg.min_delta_e, cfg.lightness, cfg.chroma)
-        mean = self.texture_means[i] * gain
+        mean = self._mean(i) * gain
         # raise the tint until the texture's mean colour passes the contrast rule (if it can)
         for s in [strength] + [x for x in np.arange(0.15, 0.86, 0.1) if x > strength]:
             m = np.clip((1 - s) * mean + s * np.asarray(tint_rgb), 0, 255).astype(np.uint8)
             if min_delta_e(srgb_to_lab(m), pal)[0] >= cfg.min_delta_e:
                 strength = float(s)
                 break
-        return {"file": self.files[i].name, "index": i, "mode": mode, "rotate": rot,
+        return {"file": self.textures.names[i], "index": i, "mode": mode, "rotate": rot,
                 "tile_size": round(tile_size, 6), "zoom": round(zoom, 6),
                 "offset": [round(o, 6) for o in offset], "tint": list(tint_rgb),
                 "tint_strength": round(strength, 6), "brightness": round(gain, 6)}
 
-    def _draw_image(self, sample, rng, canvas):
+    def render_plate(self, p, size):
+        w, h = size
+        tex = np.ascontiguousarray(np.rot90(self.textures[p["index"]], p["rotate"]))
+        if p["mode"] == "tile":
+            side = max(8, round(p["tile_size"] * min(w, h)))
+            th, tw = tex.shape[:2]
+            f = side / max(th, tw)
+            tex = cv2.resize(tex, (max(1, round(tw * f)), max(1, round(th * f))),
+                             interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+        # colour work on the (small) texture, before it is repeated or enlarged to the canvas
+        tex = plates.tint(tex, p["tint"], p["tint_strength"], p["brightness"])
+        if p["mode"] == "tile":
+            off = (int(p["offset"][0] * tex.shape[1]), int(p["offset"][1] * tex.shape[0]))
+            return plates.tile_plate(tex, size, off)
+        return plates.crop_scale_plate(tex, size, p["zoom"], tuple(p["offset"]))
+
+
+class ImageBackground(_Background):
+    """A background photo from a folder, cropped and zoomed; the product stands on its floor."""
+
+    uses = frozenset()  # a photo is never recoloured: the palette is not read
+    provides = frozenset({"plate", "floor_y"})
+    position = "floor"
+
+    def __init__(self, config: Any, photos: ImageFolder):
+        super().__init__(config)
+        self.photos = photos
+        self.floor_range = tuple(config.floor)  # type: ignore[misc]
+
+    def draw_plate(self, sample, rng, canvas):
         cfg = self.config
-        i = int(rng.integers(len(self.files)))
-        return {"file": self.files[i].name, "index": i, "zoom": round(float(draw(cfg.zoom, rng)), 6),
+        i = int(rng.integers(len(self.photos)))
+        return {"file": self.photos.names[i], "index": i, "zoom": round(float(draw(cfg.zoom, rng)), 6),
                 "pos": rng.uniform(0, 1, size=2).round(6).tolist(),
                 "flip": bool(cfg.flip and rng.integers(2))}
 
-    def _draw_studio(self, sample, rng, canvas):
+    def render_plate(self, p, size):
+        photo = self.photos[p["index"]]
+        if p["flip"]:
+            photo = photo[:, ::-1]
+        return plates.crop_scale_plate(np.ascontiguousarray(photo), size, p["zoom"], tuple(p["pos"]))
+
+    def floor_y(self, placed, p):
+        box = compose.product_box(placed.alpha)
+        return float(box[3]) if box is not None else float(placed.height)
+
+
+class StudioBackground(_Background):
+    """A procedural studio: wall, soft horizon, floor, light spot, vignette, glossy sheen."""
+
+    provides = frozenset({"plate", "floor_y"})
+    position = "floor"
+
+    def floor_bottom(self, plate, h, u):
+        hy = plate["horizon"] * h
+        lo, hi = self.config.floor
+        return hy + (lo + (hi - lo) * u) * (0.97 * h - hy)
+
+    def draw_plate(self, sample, rng, canvas):
         cfg = self.config
         pal = palette_lab(sample, cfg.min_share)
         wall = draw(cfg.wall, rng)
@@ -387,156 +482,43 @@ class BackgroundStep(ParamStep):
             p["min_delta_e"] = round(wall_de, 3)
         return p
 
-    def _draw_transparent(self, sample, rng, canvas):
-        return {}
+    def render_plate(self, p, size):
+        return plates.studio_plate(size, p["wall"], p["floor"], p["horizon"], p["softness"],
+                                   tuple(p["light_xy"]), p["light_radius"], p["light_strength"],
+                                   p["vignette"], p["sheen"])
 
-    # -- apply --------------------------------------------------------------------------------
-
-    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
-        w, h = params["canvas"]
-        m = np.asarray(params["matrix"], dtype=np.float64)
-        refine = params["refine"]
-        p = params["plate"]
-        plate = self._render_plate(p, (w, h))
-
-        alpha = np.zeros((h, w), np.float32)
-        if plate is None:  # transparent: a neutral plate, replaced under the product below
-            plate = _solid((w, h), NEUTRAL_GREY)
-        image = plate.copy()
-        box = _matte_box(sample.alpha, threshold=0.0)
-        pad = int(np.ceil(2 * refine["feather"])) + 2
-        roi = roi_of(m, box, (w, h), pad=pad) if box is not None else None
-        if roi is not None:
-            x0, y0, x1, y1 = roi
-            src_alpha = np.ascontiguousarray(sample.alpha, np.float32)
-            a0 = warp_roi(src_alpha, m, roi, cv2.BORDER_CONSTANT)
-            straight = sample.meta.get("edge_colors") == "straight"
-            if straight:  # RGBA cut-out: colours are F already; resample them weighted by alpha
-                fg = _warp_straight(sample.image, src_alpha, box, m, roi, a0)
-            else:
-                fg = warp_roi(sample.image, m, roi, cv2.BORDER_REPLICATE)
-            a = refine_matte(a0, refine["erode"], refine["feather"])
-            if refine["decontaminate"]:
-                # F is estimated with the matte that describes how the image was mixed (a0), then
-                # composited with the refined matte
-                fg = decontaminate(fg, a0, straight=straight, cover=a > 0)
-            alpha[y0:y1, x0:x1] = a
-            if self.kind == "transparent":
-                # Under the product the plate is the product's own (decontaminated) colour, so the
-                # RGB of every partially transparent pixel is F and the RGBA output has no halo.
-                plate[y0:y1, x0:x1] = np.where((a > 0)[..., None], fg, plate[y0:y1, x0:x1])
-            image[y0:y1, x0:x1] = composite_over(fg, a, plate[y0:y1, x0:x1])
-
-        # an instance shrunk below a pixel (a speck, or a one-row-thin product on a small canvas)
-        # has no mask left: drop it rather than annotate an empty mask with a 0×0 box
-        warped = (warp_instance(inst, m, (w, h)) for inst in sample.instances)
-        instances = tuple(inst for inst in warped if inst.mask.any())
-        if sample.instances and not instances:
-            raise SampleError(f"no instance mask keeps a pixel when the product is placed on the "
-                              f"{w}×{h} canvas (scale {m[0, 0]:.3g}): it is too small or too thin")
-        layers = {k: warp_full(np.ascontiguousarray(v, np.float32), m, (w, h))
-                  for k, v in sample.layers.items()}
-        changes: dict[str, Any] = {"image": image, "alpha": alpha, "instances": instances, "layers": layers,
-                                   "background": plate, "output_alpha": None, "floor_y": None}
-        if self.kind == "studio":
-            changes["floor_y"] = float(p["horizon"] * h)
-        elif self.kind == "image":
-            changes["floor_y"] = float(_matte_box(alpha)[3]) if alpha.any() else float(h)
-        elif self.kind == "transparent":
-            changes["output_alpha"] = alpha
-        return sample.replace(**changes)
-
-    def _render_plate(self, p: Mapping[str, Any], size: tuple[int, int]) -> np.ndarray | None:
-        if self.kind == "solid":
-            return _solid(size, p["color"])
-        if self.kind == "gradient":
-            return plates.gradient_plate(size, p["colors"], p["shape"], p["angle"], tuple(p["center"]),
-                                         p["radius"])
-        if self.kind == "studio":
-            return plates.studio_plate(size, p["wall"], p["floor"], p["horizon"], p["softness"],
-                                       tuple(p["light_xy"]), p["light_radius"], p["light_strength"],
-                                       p["vignette"], p["sheen"])
-        if self.kind == "texture":
-            return self._render_texture(p, size)
-        if self.kind == "image":
-            photo = self._photo(p["index"])
-            if p["flip"]:
-                photo = photo[:, ::-1]
-            return plates.crop_scale_plate(np.ascontiguousarray(photo), size, p["zoom"], tuple(p["pos"]))
-        return None  # transparent
-
-    def _render_texture(self, p: Mapping[str, Any], size: tuple[int, int]) -> np.ndarray:
-        w, h = size
-        tex = np.ascontiguousarray(np.rot90(self.textures[p["index"]], p["rotate"]))
-        if p["mode"] == "tile":
-            side = max(8, round(p["tile_size"] * min(w, h)))
-            th, tw = tex.shape[:2]
-            f = side / max(th, tw)
-            tex = cv2.resize(tex, (max(1, round(tw * f)), max(1, round(th * f))),
-                             interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-        # colour work on the (small) texture, before it is repeated or enlarged to the canvas
-        tex = plates.tint(tex, p["tint"], p["tint_strength"], p["brightness"])
-        if p["mode"] == "tile":
-            off = (int(p["offset"][0] * tex.shape[1]), int(p["offset"][1] * tex.shape[0]))
-            return plates.tile_plate(tex, size, off)
-        return plates.crop_scale_plate(tex, size, p["zoom"], tuple(p["offset"]))
-
-    def _photo(self, i: int) -> np.ndarray:
-        photo = self._photo_cache.get(i)
-        if photo is None:
-            photo = _read_rgb(self.files[i], max_side=2048)
-            if len(self._photo_cache) >= self.config.cache:
-                self._photo_cache.pop(next(iter(self._photo_cache)))
-            self._photo_cache[i] = photo
-        return photo
+    def floor_y(self, placed, p):
+        return float(p["horizon"] * placed.height)
 
 
-def _warp_straight(image: np.ndarray, alpha: np.ndarray, box, m: np.ndarray, roi, a0: np.ndarray
-                   ) -> np.ndarray:
-    """Warp straight (unassociated) colours: premultiply by alpha, warp, divide by the warped alpha,
-    so the undefined colours of transparent pixels never bleed into the product's edge."""
-    h, w = alpha.shape
-    sx0, sy0 = max(int(np.floor(box[0])) - 2, 0), max(int(np.floor(box[1])) - 2, 0)
-    sx1, sy1 = min(int(np.ceil(box[2])) + 2, w), min(int(np.ceil(box[3])) + 2, h)
-    crop_a = alpha[sy0:sy1, sx0:sx1]
-    pre = image[sy0:sy1, sx0:sx1].astype(np.float32) * crop_a[..., None]
-    mc = m.copy()
-    mc[:, 2] += m[:, :2] @ np.array([sx0, sy0], np.float64)
-    pre = warp_roi(pre, mc, roi, cv2.BORDER_CONSTANT)
-    plain = warp_roi(image, m, roi, cv2.BORDER_REPLICATE)
-    has = a0 > 1e-4
-    out = plain.copy()
-    out[has] = np.rint(pre[has] / a0[has, None]).clip(0, 255).astype(np.uint8)
-    return out
+class TransparentBackground(_Background):
+    """No plate: an RGBA output whose alpha is the product's matte."""
 
+    uses = frozenset()
 
-def _solid(size: tuple[int, int], rgb) -> np.ndarray:
-    """A one-colour plate (np.tile of a row: ~3x faster than np.full with a colour tuple)."""
-    row = np.empty((1, size[0], 3), np.uint8)
-    row[:] = rgb
-    return np.tile(row, (size[1], 1, 1))
-
-
-def _matte_box(alpha: np.ndarray, threshold: float = 0.02) -> tuple[float, float, float, float] | None:
-    nz = alpha > threshold
-    ys = np.flatnonzero(nz.any(axis=1))
-    if ys.size == 0:
+    def render_plate(self, p, size):
         return None
-    xs = np.flatnonzero(nz.any(axis=0))
-    return float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)
 
 
-def _read_rgb(path: Path, max_side: int) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"cannot read image {path}")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    h, w = img.shape[:2]
-    if max(h, w) > max_side:
-        f = max_side / max(h, w)
-        img = cv2.resize(img, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
-    return img
+KINDS: dict[type, type[_Background]] = {
+    SolidConfig: SolidBackground, GradientConfig: GradientBackground, TextureConfig: TextureBackground,
+    ImageConfig: ImageBackground, StudioConfig: StudioBackground, TransparentConfig: TransparentBackground,
+}
 
 
-def build(config: Any, ctx: Any = None) -> BackgroundStep:
-    return BackgroundStep(config)
+def step_class(config: Any) -> type[_Background]:
+    """The step class of a validated config (its requires/provides/uses, without building it)."""
+    return KINDS[type(config)]
+
+
+def build(config: Any, ctx: Any = None) -> _Background:
+    """The background step for one validated config; asset folders are listed here (and decoded
+    on first use)."""
+    if isinstance(config, TextureConfig):
+        from ..resources import asset_dir
+        folder = config.path if config.path is not None else asset_dir("textures")
+        return TextureBackground(config, ImageFolder(folder, max_side=1024, what="textures"))
+    if isinstance(config, ImageConfig):
+        return ImageBackground(config, ImageFolder(config.path, max_side=2048, cache=config.cache,
+                                                   what="background photos"))
+    return step_class(config)(config)

@@ -20,18 +20,19 @@ from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..config.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
-from ..config.types import Color, PresetPath
+from .. import compose
+from ..io import ImageFolder
 from ..ops.color import delta_e_2000, srgb_to_lab
-from ..ops.overlay import caption_size, load_font, paint, paint_premultiplied, render_caption, resize_rgba
+from ..ops.overlay import caption_size, load_font, render_caption, resize_rgba
 from ..ops.placement import CORNERS, place_box
 from ..pipeline import ParamStep
+from ..presets.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.types import Color, PresetPath
 from ..sample import Sample
 
-REPO_LOGOS = Path(__file__).resolve().parents[3] / "logos"
-DEFAULT_FONT = Path(__file__).resolve().parents[1] / "assets" / "fonts" / "DejaVuSans-Bold.ttf"
+DEFAULT_FONT = "DejaVuSans-Bold.ttf"  # in the package's fonts
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom", "left",
                  "right", "any"]
 
@@ -57,6 +58,13 @@ class LogoConfig(_Common):
     kind: Literal["logo"]
     path: PresetPath | None = Field(None, description="folder of RGBA PNGs; default the repo's logos/")
 
+    @field_validator("path")
+    @classmethod
+    def _folder_has_pngs(cls, v: Path | None) -> Path | None:
+        if v is not None and (not Path(v).is_dir() or not any(p.suffix.lower() == ".png" for p in v.iterdir())):
+            raise ValueError(f"no .png files in {v}")
+        return v
+
 
 class CaptionConfig(_Common):
     kind: Literal["caption"]
@@ -81,22 +89,17 @@ class LogoStep(ParamStep):
     requires = frozenset({"alpha"})
     provides = frozenset({"layer:logo"})
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Any, logos: ImageFolder | None = None, font_data: bytes | None = None):
         self.config = config
-        # painted into the background plate, placed off the layers it avoids: those steps come first
-        self.uses = frozenset({"background", *(f"layer:{n}" for n in config.avoid_layers)})  # type: ignore[misc]
-        self.logos: list[np.ndarray] = []
-        self.names: list[str] = []
+        self.uses = self.contract_uses(config)  # type: ignore[misc]
+        self.logos = logos          # kind logo: the RGBA files, decoded on first use
+        self._font_data = font_data  # kind caption: the font file's bytes
         self._fonts: dict[int, Any] = {}
-        if config.kind == "logo":
-            folder = Path(config.path) if config.path is not None else REPO_LOGOS
-            files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
-            if not files:
-                raise ValueError(f"logo: no .png files in {folder}")
-            self.names = [p.name for p in files]
-            self.logos = [_read_rgba(p) for p in files]
-        else:
-            self._font_data = Path(config.font or DEFAULT_FONT).read_bytes()
+
+    @staticmethod
+    def contract_uses(config: Any) -> frozenset[str]:
+        """Painted into the background plate, placed off the layers it avoids: those steps come first."""
+        return frozenset({"plate", *(f"layer:{n}" for n in config.avoid_layers)})
 
     def _font(self, size: int):
         font = self._fonts.get(size)
@@ -111,7 +114,7 @@ class LogoStep(ParamStep):
         p: dict[str, Any] = {"kind": cfg.kind}
         if cfg.kind == "logo":
             i = int(rng.integers(len(self.logos)))
-            p.update(file=self.names[i], index=i)
+            p.update(file=self.logos.names[i], index=i)
             h, w = self.logos[i].shape[:2]
             aspect = w / h
         else:
@@ -164,10 +167,9 @@ class LogoStep(ParamStep):
             p["text_color"] = list(_readable_on(badge_rgb))
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
-        matte = np.zeros((sample.height, sample.width), np.float32)
         box = params.get("box")
         if box is None:
-            return sample.with_layer("logo", matte)
+            return sample.with_layer("logo", compose.blank(sample))
         x0, y0, x1, y1 = box
         size = (x1 - x0, y1 - y0)
         if params["kind"] == "logo":
@@ -182,19 +184,7 @@ class LogoStep(ParamStep):
             rgba = render_caption(self._font(pt), params["text"], params["badge"],
                                   tuple(params["text_color"]), tuple(params["badge_color"]))
         rgb, a = resize_rgba(rgba, size)
-        a = a * np.float32(params["opacity"])
-        matte[y0:y1, x0:x1] = a
-        changes: dict[str, Any] = {}
-        if sample.output_alpha is not None:
-            changes["image"], changes["output_alpha"] = paint_premultiplied(
-                sample.image, sample.output_alpha, rgb, a, tuple(box))
-        else:
-            changes["image"] = paint(sample.image, rgb, a, tuple(box))
-        if sample.background is not None:
-            # the overlay never covers the product, so painting it on the plate keeps
-            # image == alpha*F + (1 - alpha)*background true for later re-compositing
-            changes["background"] = paint(sample.background, rgb, a, tuple(box))
-        return sample.replace(**changes).with_layer("logo", matte)
+        return compose.paint_over(sample, rgb, a * np.float32(params["opacity"]), tuple(box), "logo")
 
 
 def _readable_on(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -203,18 +193,19 @@ def _readable_on(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return (17, 17, 17) if lightness > 60 else (255, 255, 255)
 
 
-def _read_rgba(path: Path, max_side: int = 512) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im = im.convert("RGBA")
-        if max(im.size) > max_side:
-            im.thumbnail((max_side, max_side), Image.LANCZOS)
-        return np.asarray(im).copy()
+def step_class(config: Any) -> type[LogoStep]:
+    return LogoStep
 
 
 def build(config: Any, ctx: Any = None) -> LogoStep:
-    return LogoStep(config)
+    """The logo step; its logo files are listed (decoded on first use) or its font read here."""
+    from ..resources import asset_dir
+    if config.kind == "logo":
+        folder = Path(config.path) if config.path is not None else asset_dir("logos")
+        return LogoStep(config, logos=ImageFolder(folder, suffixes=(".png",), max_side=512, mode="rgba",
+                                                  what=".png files"))
+    font = Path(config.font) if config.font is not None else asset_dir("fonts") / DEFAULT_FONT
+    return LogoStep(config, font_data=font.read_bytes())
 
 
 __all__ = ["CORNERS", "Config", "LogoStep", "build"]

@@ -12,14 +12,11 @@ into the body. Pixels are subsampled to `max_pixels` (3000 by default: the centr
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.cluster import KMeans
-from threadpoolctl import ThreadpoolController
 
 from ..ops.color import lab_to_srgb, srgb_to_lab
 from ..pipeline import ParamStep
@@ -37,10 +34,40 @@ class PaletteConfig(BaseModel):
 Config = PaletteConfig
 
 
-@functools.cache
-def _threadpools() -> ThreadpoolController:
-    """Inspecting the loaded thread pools takes milliseconds: do it once per process."""
-    return ThreadpoolController()
+def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 100, tol: float = 1e-4
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Lloyd's k-means with k-means++ seeding: centres (k×d) and labels (N) of the rows of `x`.
+
+    Plain numpy on a few thousand points (~2 ms): no thread pool, so the result is the same bytes
+    on any machine and core count, and no scikit-learn import (~2 s) before the first image.
+    Stops when the centres move less than `tol` × the data's variance (squared, summed).
+    """
+    x = np.asarray(x, np.float64)
+    n = len(x)
+    centers = np.empty((k, x.shape[1]))
+    centers[0] = x[rng.integers(n)]
+    d2 = ((x - centers[0]) ** 2).sum(axis=1)
+    for j in range(1, k):  # k-means++: the next centre with probability ∝ squared distance
+        total = float(d2.sum())
+        idx = int(np.searchsorted(np.cumsum(d2), rng.uniform(0.0, total))) if total > 0 else int(rng.integers(n))
+        centers[j] = x[min(idx, n - 1)]
+        d2 = np.minimum(d2, ((x - centers[j]) ** 2).sum(axis=1))
+    limit = tol * float(x.var(axis=0).sum())
+    for _ in range(max_iter):
+        labels = _nearest(x, centers)
+        counts = np.bincount(labels, minlength=k)
+        sums = np.zeros_like(centers)
+        np.add.at(sums, labels, x)
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centers)
+        shift = float(((moved - centers) ** 2).sum())
+        centers = moved
+        if shift <= limit:
+            break
+    return centers, _nearest(x, centers)
+
+
+def _nearest(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    return ((x[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
 
 
 def kmeans_palette(lab: np.ndarray, k: int, seed: int, distinct: int | None = None
@@ -53,14 +80,12 @@ def kmeans_palette(lab: np.ndarray, k: int, seed: int, distinct: int | None = No
     if distinct is None:
         distinct = np.unique(np.round(lab, 3), axis=0).shape[0]
     k = max(1, min(k, distinct))
-    # One OpenMP thread: k-means sums per thread, so the centroids' last bits (and through the
-    # contrast rule, the background) would otherwise depend on the core count; and on a busy
-    # machine OpenMP's spinning threads make a 2 ms fit take ~100 ms.
-    with _threadpools().limit(limits=1, user_api="openmp"):
-        km = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=seed).fit(lab)
-    counts = np.bincount(km.labels_, minlength=k).astype(np.float64)
+    centers, labels = kmeans(lab, k, np.random.default_rng(seed))
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    keep = counts > 0
+    centers, counts = centers[keep], counts[keep]
     order = np.argsort(-counts, kind="stable")
-    return km.cluster_centers_[order], counts[order] / counts.sum()
+    return centers[order], counts[order] / counts.sum()
 
 
 class PaletteStep(ParamStep):
@@ -95,3 +120,7 @@ class PaletteStep(ParamStep):
 
 def build(config: PaletteConfig, ctx: Any = None) -> PaletteStep:
     return PaletteStep(config)
+
+
+def step_class(config: PaletteConfig) -> type[PaletteStep]:
+    return PaletteStep

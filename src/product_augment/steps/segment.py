@@ -5,7 +5,7 @@ folder or COCO JSON) and `classical` (packshots on plain backgrounds).
 """
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,11 +14,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..classes import class_id
-from ..config.types import PresetPath
-from ..models.yolact.config import EDGE_REFINE
+from ..io import CocoMasks, MaskFolder, read_mask
+from ..models.yolact.spec import EDGE_REFINE
 from ..ops.classical_matte import classical_matte
 from ..ops.matte import confine_matte
 from ..pipeline import ParamStep, SampleError
+from ..presets.types import PresetPath
 from ..sample import Instance, Sample
 
 
@@ -80,150 +81,140 @@ def _from_alpha(alpha: np.ndarray, cid: int, threshold: float = 0.5) -> tuple[In
     return (Instance.from_mask(cid, mask),)
 
 
-class SegmentStep(ParamStep):
+class _Segment(ParamStep):
     name = "segment"
     requires = frozenset({"image"})
     provides = frozenset({"alpha", "instances"})
 
     def __init__(self, config: Any):
         self.config = config
-        self._predictor = None
-        self._mask_index: dict[str, Path] | None = None
-        self._coco: dict | None = None
+        self.class_id = class_id(config.class_name)
 
-    def draw(self, sample, rng):
+    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
         return {"backend": self.config.backend}
 
-    def apply(self, sample: Sample, params) -> Sample:
-        cfg = self.config
-        cid = class_id(cfg.class_name)
-        if cfg.backend == "alpha":
-            if sample.alpha is None:
-                raise SampleError("segment backend 'alpha' needs an input with an alpha channel "
-                                  "(RGBA PNG/WebP/TIFF) that marks the product; this image has none, "
-                                  "or one that is fully opaque")
-            alpha = sample.alpha.astype(np.float32)
-            # an RGBA file stores straight colours: the RGB of an edge pixel is the product's own
-            # colour, not a mix with an old background (the background step relies on this)
-            return sample.replace(alpha=alpha, instances=_from_alpha(alpha, cid, cfg.threshold),
-                                  meta={**sample.meta, "edge_colors": "straight"})
-        if cfg.backend == "classical":
-            return self._classical(sample, cid)
-        if cfg.backend == "masks":
-            return self._masks(sample, cid)
-        return self._yolact(sample, cid)
 
-    def _classical(self, sample: Sample, cid: int) -> Sample:
+class AlphaSegment(_Segment):
+    """The input's own alpha channel is the matte (RGBA cut-outs)."""
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        if sample.alpha is None:
+            raise SampleError("segment backend 'alpha' needs an input with an alpha channel "
+                              "(RGBA PNG/WebP/TIFF) that marks the product; this image has none, "
+                              "or one that is fully opaque")
+        alpha = sample.alpha.astype(np.float32)
+        # an RGBA file stores straight colours: the RGB of an edge pixel is the product's own
+        # colour, not a mix with an old background (the background step relies on this)
+        return sample.replace(alpha=alpha, instances=_from_alpha(alpha, self.class_id, self.config.threshold),
+                              meta={**sample.meta, "edge_colors": "straight"})
+
+
+class ClassicalSegment(_Segment):
+    """Colour model of the plain backdrop from the image border, then GrabCut matting."""
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         cfg = self.config
-        res = classical_matte(sample.image, threshold=getattr(cfg, "threshold", 12.0),
-                              work_side=getattr(cfg, "work_side", 512),
-                              remove_shadows=getattr(cfg, "remove_shadows", False))
+        res = classical_matte(sample.image, threshold=cfg.threshold, work_side=cfg.work_side,
+                              remove_shadows=cfg.remove_shadows)
         if res.alpha is None:
             raise SampleError(res.reason)
-        return sample.replace(alpha=res.alpha, instances=_from_alpha(res.alpha, cid))
+        return sample.replace(alpha=res.alpha, instances=_from_alpha(res.alpha, self.class_id))
 
-    def _yolact(self, sample: Sample, cid: int) -> Sample:
+
+class MasksSegment(_Segment):
+    """Masks the user gives: a folder of files named like the inputs, or a COCO JSON file."""
+
+    def __init__(self, config: Any, source: MaskFolder | CocoMasks):
+        super().__init__(config)
+        self.source = source
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        relpath = sample.meta.get("relpath")
+        if relpath is None:
+            raise SampleError("segment backend 'masks' needs the input's relative path")
+        if isinstance(self.source, CocoMasks):
+            return self._coco(sample, relpath)
+        folder = self.source.folder
+        mask_file = self.source.path_for(relpath)
+        if mask_file is None:
+            raise SampleError(f"no mask for {relpath} in {folder} (expected a file named "
+                              f"{Path(relpath).with_suffix('.png')})")
+        label = self.config.instances == "label_map"
+        m = _fit(read_mask(mask_file), sample.height, sample.width, mask_file, label=label)
+        if label:
+            ids = [v for v in np.unique(m) if v != 0]
+            insts = tuple(Instance.from_mask(self.class_id, m == v) for v in ids)
+            alpha = (m > 0).astype(np.float32)
+        else:
+            scale = 65535.0 if m.dtype == np.uint16 else 255.0
+            alpha = (m.astype(np.float32) / scale).clip(0, 1)
+            insts = _from_alpha(alpha, self.class_id)
+        if not insts:
+            raise SampleError(f"mask {mask_file} is empty")
+        return sample.replace(alpha=alpha, instances=insts)
+
+    def _coco(self, sample: Sample, relpath: str) -> Sample:
+        coco = self.source
+        entries = coco.entries(relpath)
+        if not entries:
+            raise SampleError(f"{coco.path} has no annotations for {relpath}")
+        insts = []
+        for im, ann in entries:
+            m = _fit(coco.decode(im, ann), sample.height, sample.width, coco.path, label=True)
+            name = coco.names.get(ann["category_id"])
+            try:
+                k = class_id(name) if name else self.class_id
+            except ValueError:
+                k = self.class_id
+            if m.any():
+                insts.append(Instance.from_mask(k, m > 0))
+        if not insts:
+            raise SampleError(f"{coco.path}: annotations for {relpath} have empty masks")
+        alpha = np.max(np.stack([i.mask for i in insts]), axis=0).astype(np.float32)
+        return sample.replace(alpha=alpha, instances=tuple(insts))
+
+
+class YolactSegment(_Segment):
+    """The project's YOLACT model; owns its predictor (loaded on the first image, once per worker)
+    and, with `fallback: classical`, a classical segmenter for images where it finds nothing."""
+
+    def __init__(self, config: Any):
+        super().__init__(config)
+        self._predictor: Any = None
+        self.fallback = (ClassicalSegment(ClassicalConfig(backend="classical", class_name=config.class_name))
+                         if config.fallback == "classical" else None)
+
+    @property
+    def predictor(self) -> Any:
         if self._predictor is None:
-            from ..models.yolact.predict import Predictor
-            device = self.config.device
-            if device == "auto":
-                import torch
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._predictor = Predictor.from_weights(self.config.weights, device=device,
-                                                     refine_radius=self.config.edge_refine)
-        found, soft = self._predictor.soft_masks(sample.image, score_threshold=self.config.score_threshold)
+            from ..models.yolact.runtime import load_predictor
+            self._predictor = load_predictor(self.config.weights, device=self.config.device,
+                                             refine_radius=self.config.edge_refine)
+        return self._predictor
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        cfg = self.config
+        found, soft = self.predictor.soft_masks(sample.image, score_threshold=cfg.score_threshold)
         # boxes and masks of the annotations come from the mask itself, so they always agree
         kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
                 if (m > 0.5).any()]
         if not kept:
-            if self.config.fallback == "classical":
-                out = self._classical(sample, cid)
+            if self.fallback is not None:
+                out = self.fallback.apply(sample, params)
                 # the manifest names what made the mask: the classical matte, not the model
                 models = {**out.meta.get("models", {}), "segment": "classical"}
                 return out.replace(meta={**out.meta, "segment_fallback": "classical", "models": models})
-            raise SampleError(f"no product found by yolact above score {self.config.score_threshold}")
-        kept = kept[:1] if self.config.mode == "top" else kept
+            raise SampleError(f"no product found by yolact above score {cfg.score_threshold}")
+        kept = kept[:1] if cfg.mode == "top" else kept
         # the soft masks are probabilities, not mattes: they sit below 1 inside textured products
         # and tail off for tens of pixels outside (the guided filter's window); keep their values
         # only in a thin band around each mask's edge (2 px at 1024²)
         band = max(2.0, round(max(sample.height, sample.width) / 512))
         alpha = np.max(np.stack([confine_matte(m, band) for _, m in kept]), axis=0).astype(np.float32)
-        models = {**sample.meta.get("models", {}), "segment": _model_version(self.config.weights,
-                                                                             self._predictor.meta)}
+        models = {**sample.meta.get("models", {}), "segment": _model_version(cfg.weights, self.predictor.meta),
+                  "segment_runtime": getattr(self.predictor, "runtime", "torch")}
         return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept),
                               meta={**sample.meta, "models": models})
-
-    def _masks(self, sample: Sample, cid: int) -> Sample:
-        relpath = sample.meta.get("relpath")
-        if relpath is None:
-            raise SampleError("segment backend 'masks' needs the input's relative path")
-        path = Path(self.config.path)
-        h, w = sample.height, sample.width
-        if path.is_dir():
-            if self._mask_index is None:
-                self._mask_index = {str(p.relative_to(path).with_suffix("")): p
-                                    for p in sorted(path.rglob("*")) if p.is_file()}
-            mask_file = self._mask_index.get(str(Path(relpath).with_suffix("")))
-            if mask_file is None:
-                raise SampleError(f"no mask for {relpath} in {path} (expected a file named "
-                                  f"{Path(relpath).with_suffix('.png')})")
-            m = cv2.imread(str(mask_file), cv2.IMREAD_UNCHANGED)
-            if m is None:
-                raise SampleError(f"cannot read mask {mask_file}")
-            if m.ndim == 3:
-                m = m[..., 3] if m.shape[2] == 4 else m[..., 0]
-            m = _fit(m, h, w, mask_file, label=self.config.instances == "label_map")
-            if self.config.instances == "label_map":
-                ids = [v for v in np.unique(m) if v != 0]
-                insts = tuple(Instance.from_mask(cid, m == v) for v in ids)
-                alpha = (m > 0).astype(np.float32)
-            else:
-                scale = 65535.0 if m.dtype == np.uint16 else 255.0
-                alpha = (m.astype(np.float32) / scale).clip(0, 1)
-                insts = _from_alpha(alpha, cid)
-            if not insts:
-                raise SampleError(f"mask {mask_file} is empty")
-            return sample.replace(alpha=alpha, instances=insts)
-        return self._coco_masks(sample, cid, relpath, path)
-
-    def _coco_masks(self, sample: Sample, cid: int, relpath: str, path: Path) -> Sample:
-        from pycocotools import mask as mask_utils
-
-        if self._coco is None:
-            data = json.loads(path.read_text())
-            names = {c["id"]: c["name"] for c in data.get("categories", [])}
-            by_file: dict[str, list] = {}
-            images = {im["id"]: im for im in data.get("images", [])}
-            for ann in data.get("annotations", []):
-                im = images.get(ann["image_id"])
-                if im is not None:
-                    by_file.setdefault(im["file_name"], []).append((im, ann))
-            self._coco = {"names": names, "by_file": by_file}
-        entries = self._coco["by_file"].get(relpath) or self._coco["by_file"].get(Path(relpath).name)
-        if not entries:
-            raise SampleError(f"{path} has no annotations for {relpath}")
-        insts = []
-        for im, ann in entries:
-            seg = ann["segmentation"]
-            ih, iw = im["height"], im["width"]
-            if isinstance(seg, list):
-                rle = mask_utils.merge(mask_utils.frPyObjects(seg, ih, iw))
-            elif isinstance(seg["counts"], list):
-                rle = mask_utils.frPyObjects(seg, ih, iw)
-            else:
-                rle = seg
-            m = _fit(mask_utils.decode(rle).astype(np.uint8), sample.height, sample.width, path, label=True)
-            name = self._coco["names"].get(ann["category_id"])
-            try:
-                k = class_id(name) if name else cid
-            except ValueError:
-                k = cid
-            if m.any():
-                insts.append(Instance.from_mask(k, m > 0))
-        if not insts:
-            raise SampleError(f"{path}: annotations for {relpath} have empty masks")
-        alpha = np.max(np.stack([i.mask for i in insts]), axis=0).astype(np.float32)
-        return sample.replace(alpha=alpha, instances=tuple(insts))
 
 
 def _model_version(weights: Path, meta: dict) -> str:
@@ -242,5 +233,19 @@ def _fit(m: np.ndarray, h: int, w: int, source: Path, label: bool) -> np.ndarray
     return cv2.resize(m, (w, h), interpolation=interp)
 
 
-def build(config: Any, ctx) -> SegmentStep:
-    return SegmentStep(config)
+BACKENDS: dict[type, type[_Segment]] = {
+    AlphaConfig: AlphaSegment, ClassicalConfig: ClassicalSegment, MasksConfig: MasksSegment,
+    YolactConfig: YolactSegment}
+
+
+def step_class(config: Any) -> type[_Segment]:
+    """The step class of a validated config (its requires/provides/uses, without building it)."""
+    return BACKENDS[type(config)]
+
+
+def build(config: Any, ctx: Any = None) -> _Segment:
+    """The segment step; a mask folder is indexed and a COCO file parsed here, once."""
+    if isinstance(config, MasksConfig):
+        path = Path(config.path)
+        return MasksSegment(config, MaskFolder(path) if path.is_dir() else CocoMasks(path))
+    return step_class(config)(config)

@@ -6,28 +6,25 @@
 
 Both sit on the product's contact line: the scene's floor (`sample.floor_y`) when the product
 touches it, else the bottom of the product's footprint. The result is composited under the product
-only, three ways: with a known background plate the plate is shaded and the picture recomposited
-exactly (product pixels keep their bytes); with a transparent background the shadow goes into the
-output alpha; on an original photo the pixels around the product are darkened. The visible
-strength goes into `layers["shadow"]`.
+only, by `compose.paint_under`, in whichever state the picture is in: with a known background
+plate the plate is shaded and the picture recomposited exactly (product pixels keep their bytes);
+with a transparent background the shadow goes into the output alpha; on an original photo the
+pixels around the product are darkened. The visible strength goes into `layers["shadow"]`.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ..config.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
-from ..config.types import Color
+from .. import compose
 from ..ops import shadow as ops
-from ..ops import shadow_composite as comp
 from ..pipeline import ParamStep
+from ..presets.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.types import Color
 from ..sample import Sample
-
-if TYPE_CHECKING:
-    from ..config.preset import BuildContext
 
 
 def _bounds(spec: Any) -> list[float]:
@@ -99,17 +96,13 @@ def _draw_fields(config: BaseModel, rng: np.random.Generator, names: tuple[str, 
     return {n: float(draw(getattr(config, n), rng)) for n in names}
 
 
-def _blank(sample: Sample) -> np.ndarray:
-    return np.zeros(sample.image.shape[:2], dtype=np.float32)
-
-
 class _ShadowStep(ParamStep):
     """What every shadow kind promises the pipeline."""
 
     name = "shadow"
     requires = frozenset({"alpha"})
     provides = frozenset({"layer:shadow"})
-    uses = frozenset({"background"})  # shades the plate; a later background would paint over it
+    uses = frozenset({"plate"})  # shades the plate; a later background would paint over it
 
 
 class NoShadowStep(_ShadowStep):
@@ -122,7 +115,7 @@ class NoShadowStep(_ShadowStep):
         return {"kind": "none"}
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
-        return sample.with_layer("shadow", _blank(sample))
+        return sample.with_layer("shadow", compose.blank(sample))
 
 
 class MirrorShadowStep(_ShadowStep):
@@ -140,11 +133,10 @@ class MirrorShadowStep(_ShadowStep):
         for part, fp, axis in _standing_products(sample, alpha):
             layer = ops.mirror_reflection(
                 sample.image, part, fp, axis, opacity=float(params["opacity"]), fade=float(params["fade"]),
-                blur=float(params["blur"]), squash=float(params["squash"]), plate=sample.background)
+                blur=float(params["blur"]), squash=float(params["squash"]), plate=sample.plate)
             if layer is not None:
                 layers.append(layer)
-        layer = ops.merge_layers(layers)
-        return _composite(sample, alpha, layer, multiplier=None)
+        return compose.paint_under(sample, ops.merge_layers(layers), "shadow", shadow=False)
 
 
 class DropShadowStep(_ShadowStep):
@@ -168,10 +160,9 @@ class DropShadowStep(_ShadowStep):
                 part, fp, line, azimuth=float(params["azimuth"]), elevation=float(params["elevation"]),
                 size=float(params["size"]), opacity=float(params["opacity"]),
                 contact=float(params["contact"]), floor_tilt=float(params["floor_tilt"])))
-        layer = ops.merge_layers(layers)
         color = params.get("color", "auto")
-        return _composite(sample, alpha, layer, multiplier=None if color == "auto" else tuple(color),
-                          is_shadow=True)
+        return compose.paint_under(sample, ops.merge_layers(layers), "shadow", shadow=True,
+                                   color=None if color == "auto" else tuple(color))
 
 
 def _products(sample: Sample, alpha: np.ndarray) -> list[np.ndarray]:
@@ -197,67 +188,18 @@ def _alpha(sample: Sample) -> np.ndarray:
     return sample.alpha.astype(np.float32, copy=False)
 
 
-def _composite(sample: Sample, alpha: np.ndarray, layer: ops.Layer, multiplier: tuple | None,
-               is_shadow: bool = False) -> Sample:
-    """Put `layer` under the product in whichever of the three modes the sample is in."""
-    if layer.matte.size == 0:
-        return sample.with_layer("shadow", _blank(sample))
-    sl = layer.slices
-    a = alpha[sl]
-    free = 1.0 - a                              # never over the product itself
-    visible = layer.matte * free
-    full = np.zeros(sample.image.shape[:2], dtype=np.float32)
-    full[sl] = visible
-    image = sample.image
-    new_image = image.copy()
-
-    if sample.output_alpha is not None:
-        # Transparent picture: the layer goes behind the product into the output alpha.
-        # The product covers the layer by its own coverage, so the layer goes in unmasked.
-        if is_shadow:
-            scale, rgb = comp.transparent_shadow_color(_multiplier(None, None, multiplier))
-            matte, color = layer.matte * scale, rgb
-        else:
-            matte, color = layer.matte, layer.color
-        new_image[sl], cov_roi = comp.over_transparent(image[sl], sample.output_alpha[sl], matte, color)
-        cov = sample.output_alpha.astype(np.float32, copy=True)
-        cov[sl] = cov_roi
-        return sample.replace(image=new_image, output_alpha=cov).with_layer("shadow", full)
-
-    if sample.background is not None:
-        # Shade the plate (behind the product too), then swap it in under the product exactly.
-        plate = sample.background[sl]
-        if is_shadow:
-            new_plate = comp.shade(plate, layer.matte, _multiplier(plate, visible, multiplier))
-        else:
-            new_plate = comp.reflect_onto(plate, layer.matte, layer.color)
-        new_bg = sample.background.copy()
-        new_bg[sl] = new_plate
-        new_image[sl] = comp.recomposite(image[sl], a, plate, new_plate)
-        return sample.replace(image=new_image, background=new_bg).with_layer("shadow", full)
-
-    # Original photo: only the pixels around the product are darkened (or reflected onto).
-    if is_shadow:
-        new_image[sl] = comp.darken_around(image[sl], visible, _multiplier(image[sl], visible, multiplier))
-    else:
-        new_image[sl] = comp.reflect_around(image[sl], a, layer.matte, layer.color)
-    return sample.replace(image=new_image).with_layer("shadow", full)
+KINDS: dict[type, type[_ShadowStep]] = {
+    MirrorConfig: MirrorShadowStep, DropConfig: DropShadowStep, NoneConfig: NoShadowStep}
 
 
-def _multiplier(region: np.ndarray | None, weight: np.ndarray | None, color: tuple | None) -> np.ndarray:
-    """Shadow colour factor: from `color`, else from the colour under the shadow (white if unknown)."""
-    if region is None:
-        return comp.shadow_multiplier(np.full((1, 1, 3), 255.0, np.float32), np.ones((1, 1), np.float32),
-                                     color)
-    return comp.shadow_multiplier(region, weight, color)
+def step_class(config: Any) -> type[_ShadowStep]:
+    """The step class of a validated config (its requires/provides/uses, without building it)."""
+    try:
+        return KINDS[type(config)]
+    except KeyError:
+        raise TypeError(f"not a shadow config: {config!r}") from None
 
 
-def build(config: Any, ctx: BuildContext | None = None) -> ParamStep:
+def build(config: Any, ctx: Any = None) -> ParamStep:
     """The shadow step for one validated config."""
-    if isinstance(config, MirrorConfig):
-        return MirrorShadowStep(config)
-    if isinstance(config, DropConfig):
-        return DropShadowStep(config)
-    if isinstance(config, NoneConfig):
-        return NoShadowStep(config)
-    raise TypeError(f"not a shadow config: {config!r}")
+    return step_class(config)(config)

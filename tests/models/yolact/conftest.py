@@ -1,6 +1,6 @@
 import pytest
 
-from product_augment.models.yolact.config import YolactConfig
+from product_augment.models.yolact.spec import YolactConfig
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 import numpy as np
 
-from product_augment.models.yolact.data import CocoSegDataset, Letterbox, augment
+from product_augment.models.yolact.data import CocoSegDataset, Letterbox, augment, boxes_from_masks
+from product_augment.sample import mask_box
 
 
 def test_dataset_items(synthetic_set):
@@ -30,3 +31,13 @@ def test_augment_moves_image_and_masks_together():
         a_img, a_mask = augment(img, mask, np.random.default_rng(seed))
         bright = a_img.mean(-1) > 200
         assert np.logical_xor(bright, a_mask[0] > 0).mean() < 0.03
+
+
+def test_boxes_from_masks_are_mask_boxes_of_the_kept_masks():
+    masks = np.zeros((3, 20, 30), np.uint8)
+    masks[0, 2:5, 3:9] = 1
+    masks[1, 0, 0] = 1  # one pixel: below min_pixels
+    masks[2, 10:20, 25:30] = 1
+    boxes, keep = boxes_from_masks(masks, min_pixels=2)
+    assert keep.tolist() == [0, 2] and boxes.dtype == np.float32
+    assert boxes.tolist() == [list(mask_box(masks[0])), list(mask_box(masks[2]))] == [[3, 2, 9, 5], [25, 10, 30, 20]]

@@ -1,8 +1,8 @@
 import torch
 from torch import nn
 
-from product_augment.models.yolact.config import YolactConfig
 from product_augment.models.yolact.layers import WSConv2d, conv_factory
+from product_augment.models.yolact.spec import YolactConfig
 
 
 def test_ws_weight_is_standardized_per_filter():

@@ -33,6 +33,13 @@ def test_round_trip_identical(tmp_path, trained_like):
     np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-4)
 
 
+def test_weights_are_written_atomically_and_shared(tmp_path, trained_like):
+    path = save_weights(trained_like, tmp_path / "m.safetensors")
+    save_weights(trained_like, path)  # replacing existing files leaves no temp file behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    assert path.stat().st_mode & 0o777 == 0o644 and sidecar_path(path).stat().st_mode & 0o777 == 0o644
+
+
 def test_fp16_storage_upcasts(tmp_path, trained_like):
     path = save_weights(trained_like, tmp_path / "h.safetensors", half=True)
     pred = Predictor.from_weights(path, score_threshold=0.01, top_k=3)

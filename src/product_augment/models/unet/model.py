@@ -1,6 +1,7 @@
 """A small U-Net for binary product segmentation (the benchmark model, not the product segmenter)."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -18,9 +19,10 @@ class UNetConfig:
 
 
 def _block(cin: int, cout: int, groups: int) -> nn.Sequential:
+    g = math.gcd(groups, cout)  # GroupNorm needs groups dividing the channels (any widths work)
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.GroupNorm(min(groups, cout), cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.GroupNorm(min(groups, cout), cout), nn.ReLU(inplace=True))
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.GroupNorm(g, cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.GroupNorm(g, cout), nn.ReLU(inplace=True))
 
 
 class UNet(nn.Module):

@@ -6,33 +6,26 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ...classes import PRODUCT_CLASSES
-from .config import YolactConfig
+from ...io import write_atomic
+from .spec import YolactConfig
 
 
 def sidecar_path(weights: str | Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_weights(model: torch.nn.Module, path: str | Path, meta: dict[str, Any] | None = None,
                  half: bool = False, optimizer: torch.optim.Optimizer | None = None) -> Path:
     """Write model (+ optional optimizer) tensors and the sidecar; both files are replaced atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for k, v in model.state_dict().items():
         v = v.detach().cpu()
@@ -50,11 +43,8 @@ def save_weights(model: torch.nn.Module, path: str | Path, meta: dict[str, Any] 
             for key, val in st.items():
                 tensors[f"optim.{pid}.{key}"] = torch.as_tensor(val).detach().cpu().contiguous()
         sidecar["optimizer_param_groups"] = state["param_groups"]
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "product_augment.yolact/1"})
-    os.chmod(tmp, 0o644)  # safetensors writes 0600; weights are meant to be shared
-    os.replace(tmp, path)
-    _atomic_write_text(sidecar_path(path), json.dumps(sidecar, indent=2, default=list))
+    write_atomic(path, save(tensors, metadata={"format": "product_augment.yolact/1"}))
+    write_atomic(sidecar_path(path), json.dumps(sidecar, indent=2, default=list).encode())
     return path
 
 

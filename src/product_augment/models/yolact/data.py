@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 
 from ...classes import CLASS_ID, GENERIC_PRODUCT, NUM_CLASSES
+from ...io import read_image
+from ...sample import mask_box
 
 PAD_VALUE = 127  # maps to 0 after the backbone's (x - 127) / 128 normalisation
 
@@ -64,13 +66,6 @@ def category_mapping(categories: list[dict]) -> dict[int, int]:
     return mapping
 
 
-def read_image_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise OSError(f"cannot read image {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 class CocoSegDataset:
     """Images + instance masks of a COCO set dir (`annotations.json` + images).
 
@@ -121,7 +116,7 @@ class CocoSegDataset:
             masks = np.unpackbits(packed, axis=-1, count=self.size)
             return img, masks, labels
         info = self.images[i]
-        rgb = read_image_rgb(resolve_image_path(self.root, info["file_name"]))
+        rgb = read_image(resolve_image_path(self.root, info["file_name"]))[0]
         h, w = rgb.shape[:2]
         lb = Letterbox.for_shape(h, w, self.size)
         img = lb.image(rgb)
@@ -148,13 +143,12 @@ class CocoSegDataset:
 
 
 def boxes_from_masks(masks: np.ndarray, min_pixels: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``sample.mask_box`` of each mask with at least `min_pixels` pixels: (G×4 float32 xyxy, kept indices)."""
     boxes, keep = [], []
     for j, m in enumerate(masks):
         if m.sum() < min_pixels:
             continue
-        ys = np.flatnonzero(m.any(1))
-        xs = np.flatnonzero(m.any(0))
-        boxes.append([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1])
+        boxes.append(mask_box(m))
         keep.append(j)
     return np.array(boxes, np.float32).reshape(-1, 4), np.array(keep, np.int64)
 

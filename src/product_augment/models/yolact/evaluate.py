@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from ...annotations import mask_to_rle
 from ...classes import CLASS_NAMES
-from .data import category_mapping, read_image_rgb, resolve_image_path
+from ...io import read_image
+from .data import category_mapping, resolve_image_path
 
 
 def _coco_eval(gt, dt, iou_type: str, img_ids: list[int], use_cats: bool = True):
@@ -40,7 +42,6 @@ def _per_class_ap(ev, cat_ids: list[int]) -> dict[int, float]:
 def evaluate_predictor(predictor, data_dir: str | Path, limit: int | None = None,
                        progress: bool = False, skip: int = 0) -> dict[str, Any]:
     """Run `predictor` (a Predictor) over the set (annotated images by id, from `skip`, at most `limit`)."""
-    from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
     from tqdm import tqdm
 
@@ -56,15 +57,14 @@ def evaluate_predictor(predictor, data_dir: str | Path, limit: int | None = None
     results, ious = [], []
     for img_id in tqdm(img_ids, disable=not progress, desc="eval", leave=False):
         info = gt.loadImgs(img_id)[0]
-        image = read_image_rgb(resolve_image_path(data_dir, info["file_name"]))
+        image = read_image(resolve_image_path(data_dir, info["file_name"]))[0]
         # top 20 per image: products are few per picture, and 100 full-resolution masks cost too much RAM
         soft = predictor.soft(image, score_threshold=0.05, top_k=20, agnostic=False)
         masks = soft.masks >= 0.5
         for box, cls, score, m in zip(soft.boxes, soft.classes, soft.scores, masks):
             if int(cls) not in to_dataset:
                 continue
-            rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
-            rle["counts"] = rle["counts"].decode()
+            rle = mask_to_rle(m)
             x0, y0, x1, y1 = (float(v) for v in box)
             results.append({"image_id": img_id, "category_id": to_dataset[int(cls)], "score": float(score),
                             "segmentation": rle, "bbox": [x0, y0, x1 - x0, y1 - y0]})

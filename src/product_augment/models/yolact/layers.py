@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import YolactConfig
+from .spec import YolactConfig
 
 
 class WSConv2d(nn.Conv2d):

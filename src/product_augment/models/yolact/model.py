@@ -8,12 +8,12 @@ from torch import nn
 
 from .anchors import decode, make_anchors
 from .backbone import INPUT_MEAN, INPUT_STD, EfficientNetLite0
-from .config import YolactConfig
 from .fpn import FPN
 from .head import PredictionHead
 from .layers import conv_factory
 from .nms import fast_nms
 from .protonet import ProtoNet, SemanticHead
+from .spec import YolactConfig
 
 
 @dataclass

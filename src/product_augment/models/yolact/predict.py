@@ -1,7 +1,6 @@
 """Inference: `Predictor.from_weights(path)(image_rgb_uint8) -> list[Instance]`, plus soft masks."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -9,34 +8,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...ops.matte import GuidedFilter
 from ...sample import Instance
 from .checkpoint import load_model
-from .config import (
+from .data import Letterbox
+from .model import Yolact, assemble_mask_logits, crop_to_boxes
+from .postprocess import (
+    SoftDetections,
+    guided_refine,
+    mask_quality,
+    product_prior,  # noqa: F401  (re-exported: callers import it from here)
+    rank_order,
+)
+from .refiner import Refiner, refiner_path
+from .spec import (
     AGNOSTIC,
     EDGE_REFINE,
     PICK_BORDER,
     PICK_CENTRE,
-    PICK_MIN_AREA,
     REFINE_EPS,
     REFINE_TOP,
     RESCORE_POWER,
 )
-from .data import Letterbox
-from .model import Yolact, assemble_mask_logits, crop_to_boxes
-from .refiner import Refiner, refiner_path
-
-
-@dataclass
-class SoftDetections:
-    """Detections at full resolution, best first: boxes xyxy pixels (D×4), classes 1..21, class scores,
-    masks D×H×W float32, and mask quality (mean probability over each mask's own pixels)."""
-
-    boxes: np.ndarray
-    classes: np.ndarray
-    scores: np.ndarray
-    masks: np.ndarray
-    quality: np.ndarray
 
 
 def logits_to_image(logits: torch.Tensor, h: int, w: int, scale: float, size: int) -> torch.Tensor:
@@ -52,43 +44,6 @@ def logits_to_image(logits: torch.Tensor, h: int, w: int, scale: float, size: in
     return F.grid_sample(logits[:, None], grid, mode="bilinear", align_corners=False, padding_mode="border")[:, 0]
 
 
-def mask_quality(masks: np.ndarray) -> np.ndarray:
-    """Mean probability over each soft mask's own pixels (p ≥ 0.5); 0 for an empty mask. D×H×W → D."""
-    inside = masks >= 0.5
-    count = inside.sum((1, 2))
-    total = np.where(inside, masks, 0.0).sum((1, 2))
-    return np.where(count > 0, total / np.maximum(count, 1), 0.0).astype(np.float32)
-
-
-def product_prior(masks: np.ndarray, centre: float = PICK_CENTRE, border: float = PICK_BORDER,
-                  min_area: float = PICK_MIN_AREA) -> np.ndarray:
-    """What a product photo says about which mask is the product, one factor per mask (D×H×W → D).
-
-    exp(−centre · d²), d the distance of the mask's centroid from the image centre over the half
-    diagonal (products are framed near the centre; props and background pieces sit at the edges),
-    times (1 − border)^(n − 1) for a box touching n ≥ 2 image borders (a wall, a floor stripe or a
-    shadow band spans the frame; a product rarely touches more than its standing edge), and 1e-3 for
-    a speck below ``min_area`` of the image.
-    """
-    d, h, w = masks.shape
-    out = np.ones(d, np.float32)
-    if d == 0:
-        return out
-    ys, xs = np.arange(h, dtype=np.float32) + 0.5, np.arange(w, dtype=np.float32) + 0.5
-    for j, m in enumerate(masks >= 0.5):
-        area = m.sum()
-        if area < min_area * h * w:
-            out[j] = 1e-3
-            continue
-        rows, cols = m.any(1), m.any(0)
-        cy = float((m.sum(1) * ys).sum() / area)
-        cx = float((m.sum(0) * xs).sum() / area)
-        dist2 = ((cx - w / 2) ** 2 + (cy - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)
-        touches = int(rows[0]) + int(rows[-1]) + int(cols[0]) + int(cols[-1])
-        out[j] = np.exp(-centre * dist2) * (1 - border) ** max(0, touches - 1)
-    return out
-
-
 class Predictor:
     """One loaded YOLACT model. Not thread-safe; create one per worker."""
 
@@ -101,6 +56,7 @@ class Predictor:
         self.model = model.eval().to(device)
         self.meta = meta or {}
         self.device = torch.device(device)
+        self.runtime = f"torch {torch.__version__} {self.device}"  # what ran the network (for manifests)
         self.size = model.cfg.input_size if input_size is None else int(input_size)
         self.score_threshold = score_threshold
         self.top_k = top_k
@@ -162,8 +118,7 @@ class Predictor:
         det = self.model.detect(self.model(x), score_threshold=thr, nms_iou=self.nms_iou,
                                 max_dets=k, agnostic=agnostic)[0]
         if det.scores.numel() == 0:
-            return SoftDetections(np.zeros((0, 4), np.float32), np.zeros(0, np.int64),
-                                  np.zeros(0, np.float32), np.zeros((0, h, w), np.float32), np.zeros(0, np.float32))
+            return SoftDetections.empty(h, w)
         logits = assemble_mask_logits(det.protos, det.coefs)  # D×ph×pw over the S×S input frame
         full = logits_to_image(logits, h, w, lb.scale, self.size)
         boxes = det.boxes * (self.size / lb.scale)
@@ -181,11 +136,9 @@ class Predictor:
         boxes_np = boxes.cpu().numpy().astype(np.float32)
         classes, scores = det.classes.cpu().numpy(), det.scores.cpu().numpy().astype(np.float32)
         quality = mask_quality(masks)
-        rank = scores * quality ** self.rescore_power
-        if agnostic:
-            rank = rank * product_prior(masks, self.pick_centre, self.pick_border)
-        if self.rescore_power > 0 or agnostic:  # the scores stay the classifier's (or the objectness)
-            order = np.argsort(-rank, kind="stable")
+        # the scores stay the classifier's (or the objectness); the order weighs quality (and the prior)
+        order = rank_order(scores, masks, quality, self.rescore_power, agnostic, self.pick_centre, self.pick_border)
+        if order is not None:
             boxes_np, classes, scores, masks, quality = (a[order] for a in (boxes_np, classes, scores, masks,
                                                                               quality))
             coarse = coarse[order] if coarse is not None else None
@@ -196,10 +149,7 @@ class Predictor:
         return SoftDetections(boxes_np, classes, scores, masks, quality)
 
     def _refine(self, image: np.ndarray, probs: np.ndarray) -> np.ndarray:
-        side = max(image.shape[:2])
-        radius = max(1, round(self.refine_radius * side))
-        gf = GuidedFilter(image, radius, self.refine_eps, subsample=max(1, side // 512))
-        return np.stack([gf(m) for m in probs])
+        return guided_refine(image, probs, self.refine_radius, self.refine_eps)
 
     def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
         """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import _atomic_write_text
+from ...io import write_atomic
+from ...sample import mask_box
 from .layers import WSConv2d
 
 FORMAT = "product_augment.mask_refiner/1"
@@ -79,11 +79,10 @@ class MaskRefiner(nn.Module):
 
 def crop_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1) of mask ≥ 0.5 grown by margin × its size per side, clipped; None if empty."""
-    rows, cols = np.flatnonzero((mask >= 0.5).any(1)), np.flatnonzero((mask >= 0.5).any(0))
-    if rows.size == 0:
+    x0, y0, x1, y1 = mask_box(mask >= 0.5)
+    if x1 == 0:
         return None
     h, w = mask.shape
-    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     gy, gx = margin * (y1 - y0) + 4, margin * (x1 - x0) + 4
     return (max(0, int(x0 - gx)), max(0, int(y0 - gy)), min(w, int(np.ceil(x1 + gx))), min(h, int(np.ceil(y1 + gy))))
 
@@ -145,15 +144,11 @@ def refiner_path(yolact_weights: str | Path) -> Path:
 
 
 def save_refiner(model: MaskRefiner, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={"format": FORMAT})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, save({f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                            metadata={"format": FORMAT}))
     side = {"format": FORMAT, "config": asdict(model.cfg), **(meta or {})}
-    _atomic_write_text(path.with_suffix(".json"), json.dumps(side, indent=2, default=list))
+    write_atomic(path.with_suffix(".json"), json.dumps(side, indent=2, default=list).encode())
     return path

@@ -24,7 +24,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from .data import category_mapping, read_image_rgb, resolve_image_path
+from ...io import read_image
+from .data import category_mapping, resolve_image_path
 from .refiner import MaskRefiner, RefinerConfig, network_input, save_refiner
 
 log = logging.getLogger("product_augment.refiner")
@@ -91,7 +92,7 @@ class InstanceCrops:
         from pycocotools import mask as mask_utils
 
         path, seg, h, w = self.items[i]
-        rgb = read_image_rgb(path)
+        rgb = read_image(path)[0]
         rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg
         return rgb, mask_utils.decode(rle).astype(np.float32)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ...annotations import mask_to_rle
 from ...classes import coco_categories
 
 SHAPE_CLASSES = {"disc": 5, "box": 7, "triangle": 16}  # bottle, phone, toy: any three distinct ids
@@ -29,8 +30,6 @@ def _draw(kind: str, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 def make_synthetic_coco(root: str | Path, n_images: int, seed: int = 0, size: tuple[int, int] = (120, 160),
                         max_objects: int = 2) -> Path:
     """Write `n_images` JPEG-free (PNG) images + RLE `annotations.json` under root; return root."""
-    from pycocotools import mask as mask_utils
-
     root = Path(root)
     (root / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -49,10 +48,9 @@ def make_synthetic_coco(root: str | Path, n_images: int, seed: int = 0, size: tu
             colour = (bg + 80 + rng.integers(0, 96, 3)) % 256
             img[m] = colour
             occupied |= m
-            rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
             ys, xs = np.nonzero(m)
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": SHAPE_CLASSES[kind],
-                         "segmentation": {"size": [h, w], "counts": rle["counts"].decode()},
+                         "segmentation": mask_to_rle(m),
                          "area": float(m.sum()), "iscrowd": 0,
                          "bbox": [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                                   float(ys.max() - ys.min() + 1)]})

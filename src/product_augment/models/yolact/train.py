@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from .config import YolactConfig
+from .spec import YolactConfig
 
 log = logging.getLogger("product_augment.yolact.train")
 

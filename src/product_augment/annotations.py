@@ -1,0 +1,86 @@
+"""Run-output annotations: COCO instance segmentation and YOLO-seg, built from the manifest."""
+from __future__ import annotations
+
+import numpy as np
+
+from .classes import GENERIC_PRODUCT, coco_categories
+
+LAYER_CATEGORIES = {"logo": 101, "shadow": 102}
+
+
+def mask_to_rle(mask: np.ndarray) -> dict:
+    """Compressed COCO RLE of a bool mask, JSON-ready ({"size": [h, w], "counts": str})."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def rle_area(rle: dict) -> float:
+    from pycocotools import mask as mask_utils
+
+    return float(mask_utils.area({"size": rle["size"], "counts": rle["counts"].encode("ascii")}))
+
+
+def build_coco(entries: list[dict]) -> dict:
+    """annotations.json: the products of manifest entries (sorted by id), one annotation per
+    instance (RLE, box, score); the generic `product` category only when used."""
+    def products(e: dict) -> list[tuple]:
+        return [(inst["class_id"], inst["rle"], inst["box"], inst.get("score", 1.0)) for inst in e["instances"]]
+
+    coco = _coco(entries, products)
+    used = {a["category_id"] for a in coco["annotations"]}
+    coco["categories"] = coco_categories()
+    if GENERIC_PRODUCT.id in used:
+        coco["categories"].append({"id": GENERIC_PRODUCT.id, "name": GENERIC_PRODUCT.name,
+                                   "supercategory": "product"})
+    return coco
+
+
+def build_layer_coco(entries: list[dict], layer_names: list[str]) -> dict:
+    """layers.json: the named layers (shadow, logo) of the same images as their own categories,
+    kept out of the products' file."""
+    def layers(e: dict) -> list[tuple]:
+        return [(LAYER_CATEGORIES[name], e["layer_rles"][name], e["layer_boxes"][name], 1.0)
+                for name in layer_names if name in e.get("layer_rles", {})]
+
+    coco = _coco(entries, layers)
+    coco["categories"] = [{"id": cid, "name": name, "supercategory": "layer"}
+                          for name, cid in LAYER_CATEGORIES.items() if name in layer_names]
+    return coco
+
+
+def _coco(entries: list[dict], objects) -> dict:
+    images, anns = [], []
+    for img_id, e in enumerate(sorted(entries, key=lambda e: e["id"]), start=1):
+        w, h = e["size"]
+        images.append({"id": img_id, "file_name": e["outputs"]["image"], "width": w, "height": h})
+        for cid, rle, box, score in objects(e):
+            x0, y0, x1, y1 = box
+            anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": cid,
+                         "segmentation": rle, "area": rle_area(rle),
+                         "bbox": [x0, y0, x1 - x0, y1 - y0], "iscrowd": 0, "score": score})
+    return {"info": {"description": "product-augment output"}, "images": images, "annotations": anns,
+            "categories": []}
+
+
+def yolo_class_index(class_id: int) -> int:
+    """YOLO class index (0-based) of a product class id (1..21, 22 = generic product)."""
+    return class_id - 1
+
+
+def yolo_seg_lines(instances, width: int, height: int) -> list[str]:
+    """One `cls x1 y1 x2 y2 ...` line (normalised polygon) per instance part."""
+    import cv2
+
+    lines = []
+    for inst in instances:
+        contours, _ = cv2.findContours(inst.mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        for c in contours:
+            if len(c) < 3 or cv2.contourArea(c) < 4:
+                continue
+            pts = c.reshape(-1, 2).astype(np.float64)
+            coords = np.column_stack([pts[:, 0] / width, pts[:, 1] / height]).ravel()
+            lines.append(f"{yolo_class_index(inst.class_id)} " + " ".join(f"{v:.6f}" for v in coords))
+    return lines

@@ -1,0 +1,154 @@
+"""report.md (Markdown tables beside the paper's numbers) and curves.png (validation IoU per arm)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+PAPER_ROWS = (  # (our metric, label, paper key)
+    ("pixel_accuracy", "pixel accuracy", "pixel_accuracy"),
+    ("iou_image", "foreground IoU (image mean)", "iou"),
+    ("iou_set", "foreground IoU (set)", None),
+    ("ap", "mAP (COCO mask AP@[.50:.95])", "map"),
+    ("ap50", "AP50", None),
+)
+
+
+def _ms(s: dict | None, pct: bool = False, digits: int = 3) -> str:
+    if not s or s.get("mean") is None:
+        return "–"
+    if pct:
+        return f"{100 * s['mean']:.1f} ± {100 * s['std']:.1f} %"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def _delta(d: dict | None, pct: bool = False) -> str:
+    """A paired difference (mean ± std over seeds) in brackets."""
+    if not d or d.get("mean") is None:
+        return ""
+    if pct:
+        return f" (Δ {100 * d['mean']:+.1f} ± {100 * d['std']:.1f} pt)"
+    return f" (Δ {d['mean']:+.3f} ± {d['std']:.3f})"
+
+
+def _paper(key: str | None, pct: bool) -> str:
+    from .run import PAPER
+
+    if key is None:
+        return "–"
+    a, b = PAPER[key]
+    return f"{100 * a:.0f} % → {100 * b:.0f} %" if pct else f"{a:.2f} → {b:.2f}"
+
+
+def markdown(results: dict) -> str:
+    arms = {k: v for k, v in results["arms"].items() if v.get("summary")}
+    tests = list(results["data"]["tests"])
+    lines: list[str] = []
+    seeds = max((len(v["runs"]) for v in arms.values()), default=0)
+    prof = results["profile_config"]
+    lines.append(f"Profile `{results['profile']}`: {results['data']['base']['images']} base images, "
+                 f"{prof['size']} px, {prof['epochs']} epochs (E), batch {prof['batch']}, U-Net widths "
+                 f"{prof['widths']}, {seeds} seed(s), resize fill `{results['config'].get('pad')}`, device {results['device']}"
+                 + (f", ablation: no {results['ablate']}" if results.get("ablate") else "")
+                 + ("" if results.get("complete") else " — **incomplete run**") + ".")
+    lines.append("Values are mean ± std over seeds; Δ is the paired difference (same seed, same initial weights).")
+    lines.append("")
+    if "base" in arms and "augmented" in arms:
+        b, a = arms["base"]["summary"], arms["augmented"]["summary"]
+        lines.append("| metric | paper: base → augmented | "
+                     + " | ".join(f"{t}: base → augmented (paired Δ)" for t in tests) + " |")
+        lines.append("|---|---|" + "---|" * len(tests))
+        for m, label, pk in PAPER_ROWS:
+            pct = m == "pixel_accuracy"
+            cells = [f"{_ms(b['tests'][t][m], pct)} → {_ms(a['tests'][t][m], pct)}"
+                     f"{_delta(a['tests'][t].get('delta_vs_base', {}).get(m), pct)}" for t in tests]
+            lines.append(f"| {label} | {_paper(pk, pct)} | " + " | ".join(cells) + " |")
+        lines.append(f"| epochs to converge | 150 → 120 | {_ms(b['converge_epoch'], digits=1)} → "
+                     f"{_ms(a['converge_epoch'], digits=1)} (same for every test set) |" + " |" * (len(tests) - 1))
+        lines.append(f"| training time | 4 h → 5 h | {_ms(b['train_seconds'], digits=1)} s → "
+                     f"{_ms(a['train_seconds'], digits=1)} s |" + " |" * (len(tests) - 1))
+        lines.append("")
+    lines.append("| arm | train images | epochs | steps | epochs to converge | best val IoU | training time (s) | "
+                 + " | ".join(f"{t} IoU | {t} mAP" for t in tests) + " |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(tests))
+    for name, arm in arms.items():
+        s = arm["summary"]
+        cells = [f"{_ms(s['tests'][t]['iou_image'])} | {_ms(s['tests'][t]['ap'])}" for t in tests]
+        lines.append(f"| {name} | {s['train_images']} | {arm['runs'][0]['epochs']:g} | {s['steps']} | "
+                     f"{_ms(s['converge_epoch'], digits=1)} | {_ms(s['best_val_iou'])} | "
+                     f"{_ms(s['train_seconds'], digits=1)} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for t in tests:
+        buckets = sorted({bk for arm in arms.values() for bk in arm["summary"]["tests"][t]["by_aspect"]})
+        if len(buckets) < 2:
+            continue
+        first = next(iter(arms.values()))["summary"]["tests"][t]["by_aspect"]
+        lines.append(f"IoU (image mean) on `{t}` by the original's aspect ratio:")
+        lines.append("")
+        lines.append("| arm | " + " | ".join(f"{bk} (n={first.get(bk, {}).get('n', 0)})" for bk in buckets) + " |")
+        lines.append("|---|" + "---:|" * len(buckets))
+        for name, arm in arms.items():
+            per = arm["summary"]["tests"][t]["by_aspect"]
+            lines.append(f"| {name} | " + " | ".join(_ms(per.get(bk, {}).get("iou_image")) for bk in buckets) + " |")
+        lines.append("")
+    gen = results["data"].get("augmented") or {}
+    if gen:
+        secs = [g.get("seconds") for g in gen.values() if g.get("seconds") is not None]
+        resumed = any(g.get("resumed") for g in gen.values())
+        if secs:
+            lines.append(f"Making the augmented set took {sum(secs) / len(secs):.0f} s per seed (not in the "
+                         f"training time" + ("; partly resumed from an earlier run" if resumed else "") + ").")
+    if results.get("curves_note"):
+        lines.append(results["curves_note"])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def plot_curves(results: dict, path: Path) -> str | None:
+    """Validation IoU per epoch and per images seen, mean over seeds (band: min–max); returns a
+    note instead when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "(curves.png skipped: matplotlib is not installed — `pip install 'product-augment[bench]'`)"
+    import numpy as np
+
+    if not any(p.get("val_iou") is not None for arm in results["arms"].values() for r in arm["runs"]
+               for p in r["curve"]):
+        return "(no learning curves: the config names no validation set)"
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, arm in results["arms"].items():
+        runs = arm["runs"]
+        if not runs:
+            continue
+        n = min(len(r["curve"]) for r in runs)
+        vals = np.array([[p.get("val_iou") if p.get("val_iou") is not None else np.nan for p in r["curve"][:n]]
+                         for r in runs], float)
+        ep = np.arange(1, n + 1)
+        seen = np.array([p["step"] for p in runs[0]["curve"][:n]]) * runs[0]["batch"]
+        if np.isnan(vals).all():
+            continue
+        mean = np.nanmean(vals, 0)
+        for ax, x in ((axes[0], ep), (axes[1], seen)):
+            (line,) = ax.plot(x, mean, label=name, lw=1.6)
+            if len(runs) > 1:
+                ax.fill_between(x, np.nanmin(vals, 0), np.nanmax(vals, 0), color=line.get_color(), alpha=0.15)
+    axes[0].set_xlabel("epoch")
+    axes[1].set_xlabel("training images seen")
+    for ax in axes:
+        ax.set_ylabel("validation IoU (image mean)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"U-Net bench, profile {results['profile']}: validation IoU (mean over {results['seeds']} "
+                 f"seeds, band min–max)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+def write_outputs(results: dict, out: Path) -> None:
+    note = plot_curves(results, out / "curves.png")
+    results["curves_note"] = note
+    results["curves"] = None if note else "curves.png"
+    (out / "report.md").write_text(markdown(results))

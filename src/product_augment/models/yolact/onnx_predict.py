@@ -1,0 +1,137 @@
+"""Torch-free inference: the exported network on ONNX Runtime + numpy post-processing.
+
+`OnnxPredictor` has `Predictor`'s interface (`soft`, `soft_masks`, `__call__`, `.meta`) and gives
+the same detections and masks to float rounding (tests/models/yolact/test_onnx.py). It imports no
+torch, so the default install needs neither torch nor the CUDA stack. The learned mask refiner
+(torch, not shipped) is not supported here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...sample import Instance
+from .data import Letterbox
+from .postprocess import SoftDetections, detect, make_anchors, soft_detections
+from .spec import (
+    AGNOSTIC,
+    EDGE_REFINE,
+    PICK_BORDER,
+    PICK_CENTRE,
+    REFINE_EPS,
+    RESCORE_POWER,
+    YolactConfig,
+)
+
+
+def onnx_sidecar(onnx_file: str | Path) -> Path:
+    """The JSON sidecar shared with the safetensors weights: ``<stem>.json``."""
+    return Path(onnx_file).with_suffix(".json")
+
+
+def _grid_sizes(meta: dict[str, Any], cfg: YolactConfig) -> list[tuple[int, int]]:
+    recorded = (meta.get("onnx") or {}).get("grid_sizes")
+    if recorded:
+        return [tuple(g) for g in recorded]
+    s = cfg.input_size  # a stride-2 3×3 conv with padding 1 halves a side, rounding up
+    for _ in range(3):
+        s = -(-s // 2)
+    sizes = []
+    for _ in cfg.strides:
+        sizes.append((s, s))
+        s = -(-s // 2)
+    return sizes
+
+
+class OnnxPredictor:
+    """One loaded YOLACT model on ONNX Runtime (CPU). Not thread-safe; create one per worker.
+
+    ``threads`` is ONNX Runtime's intra-op thread count: 1 by default, like every worker of the
+    runner, so results do not depend on the number of workers or cores.
+    """
+
+    def __init__(self, onnx_file: str | Path, meta: dict[str, Any] | None = None, score_threshold: float = 0.3,
+                 top_k: int = 10, nms_iou: float = 0.5, box_margin: float = 0.02,
+                 refine_radius: float = EDGE_REFINE, refine_eps: float = REFINE_EPS,
+                 rescore_power: float = RESCORE_POWER, agnostic: bool = AGNOSTIC, pick_centre: float = PICK_CENTRE,
+                 pick_border: float = PICK_BORDER, threads: int = 1, providers: list[str] | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(onnx_file)
+        if meta is None:
+            side = onnx_sidecar(self.path)
+            meta = json.loads(side.read_text()) if side.exists() else {}
+        if "config" not in meta:
+            raise ValueError(f"{onnx_sidecar(self.path)}: no model config (the JSON sidecar of {self.path.name})")
+        self.meta = meta
+        self.cfg = YolactConfig.from_dict(meta["config"])
+        self.size = self.cfg.input_size
+        self.score_threshold = score_threshold
+        self.top_k = top_k
+        self.nms_iou = nms_iou
+        self.box_margin = box_margin
+        self.refine_radius = refine_radius
+        self.refine_eps = refine_eps
+        self.rescore_power = rescore_power
+        self.agnostic = agnostic
+        self.pick_centre = pick_centre
+        self.pick_border = pick_border
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        self.runtime = f"onnxruntime {ort.__version__} cpu"  # what ran the network (for manifests)
+        self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.anchors = make_anchors(_grid_sizes(meta, self.cfg), self.cfg.anchor_fracs, self.cfg.aspect_ratios)
+
+    @staticmethod
+    def from_weights(path: str | Path, **kwargs: Any) -> OnnxPredictor:
+        """Load ``path`` (a ``.onnx`` file, or the ``.safetensors`` weights with ``<stem>.onnx`` beside)."""
+        path = Path(path)
+        onnx_file = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+        if not onnx_file.exists():
+            raise FileNotFoundError(f"{onnx_file}: ONNX model not found")
+        return OnnxPredictor(onnx_file, **kwargs)
+
+    def raw(self, frame: np.ndarray) -> dict[str, np.ndarray]:
+        """The network's outputs for one letterboxed S×S×3 uint8 frame (batch dimension dropped)."""
+        outs = self.session.run(self.output_names, {self.input_name: frame[None]})
+        return {k: v[0] for k, v in zip(self.output_names, outs)}
+
+    def soft(self, image: np.ndarray, score_threshold: float | None = None,
+             top_k: int | None = None, agnostic: bool | None = None) -> SoftDetections:
+        """Detections with float32 masks in [0, 1] at the image's resolution, best first
+        (see `Predictor.soft`)."""
+        agnostic = self.agnostic if agnostic is None else agnostic
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
+        thr = self.score_threshold if score_threshold is None else score_threshold
+        k = self.top_k if top_k is None else top_k
+        h, w = image.shape[:2]
+        lb = Letterbox.for_shape(h, w, self.size)
+        out = self.raw(lb.image(image))
+        det = detect(out["cls"], out["box"], out["coef"], self.anchors, self.cfg.box_variances,
+                     score_threshold=thr, nms_iou=self.nms_iou, max_dets=k, agnostic=agnostic)
+        return soft_detections(image, det, out["protos"], lb.scale, self.size, box_margin=self.box_margin,
+                               refine_radius=self.refine_radius, refine_eps=self.refine_eps,
+                               rescore_power=self.rescore_power, agnostic=agnostic,
+                               pick_centre=self.pick_centre, pick_border=self.pick_border)
+
+    def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
+        """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""
+        soft = self.soft(image, **kwargs)
+        return self._instances(soft), soft.masks
+
+    def __call__(self, image: np.ndarray, **kwargs: Any) -> list[Instance]:
+        return self._instances(self.soft(image, **kwargs))
+
+    @staticmethod
+    def _instances(soft: SoftDetections, threshold: float = 0.5) -> list[Instance]:
+        return [Instance(int(cls), mask >= threshold, tuple(float(v) for v in box), float(score))
+                for box, cls, score, mask in zip(soft.boxes, soft.classes, soft.scores, soft.masks)]

@@ -1,0 +1,137 @@
+"""Preset values that may be fixed, a random range or a weighted choice.
+
+    opacity: 0.4                                  # fixed
+    opacity: {range: [0.3, 0.6]}                  # uniform in [0.3, 0.6]
+    blur: {range: [2, 8], int: true}              # uniform integer in [2, 8]
+    color: {choice: ["#ffffff", "#f4f4f4"], weights: [3, 1]}
+
+`draw(spec, rng)` turns a spec into a concrete value; fixed values come back unchanged and use
+no random numbers.
+
+A sampled value is validated by its shape, not as a union: a mapping with `range` is a RangeSpec,
+one with `choice` a ChoiceSpec, anything else the plain type. Only that form is validated, so an
+error names the field itself (`opacity`, `opacity.range[1]`, `color.choice[2]`), never a form.
+"""
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from typing import Annotated, Any, Generic, TypeVar, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import core_schema
+
+T = TypeVar("T")
+
+
+class ByShape:
+    """`Annotated[A | B | ..., ByShape()]`: a union validated as the one member that the input's shape
+    picks (`by_shape`), so that its errors carry plain field paths; pydantic's union would put each
+    member's name into them. JSON schema and serialization stay the union's. ByShape must be the
+    union's only annotation: it validates the members itself."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        members = union_members(source)
+        if len(members) == 1:  # nothing to pick (and with `Annotated[Color, ByShape()]`, Color's bare tuple)
+            return handler(source)
+        adapters: dict[int, TypeAdapter] = {}
+
+        def validate(value: Any, _: Any, info: core_schema.ValidationInfo) -> Any:
+            forms = by_shape(members, value)
+            failed = []
+            for m in forms:
+                adapter = adapters.get(id(m)) or adapters.setdefault(id(m), TypeAdapter(m))
+                try:
+                    return adapter.validate_python(value, context=info.context)
+                except ValidationError as e:
+                    failed.append(e)
+            if isinstance(value, Mapping) and not is_spec(forms[0]) and any(map(is_spec, members)):
+                raise ValueError("expected a value, {range: [lo, hi]} or {choice: [...], weights: [...]}; "
+                                 f"got {value!r}")
+            raise min(failed, key=_rank)
+
+        return core_schema.with_info_wrap_validator_function(validate, handler(source))
+
+
+def union_members(tp: Any) -> tuple[Any, ...]:
+    """The members of a union (a one-member tuple for any other type)."""
+    return typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else (tp,)
+
+
+def is_spec(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, (RangeSpec, ChoiceSpec))
+
+
+def by_shape(members: tuple[Any, ...], value: Any) -> list[Any]:
+    """The members `value` can be by its shape: a mapping with `range` a RangeSpec, with `choice` a
+    ChoiceSpec; anything else (or a spec the type lacks) the plain members, to try in order."""
+    if isinstance(value, Mapping):
+        want = RangeSpec if "range" in value else ChoiceSpec if "choice" in value else None
+    else:
+        want = next((c for c in (RangeSpec, ChoiceSpec) if isinstance(value, c)), None)
+    spec = [m for m in members if want is not None and is_spec(m) and issubclass(m, want)]
+    return spec[:1] or [m for m in members if not is_spec(m)]
+
+
+def _rank(e: ValidationError) -> int:
+    """Which failed plain member to report: our validators' messages ('whte' is not a colour ...) first,
+    then any but a wrong-type error (for `colors: 7`, 'less than or equal to 4' over 'not a list')."""
+    kinds = [x["type"] for x in e.errors()]
+    return 0 if "value_error" in kinds else 2 if all(k.endswith(("_type", "_parsing")) for k in kinds) else 1
+
+
+class RangeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    range: tuple[float, float]
+    int: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RangeSpec:
+        lo, hi = self.range
+        if lo > hi:
+            raise ValueError(f"range [{lo}, {hi}] has its low end above its high end")
+        return self
+
+
+class ChoiceSpec(BaseModel, Generic[T]):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    choice: list[Annotated[T, ByShape()]] = Field(min_length=1)
+    weights: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> ChoiceSpec[T]:
+        if self.weights is not None:
+            if len(self.weights) != len(self.choice):
+                raise ValueError(
+                    f"weights has {len(self.weights)} entries but choice has {len(self.choice)}")
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError("weights must be non-negative and not all zero")
+        return self
+
+
+# A number that may be random.
+SampledFloat = Annotated[float | RangeSpec | ChoiceSpec[float], ByShape()]
+SampledInt = Annotated[int | RangeSpec | ChoiceSpec[int], ByShape()]
+
+
+def sampled(t: Any) -> Any:
+    """The type `t | {choice: [t, ...]}` for non-numeric values (strings, colours, bools)."""
+    return Annotated[t | ChoiceSpec[t], ByShape()]
+
+
+def draw(spec: Any, rng: np.random.Generator) -> Any:
+    """A concrete value from a spec: fixed values pass through, ranges and choices use `rng`."""
+    if isinstance(spec, RangeSpec):
+        lo, hi = spec.range
+        if spec.int:
+            return int(rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1))
+        return float(rng.uniform(lo, hi))
+    if isinstance(spec, ChoiceSpec):
+        p = None
+        if spec.weights is not None:
+            w = np.asarray(spec.weights, dtype=float)
+            p = w / w.sum()
+        return draw(spec.choice[int(rng.choice(len(spec.choice), p=p))], rng)
+    return spec
