@@ -22,9 +22,10 @@ def run(path, options, **overrides):
 
 
 def files_of(root: Path) -> dict[str, bytes]:
+    """Every output file but the manifest and its parts (they hold timings)."""
     skip = {MANIFEST}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.name not in skip}
+            if p.is_file() and p.name not in skip and p.relative_to(root).parts[0] != "parts"}
 
 
 def opts(inp, out, workers=1, **kw):
@@ -44,19 +45,46 @@ def test_resume_after_kill(tmp_path, input_dir, classical_preset):
     ref = tmp_path / "ref"
     run(classical_preset, opts(input_dir, ref))
     out = tmp_path / "killed"
-    run(classical_preset, opts(input_dir, out))
-    # simulate a kill: last manifest line torn, one item's files missing, a temp file left over,
-    # annotations never written
-    lines = (out / MANIFEST).read_bytes().splitlines(keepends=True)
-    (out / MANIFEST).write_bytes(b"".join(lines[:5]) + lines[5][:40])
-    (out / "images/p1__v01.png").unlink()
+    run(classical_preset, opts(input_dir, out, shard_size=2))  # 4 shards: one input's 2 variants each
+    # simulate a kill: one shard never finished (its part missing, its files there or not), one
+    # finished item's image lost, a temp file left over, annotations never written
+    parts = sorted((out / "parts").glob("*.jsonl"))
+    assert len(parts) == 4
+    unfinished = [json.loads(x)["id"] for x in parts[0].read_text().splitlines()]
+    parts[0].unlink()
+    (out / f"images/{unfinished[0]}.png").unlink()
+    lost = next(e for e in ("p0__v01", "p1__v01", "p2__v01") if e not in unfinished)
+    (out / f"images/{lost}.png").unlink()
     (out / "images/.p2__v00.png.abc.tmp").write_bytes(b"partial")
     (out / "annotations.json").unlink()
+    s = run(classical_preset, opts(input_dir, out, shard_size=2))
+    assert s.ok and s.resumed == 5 and s.done == 3
+    assert files_of(out) == files_of(ref)
+    entries = [json.loads(x) for x in (out / MANIFEST).read_text().splitlines()]
+    assert len(entries) == 8 and [e["id"] for e in entries] == sorted(e["id"] for e in entries)
+
+
+def test_resume_reads_the_single_manifest_of_older_runs(tmp_path, input_dir, classical_preset):
+    ref = tmp_path / "ref"
+    run(classical_preset, opts(input_dir, ref))
+    out = tmp_path / "old"
+    run(classical_preset, opts(input_dir, out))
+    # an output folder of the one-file-manifest era: no parts, entries without job ids, the
+    # last line torn by a kill
+    import shutil
+    shutil.rmtree(out / "parts")
+    lines = []
+    for x in (out / MANIFEST).read_text().splitlines():
+        e = json.loads(x)
+        e.pop("job"), e.pop("source_stat")
+        lines.append(json.dumps(e) + "\n")
+    (out / MANIFEST).write_text("".join(lines[:5]) + lines[5][:40])
+    (out / "images/p1__v01.png").unlink()
     s = run(classical_preset, opts(input_dir, out))
     assert s.ok and s.resumed == 4 and s.done == 4
     assert files_of(out) == files_of(ref)
-    entries = [json.loads(x) for x in (out / MANIFEST).read_text().splitlines()]
-    assert len(entries) == 9  # 5 kept + 4 redone; the torn line is gone
+    assert (out / "parts" / "r00000-legacy.jsonl").exists()
+    assert len((out / MANIFEST).read_text().splitlines()) == 8
 
 
 def test_coco_masks_match_mask_files(tmp_path, input_dir, classical_preset):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -74,10 +75,16 @@ class Pipeline:
         self.steps = tuple(steps)
         check_order(self.steps, initial)
 
-    def __call__(self, sample: Sample, seed: int, relpath: str, variant: int = 0) -> Sample:
+    def __call__(self, sample: Sample, seed: int, relpath: str, variant: int = 0,
+                 timings: dict[str, float] | None = None) -> Sample:
+        """Run every step with its own generator; `timings`, when given, receives each step's
+        wall-clock seconds (where the time goes; never part of the result)."""
         rngs = step_rngs(seed, relpath, variant, len(self.steps))
         for step, rng in zip(self.steps, rngs):
+            t0 = time.perf_counter()
             sample = step(sample, rng)
+            if timings is not None:
+                timings[step.name] = round(time.perf_counter() - t0, 4)
         return sample
 
     def replay(self, sample: Sample, applied: Mapping[str, Mapping[str, Any]]) -> Sample:

@@ -1,46 +1,37 @@
 """The batch loop: inputs × variants through the pipeline, outputs, manifest, resume, errors.
 
-The main process owns the manifest (append-only JSON lines); workers write the image files of
-their item atomically and return its manifest entry. A killed run restarted with the same preset
-skips every item whose entry says ok and whose files exist, so the final set equals an
-uninterrupted run's.
+A run is planned as jobs (`jobs.Job`: input × variant, with a stable id from the input's path and
+content hash, the preset hash and the variant) grouped in shards, which an executor (`executors/`:
+a local process pool by default, or Ray) runs with `jobs.process_shard`: outputs are written
+atomically, then the shard's manifest part (`parts/`) as its completion marker. A killed run
+restarted with the same preset skips every job whose latest entry says ok and whose files exist,
+so the final set equals an uninterrupted run's. `mode="incremental"` also skips inputs that failed
+before with the same content (only new or changed inputs are processed) and keeps the outputs of
+earlier inputs in the dataset. At the end the main process writes the merged `manifest.jsonl`,
+`annotations.json`, `layers.json` and the YOLO lists.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
-import shutil
 import time
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from . import __version__
-from .annotations import build_coco, build_layer_coco, mask_to_rle, yolo_seg_lines
-from .io import (
-    SUPPORTED_SUFFIXES,
-    ImageReadError,
-    encode_image,
-    encode_mask,
-    list_inputs,
-    read_image,
-    remove_stale_temps,
-    write_atomic,
-)
-from .pipeline import SampleError
+from . import jobs as J
+from .annotations import build_coco, build_layer_coco, yolo_dataset_yaml, yolo_names, yolo_split
+from .io import SUPPORTED_SUFFIXES, remove_stale_temps
 from .presets.loader import Preset, load_preset
-from .sample import Sample, mask_box
+from .storage import Store
 
-MANIFEST = "manifest.jsonl"
+MANIFEST = J.MANIFEST
 ANNOTATIONS = "annotations.json"
 LAYER_ANNOTATIONS = "layers.json"
-OUTPUT_DIRS = ("images", "masks", "layers", "labels")
+OUTPUT_DIRS = ("images", "masks", "layers", "labels", J.PARTS)
+MODES = ("resume", "incremental")
 
 
 class RunError(Exception):
@@ -52,11 +43,17 @@ class RunOptions:
     """Where and how to run; what to make (seed, variants, formats) is the preset's alone (the CLI
     folds its --seed/--variants/--format into the preset when it loads it)."""
 
-    input_dir: Path
-    output_dir: Path
+    input_dir: Path | str          # a folder, one image, or an fsspec URL (s3://, gs://, memory://)
+    output_dir: Path | str
     workers: int = 1
     limit: int | None = None
     overwrite: bool = False
+    mode: str = "resume"           # resume | incremental
+    executor: str = "local"        # local | ray
+    ray_address: str | None = None
+    shard_size: int = 16           # jobs per shard (a manifest part); the variants of an input stay together
+    retries: int = 2               # transient failures: tries of a job, and of a shard whose worker died
+    balance: Any = None            # balance.Balance: variants per input from class counts
 
 
 @dataclass
@@ -66,6 +63,12 @@ class RunSummary:
     resumed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (item, reason)
     seconds: float = 0.0
+    known_failed: int = 0          # incremental: unchanged inputs that failed in an earlier run (not retried)
+    replaced: int = 0              # outputs of changed inputs written again
+    classes_before: dict[str, int] | None = None   # balancing: input images per class
+    classes_after: dict[str, int] | None = None    # balancing: output images per class
+    executor: str = "local"
+    startup_seconds: float = 0.0   # the executor's start (Ray)
 
     @property
     def ok(self) -> bool:
@@ -81,14 +84,8 @@ class Task:
 
 def plan_tasks(relpaths: list[str], variants: int) -> list[Task]:
     """Deterministic output names; inputs differing only by suffix keep it in their name."""
-    bases = [str(Path(r).with_suffix("")) for r in relpaths]
-    dup = {b for b in bases if bases.count(b) > 1}
-    tasks = []
-    for rel, base in zip(relpaths, bases):
-        if base in dup:
-            base = rel.replace(".", "_")
-        tasks += [Task(f"{base}__v{v:02d}", rel, v) for v in range(variants)]
-    return tasks
+    bases = J.output_bases(relpaths)
+    return [Task(f"{bases[rel]}__v{v:02d}", rel, v) for rel in relpaths for v in range(variants)]
 
 
 def file_sha256(path: Path) -> str:
@@ -136,9 +133,6 @@ def latest_entries(entries: list[dict]) -> dict[str, dict]:
 
 # ---------------------------------------------------------------- worker side
 
-_STATE: dict[str, Any] = {}
-
-
 # variables read by numeric libraries when they load (torch reads OMP_NUM_THREADS when the
 # segmenter first imports it, on the first image)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -182,117 +176,35 @@ def limit_threads() -> Callable[[], None]:
     return restore
 
 
-def _init_worker(preset: Preset, output_dir: str, input_dir: str) -> None:
-    """Build the pipeline once for this process (the preset comes validated: nothing is re-read)."""
-    _STATE.update(preset=preset, pipeline=preset.build_pipeline(), output_dir=Path(output_dir),
-                  input_dir=Path(input_dir))
-
-
-def _init_pool_worker(*init_args: Any) -> None:
-    limit_threads()  # for the worker process's whole life
-    _init_worker(*init_args)
-
-
-def _run_task(task: Task) -> dict:
-    preset: Preset = _STATE["preset"]
-    out_dir: Path = _STATE["output_dir"]
-    src = _STATE["input_dir"] / task.relpath if _STATE["input_dir"].is_dir() else _STATE["input_dir"]
-    t0 = time.perf_counter()
-    entry: dict[str, Any] = {"id": task.item_id, "source": task.relpath, "variant": task.variant,
-                             "preset_sha256": preset.sha256, "seed": preset.model.seed}
-    try:
-        entry["source_sha256"] = file_sha256(src)
-        rgb, alpha = read_image(src, preset.model.input.max_side)
-        sample = Sample(image=rgb, alpha=alpha, meta={"relpath": task.relpath})
-        sample = _STATE["pipeline"](sample, preset.model.seed, task.relpath, task.variant)
-        entry.update(_write_outputs(task, sample, preset, out_dir))
-        entry["status"] = "ok"
-    except (ImageReadError, SampleError) as e:
-        entry.update(status="failed", error=str(e))
-    except Exception as e:  # a bug: report it with its traceback, keep the batch going
-        entry.update(status="failed", error=f"internal error: {type(e).__name__}: {e}",
-                     traceback=traceback.format_exc(limit=8))
-    entry["seconds"] = round(time.perf_counter() - t0, 4)
-    return entry
-
-
-def _write_outputs(task: Task, sample: Sample, preset: Preset, out_dir: Path) -> dict:
-    opts = preset.model.output
-    formats = opts.annotations
-    fmt = "png" if sample.output_alpha is not None and opts.format == "jpg" else opts.format
-    image_rel = f"images/{task.item_id}.{fmt}"
-    write_atomic(out_dir / image_rel, encode_image(sample.image, sample.output_alpha, fmt, opts.quality))
-    h, w = sample.image.shape[:2]
-    instances, mask_rels = [], []
-    for j, inst in enumerate(sample.instances):
-        rel = f"masks/{task.item_id}__i{j}.png"
-        write_atomic(out_dir / rel, encode_mask(inst.mask))
-        mask_rels.append(rel)
-        instances.append({"class_id": int(inst.class_id), "score": round(float(inst.score), 4),
-                          "box": [float(v) for v in inst.box], "mask": rel, "rle": mask_to_rle(inst.mask)})
-    layers, layer_rles, layer_boxes = {}, {}, {}
-    for name in opts.layers:
-        matte = sample.layers.get(name)
-        if matte is None:
-            continue
-        rel = f"layers/{task.item_id}__{name}.png"
-        write_atomic(out_dir / rel, encode_mask(matte))
-        layers[name] = rel
-        binary = matte > 0.5 if name == "logo" else matte > 0.1
-        if binary.any():
-            layer_rles[name] = mask_to_rle(binary)
-            layer_boxes[name] = list(mask_box(binary))
-    outputs: dict[str, Any] = {"image": image_rel, "masks": mask_rels, "layers": layers}
-    if "yolo" in formats:
-        rel = f"labels/{task.item_id}.txt"
-        write_atomic(out_dir / rel, "\n".join(yolo_seg_lines(sample.instances, w, h)).encode() + b"\n")
-        outputs["label"] = rel
-    result = {"size": [w, h], "outputs": outputs, "instances": instances,
-              "layer_rles": layer_rles, "layer_boxes": layer_boxes,
-              "applied": _jsonable(sample.meta.get("applied", {})),
-              "models": sample.meta.get("models", {}), "version": __version__}
-    if sample.meta.get("segment_fallback"):  # the configured backend found nothing; this one made the mask
-        result["fallback"] = {"segment": sample.meta["segment_fallback"]}
-    return result
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    return x
-
-
 # ---------------------------------------------------------------- main side
 
-def plan(preset: Preset, opts: RunOptions) -> tuple[list[Task], list[str]]:
-    """The tasks (input × variant) of a run and the unsupported files, after --limit; reads no image.
+def _inputs(preset: Preset, opts: RunOptions) -> tuple[Store, Store, list[str], list[str]]:
+    """(input store, output store, supported, unsupported), after --limit; reads no image.
     Raises RunError for a missing input, an output folder that is or holds the input, or no inputs."""
-    if not opts.input_dir.exists():
+    inputs, out = Store(opts.input_dir), Store(opts.output_dir)
+    if not inputs.exists():
         raise RunError(f"input not found: {opts.input_dir}")
-    out = opts.output_dir
-    inp = opts.input_dir.resolve()
-    if inp == out.resolve():
-        raise RunError(f"output folder {out} is the input folder: choose another --output "
+    if inputs.local and out.local and inputs.root.resolve() == out.root.resolve():
+        raise RunError(f"output folder {opts.output_dir} is the input folder: choose another --output "
                        f"(a sub-folder of the input is fine)")
-    if out.resolve() in inp.parents:
-        raise RunError(f"output folder {out} contains the input {opts.input_dir}: choose another "
+    if out.contains(inputs):
+        raise RunError(f"output folder {opts.output_dir} contains the input {opts.input_dir}: choose another "
                        f"--output (a new sub-folder is fine)")
     # an output folder inside the input folder is skipped when listing inputs
-    relpaths, unsupported = list_inputs(opts.input_dir, preset.model.input.recursive, exclude=out)
+    relpaths, unsupported = inputs.list_inputs(preset.model.input.recursive, exclude=out)
     if opts.limit is not None:  # the first N files, supported or not
         first = set(sorted(relpaths + unsupported)[: opts.limit])
         relpaths = [r for r in relpaths if r in first]
         unsupported = [r for r in unsupported if r in first]
     if not relpaths and not unsupported:
         raise RunError(f"no images found in {opts.input_dir} (supported: {' '.join(SUPPORTED_SUFFIXES)})")
+    return inputs, out, relpaths, unsupported
+
+
+def plan(preset: Preset, opts: RunOptions) -> tuple[list[Task], list[str]]:
+    """The tasks (input × variant, the preset's variant count) of a run and the unsupported files,
+    after --limit; reads no image. Raises RunError as `run` does before any work."""
+    _, _, relpaths, unsupported = _inputs(preset, opts)
     return plan_tasks(relpaths, preset.model.variants), unsupported
 
 
@@ -300,127 +212,178 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
         on_start: Callable[[int], None] | None = None) -> RunSummary:
     """Process every input × variant of a loaded preset (a path is loaded first); returns a summary.
     Raises RunError before any work. The pipeline is built once per worker process.
-    `on_start(n)` is told how many items will be processed (after resume); `progress(entry)` gets
-    each item's manifest entry as it finishes."""
+    `on_start(n)` is told how many jobs will be processed (after resume); `progress(entry)` gets
+    each job's manifest entry as its shard finishes."""
+    from .executors import make_executor
+
     if not isinstance(preset, Preset):
         preset = load_preset(preset)
+    if opts.mode not in MODES:
+        raise RunError(f"mode {opts.mode!r}: use {' or '.join(MODES)}")
     t0 = time.perf_counter()
-    tasks, unsupported = plan(preset, opts)
-    out = opts.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    manifest_path = out / MANIFEST
+    inputs, out, relpaths, unsupported = _inputs(preset, opts)
+    if out.local:
+        out.root.mkdir(parents=True, exist_ok=True)
     if opts.overwrite:
         _clear_outputs(out)
-    remove_stale_temps(out)
-    previous = read_manifest(manifest_path)
-    other = {e.get("preset_sha256") for e in previous if e.get("status") == "ok"} - {preset.sha256}
+    if out.local:
+        remove_stale_temps(out.root)
+    J.migrate_legacy(out)
+    history, run_no = J.read_history(out)
+    other = {e.get("preset_sha256") for e in history if e.get("status") == "ok"} - {preset.sha256}
     if other:
-        raise RunError(f"{out} holds results of a different preset or options; use --overwrite or another "
-                       f"--output")
-    done = {i for i, e in latest_entries(previous).items()
-            if e.get("status") == "ok" and _files_exist(out, e)}
-    todo = [t for t in tasks if t.item_id not in done]
-    summary = RunSummary(total=len(tasks) + len(unsupported), resumed=len(tasks) - len(todo))
+        raise RunError(f"{opts.output_dir} holds results of a different preset or options; use --overwrite "
+                       f"or another --output")
+    before = J.latest_entries(history)
+    hashes, stats = _content_hashes(inputs, relpaths, history)
+    executor = make_executor(opts.executor, workers=opts.workers, ray_address=opts.ray_address)
+    ctx = J.ShardContext(preset, inputs, out, retries=opts.retries)
+    summary = RunSummary(executor=opts.executor)
+    try:
+        variants: dict[str, int] | int = preset.model.variants
+        if opts.balance is not None:
+            variants = _balance(opts.balance, preset, relpaths, hashes, out, executor, ctx, summary)
+        jobs = J.make_jobs(relpaths, variants, hashes, preset.sha256, stats)
+        todo, known_failed = [], 0
+        for job in jobs:
+            e = before.get(job.item_id)
+            same = e is not None and J.entry_job_id(e) == job.job_id
+            if same and e.get("status") == "ok" and J.files_exist(out, e):
+                continue
+            if same and opts.mode == "incremental" and e.get("status") == "failed" \
+                    and not _retryable(e.get("error", "")):
+                known_failed += 1
+                continue
+            todo.append(job)
+        summary.total = len(jobs) + len(unsupported)
+        summary.resumed = len(jobs) - len(todo) - known_failed
+        summary.known_failed = known_failed
 
-    latest = latest_entries(previous)
-    for rel in unsupported:
-        reason = f"unsupported file type {Path(rel).suffix or '(none)'}"
-        entry = {"id": rel, "source": rel, "status": "failed", "error": reason}
-        if latest.get(rel) != entry:  # a resumed run does not repeat what the manifest says
-            append_manifest(manifest_path, entry)
-        summary.failed.append((rel, reason))
+        new: list[dict] = []
+        for rel in unsupported:
+            reason = f"unsupported file type {Path(rel).suffix or '(none)'}"
+            entry = {"id": rel, "source": rel, "status": "failed", "error": reason}
+            if before.get(rel) != entry:  # a resumed run does not repeat what the manifest says
+                new.append(entry)
+            summary.failed.append((rel, reason))
+        if new:
+            out.write_bytes(f"{J.PARTS}/r{run_no:05d}-unsupported.jsonl", J.to_lines(new))
 
-    init_args = (preset, str(out), str(opts.input_dir))
-    if on_start:
-        on_start(len(todo))
-    failed_variants: dict[tuple[str, str], list[int]] = {}
-    for entry in _execute(todo, init_args, opts.workers):
-        append_manifest(manifest_path, entry)
-        if entry["status"] == "ok":
-            summary.done += 1
-        else:
-            failed_variants.setdefault((entry["source"], entry["error"]), []).append(entry["variant"])
-        if progress:
-            progress(entry)
+        shards = J.make_shards(todo, max(1, opts.shard_size), run_no)
+        if on_start:
+            on_start(len(todo))
+        n_variants = {rel: variants if isinstance(variants, int) else variants[rel] for rel in relpaths}
+        failed_variants: dict[tuple[str, str], list[int]] = {}
+        for shard, result in executor.run_shards(shards, ctx):
+            if isinstance(result, BaseException):  # no part written: the next run does it again
+                reason = f"shard failed: {type(result).__name__}: {result}".splitlines()[0]
+                result = [{"id": j.item_id, "job": j.job_id, "source": j.relpath, "variant": j.variant,
+                           "preset_sha256": preset.sha256, "status": "failed", "error": reason}
+                          for j in shard.jobs]
+            for entry in result:
+                new.append(entry)
+                if entry["status"] == "ok":
+                    summary.done += 1
+                else:
+                    failed_variants.setdefault((entry["source"], entry["error"]), []).append(entry["variant"])
+                if progress:
+                    progress(entry)
+        summary.startup_seconds = getattr(executor, "startup_seconds", 0.0)
+    finally:
+        executor.close()
     # one line per file and reason: an unreadable file fails the same way in every variant
     for (source, error), vs in sorted(failed_variants.items()):
-        which = "" if len(vs) == preset.model.variants else f" (variant {', '.join(map(str, sorted(vs)))})"
+        which = "" if len(vs) == n_variants.get(source) else f" (variant {', '.join(map(str, sorted(vs)))})"
         summary.failed.append((source + which, error))
 
-    _write_annotations(out, read_manifest(manifest_path), preset, {t.item_id for t in tasks})
+    merged = J.latest_entries([*history, *new])
+    summary.replaced = _remove_replaced(out, before, merged, {e["id"] for e in new})
+    out.write_bytes(MANIFEST, J.to_lines(merged[k] for k in sorted(merged)))
+    wanted = set(merged) if opts.mode == "incremental" else {j.item_id for j in jobs}
+    _write_annotations(out, merged, preset, wanted)
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
-def _execute(todo: list[Task], init_args: tuple, workers: int) -> Iterator[dict]:
-    if not todo:
-        return
-    if workers <= 1 or len(todo) == 1:
-        # in this process, with the pool workers' one-thread limits (same bytes on any worker
-        # count); the limits are undone when the batch ends
-        restore = limit_threads()
-        try:
-            _init_worker(*init_args)
-            for t in todo:
-                yield _run_task(t)
-        finally:
-            restore()
-        return
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(todo)), initializer=_init_pool_worker, initargs=init_args) as pool:
-        yield from pool.imap_unordered(_run_task, todo, chunksize=1)
+def _retryable(error: str) -> bool:
+    return error.startswith(("internal error", "transient error", "shard failed"))
 
 
-def _files_exist(out: Path, entry: dict) -> bool:
-    o = entry.get("outputs") or {}
-    paths = [o.get("image"), *o.get("masks", []), *o.get("layers", {}).values()]
-    if "label" in o:
-        paths.append(o["label"])
-    return all(p and (out / p).exists() for p in paths)
+def _content_hashes(inputs: Store, relpaths: list[str], history: list[dict]) -> tuple[dict, dict]:
+    """SHA-256 of every input; an input whose size and modification time match an earlier entry's
+    keeps that entry's hash without being read."""
+    known = {(e.get("source"), e.get("source_stat")): e["source_sha256"] for e in history
+             if e.get("source_stat") and e.get("source_sha256")}
+    hashes, stats = {}, {}
+    for rel in relpaths:
+        st = inputs.input_stat(rel)
+        stats[rel] = st
+        hashes[rel] = known.get((rel, st)) or inputs.input_sha256(rel)
+    return hashes, stats
 
 
-def _clear_outputs(out: Path) -> None:
+def _balance(spec: Any, preset: Preset, relpaths: list[str], hashes: dict, out: Store, executor: Any,
+             ctx: J.ShardContext, summary: RunSummary) -> dict[str, int]:
+    """Variants per input from the inputs' classes (cached by content hash in balance-labels.json)."""
+    from . import balance as B
+
+    key = B.labels_key(preset)
+    cache: dict[str, Any] = json.loads(out.read_bytes(B.LABELS_FILE)) if out.exists(B.LABELS_FILE) else {}
+    missing = [r for r in relpaths if f"{key}:{hashes[r]}" not in cache]
+    chunks = [missing[i:i + 16] for i in range(0, len(missing), 16)]
+    for got in executor.map(J.label_sources, chunks, ctx):
+        for rel, cid in got.items():
+            cache[f"{key}:{hashes[rel]}"] = cid
+    if missing:
+        out.write_bytes(B.LABELS_FILE, json.dumps(cache, sort_keys=True).encode())
+    labels = {r: cache[f"{key}:{hashes[r]}"] for r in relpaths}
+    variants = B.allocate(labels, spec, preset.model.variants)
+    summary.classes_before = B.counts(labels, 1)
+    summary.classes_after = B.counts(labels, variants)
+    return variants
+
+
+def _remove_replaced(out: Store, before: dict[str, dict], merged: dict[str, dict], touched: set[str]) -> int:
+    """Files an earlier entry of a re-made output had and the new one has not (a changed input
+    with fewer instances); returns how many outputs were replaced."""
+    n = 0
+    for item in touched:
+        old, new = before.get(item), merged.get(item)
+        if not old or not new or old.get("status") != "ok" or J.entry_job_id(old) == J.entry_job_id(new):
+            continue
+        n += 1
+        keep = set(J.output_files(new)) if new.get("status") == "ok" else set()
+        for rel in set(J.output_files(old)) - keep:
+            out.remove(rel)
+    return n
+
+
+def _clear_outputs(out: Store) -> None:
     """Remove what an earlier run wrote (only our own files and folders)."""
+    from .balance import LABELS_FILE
+
     for name in OUTPUT_DIRS:
-        if (out / name).is_dir():
-            shutil.rmtree(out / name)
-    for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt"):
-        (out / name).unlink(missing_ok=True)
+        out.remove_tree(name)
+    for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt", LABELS_FILE):
+        out.remove(name)
 
 
-def _write_annotations(out: Path, entries: list[dict], preset: Preset, wanted: set[str]) -> None:
+def _write_annotations(out: Store, latest: dict[str, dict], preset: Preset, wanted: set[str]) -> None:
     formats = preset.model.output.annotations
-    ok = [e for e in latest_entries(entries).values() if e.get("status") == "ok" and e["id"] in wanted]
+    ok = [e for i, e in latest.items() if e.get("status") == "ok" and i in wanted]
     if "coco" in formats:
-        write_atomic(out / ANNOTATIONS, json.dumps(build_coco(ok)).encode())
+        out.write_bytes(ANNOTATIONS, json.dumps(build_coco(ok)).encode())
         if preset.model.output.layers:  # layer mattes are not products: their own file
-            write_atomic(out / LAYER_ANNOTATIONS,
-                         json.dumps(build_layer_coco(ok, list(preset.model.output.layers))).encode())
+            out.write_bytes(LAYER_ANNOTATIONS,
+                            json.dumps(build_layer_coco(ok, list(preset.model.output.layers))).encode())
     if "yolo" in formats:
         _write_yolo_dataset(out, ok)
 
 
-YOLO_VAL_SHARE = 10  # percent of source images (with all their variants) in the YOLO val list
-
-
-def _write_yolo_dataset(out: Path, ok: list[dict]) -> None:
+def _write_yolo_dataset(out: Store, ok: list[dict]) -> None:
     """dataset.yaml with a real split: train.txt / val.txt list the images, split by *source*
-    (a stable hash of its path) so no variant of a validation photo is trained on; the names are
+    (`annotations.yolo_split`) so no variant of a validation photo is trained on; the names are
     the 21 classes, plus `product` only when an instance has the generic class."""
-    from .annotations import yolo_class_index
-    from .classes import CLASS_NAMES, GENERIC_PRODUCT
-    from .pipeline import stable_hash
-
-    lists: dict[str, list[str]] = {"train": [], "val": []}
-    for e in sorted(ok, key=lambda e: e["id"]):
-        split = "val" if stable_hash(e["source"]) % 100 < YOLO_VAL_SHARE else "train"
-        lists[split].append(f"./{e['outputs']['image']}")
-    if not lists["val"] and len(lists["train"]) > 1:  # tiny runs: still something to validate on
-        lists["val"].append(lists["train"].pop())
-    for split, files in lists.items():
-        write_atomic(out / f"{split}.txt", "".join(f + "\n" for f in files).encode())
-    generic = any(i["class_id"] == GENERIC_PRODUCT.id for e in ok for i in e["instances"])
-    names = list(CLASS_NAMES) + ([GENERIC_PRODUCT.name] if generic else [])
-    assert not generic or yolo_class_index(GENERIC_PRODUCT.id) == len(CLASS_NAMES)
-    body = "\n".join(f"  {i}: {n}" for i, n in enumerate(names))
-    write_atomic(out / "dataset.yaml", f"path: .\ntrain: train.txt\nval: val.txt\nnames:\n{body}\n".encode())
+    for split, entries in yolo_split(ok).items():
+        out.write_bytes(f"{split}.txt", "".join(f"./{e['outputs']['image']}\n" for e in entries).encode())
+    out.write_bytes("dataset.yaml", yolo_dataset_yaml(yolo_names(ok)))
