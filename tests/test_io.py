@@ -105,3 +105,16 @@ def test_write_atomic_and_encode_roundtrip(tmp_path):
     assert back.shape == (20, 30, 4) and (back[..., :3] == rgb).all()
     assert np.abs(back[..., 3] / 255.0 - alpha).max() <= 0.5 / 255 + 1e-6
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["o.png"]  # no temp file left
+
+
+def test_write_atomic_gives_the_usual_file_mode(tmp_path):
+    import os
+
+    from product_augment.io import write_atomic
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    write_atomic(tmp_path / "a" / "f.bin", b"x")
+    assert (tmp_path / "a" / "f.bin").read_bytes() == b"x"
+    assert (tmp_path / "a" / "f.bin").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert not list((tmp_path / "a").glob(".*.tmp"))

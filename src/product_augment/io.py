@@ -152,6 +152,14 @@ def encode_mask(mask: np.ndarray) -> bytes:
 
 
 def _umask() -> int:
+    """The process umask, read without changing it where /proc says it (Linux), else toggled once
+    at import (before any worker thread exists)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -166,8 +174,17 @@ def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a written file gets the usual mode
-        with os.fdopen(fd, "wb") as f:
+        f = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    try:
+        try:  # mkstemp makes 0600; a written file gets the usual mode (where the filesystem allows)
+            os.fchmod(f.fileno(), _FILE_MODE)
+        except (AttributeError, OSError):
+            pass
+        with f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -231,14 +248,41 @@ class ImageFolder:
 
     def _read(self, path: Path) -> np.ndarray:
         try:
-            rgb, alpha = read_image(path, self.max_side)
-        except ImageReadError as e:
-            raise ValueError(f"cannot read {path}: {e}") from None
+            rgb, alpha = read_image(path, self.max_side if self.mode == "rgb" else None)
+        except ImageReadError as e:  # reported for the image that drew it, not as a crash
+            raise ImageReadError(f"asset {path}: {e}") from None
         if self.mode == "rgb":
             return rgb
-        a = np.full(rgb.shape[:2], 255, np.uint8) if alpha is None else \
-            np.rint(alpha * 255.0).astype(np.uint8)
-        return np.dstack([rgb, a])
+        if alpha is None:
+            alpha = np.ones(rgb.shape[:2], np.float32)
+        h, w = rgb.shape[:2]
+        if max(h, w) > self.max_side:  # premultiplied, so transparent pixels' colours never bleed in
+            f = self.max_side / max(h, w)
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+            pre = cv2.resize(rgb.astype(np.float32) * alpha[..., None], size, interpolation=cv2.INTER_AREA)
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+            rgb = np.clip(np.rint(pre / np.maximum(alpha, 1e-6)[..., None]), 0, 255).astype(np.uint8)
+        return np.dstack([rgb, np.rint(alpha * 255.0).astype(np.uint8)])
+
+
+def check_images(folder: Path, suffixes: tuple[str, ...] = ASSET_SUFFIXES, max_pixels: int = MAX_PIXELS
+                 ) -> list[str]:
+    """Problems with an asset folder's images found from their headers (cheap; no decoding):
+    not an image, unknown format, above the pixel limit. Empty when all are fine."""
+    problems = []
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in suffixes)
+    if not files:
+        return [f"no images ({', '.join(suffixes)}) in {folder}"]
+    for p in files:
+        try:
+            with Image.open(p) as im:
+                w, h = im.size
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            problems.append(f"{p.name} is not a readable image")
+            continue
+        if w * h > max_pixels:
+            problems.append(f"{p.name} is {w}×{h}, above the {max_pixels / 1e6:.0f} MP limit")
+    return problems
 
 
 def read_mask(path: Path) -> np.ndarray:

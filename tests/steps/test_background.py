@@ -295,3 +295,19 @@ def test_a_product_too_thin_to_survive_placement_is_a_sample_error():
     step = build({"kind": "solid", "canvas": {"size": 96}, "scale": 0.7})
     with pytest.raises(SampleError, match="no instance mask keeps a pixel"):
         step(s, np.random.default_rng(0))
+
+
+def test_bad_image_in_a_texture_folder_is_a_preset_error(tmp_path):
+    from product_augment.presets.errors import PresetError
+    from product_augment.presets.loader import load_preset
+
+    folder = tmp_path / "tex"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "good.png"), np.full((32, 32, 3), 200, np.uint8))
+    (folder / "broken.jpg").write_bytes(b"not a jpeg at all")
+    p = tmp_path / "p.yaml"
+    p.write_text("version: 1\nsteps:\n  - segment: {backend: alpha}\n"
+                 f"  - background: {{kind: texture, path: {folder}}}\n")
+    with pytest.raises(PresetError) as e:
+        load_preset(p)
+    assert "steps[1].background.path" in str(e.value) and "broken.jpg is not a readable image" in str(e.value)

@@ -163,3 +163,18 @@ def test_badge_colour_contrasts_with_what_is_under_it():
     s = Sample(img, np.pad(np.ones((40, 40), np.float32), 108))
     p = step(s, np.random.default_rng(0)).meta["applied"]["logo"]
     assert p["badge_color"] == [255, 255, 255] and p["text_color"] == [17, 17, 17]
+
+
+def test_large_logo_is_downscaled_premultiplied_without_halo(tmp_path):
+    from PIL import Image
+
+    from product_augment.io import ImageFolder
+
+    rgba = np.zeros((700, 1001, 4), np.uint8)
+    rgba[..., :3] = (0, 255, 0)           # the transparent part's colour must never show
+    rgba[200:500, 300:700] = (200, 30, 30, 255)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "big.png")
+    small = ImageFolder(tmp_path, suffixes=(".png",), max_side=512, mode="rgba")[0]
+    assert small.shape == (358, 512, 4)
+    visible = small[..., 3] > 0
+    assert visible.any() and small[visible][:, 1].max() < 40  # no green fringe at the edge

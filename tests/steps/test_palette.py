@@ -65,3 +65,37 @@ def test_empty_matte_gives_no_palette():
 def test_config_rejects_unknown_fields():
     with pytest.raises(ValidationError):
         ADAPTER.validate_python({"kk": 3})
+
+
+def test_palette_is_pinned_on_a_fixed_product():
+    """The palette's exact output on a fixed two-colour product: a change to the k-means (seeding,
+    stopping, empty clusters) that moves any colour shows up here, not only in the pictures."""
+    from ..conftest import make_packshot
+
+    img, mask = make_packshot()
+    img = img.copy()
+    stripe = mask.copy()
+    stripe[:100] = False
+    img[stripe & (np.arange(320)[None, :] > 180)] = (30, 90, 180)
+    p = palette.PaletteStep(palette.PaletteConfig()).draw(Sample(img, mask.astype(np.float32)),
+                                                          np.random.default_rng(0))
+    assert [(c["rgb"], c["share"]) for c in p["colors"]] == [
+        ([185, 39, 28], 0.349), ([171, 36, 27], 0.255333), ([30, 90, 180], 0.236333), ([153, 32, 24], 0.159333)]
+
+
+def test_kmeans_edge_cases():
+    from product_augment.steps.palette import kmeans
+
+    rng = np.random.default_rng(0)
+    # identical points: one centre used, every label valid
+    c, labels = kmeans(np.zeros((5, 3)), 3, rng)
+    assert c.shape == (3, 3) and set(labels) <= {0, 1, 2}
+    # one point
+    c, labels = kmeans(np.ones((1, 3)), 1, rng)
+    assert np.array_equal(c, np.ones((1, 3))) and list(labels) == [0]
+    # three separated blobs: each blob one cluster, same bytes for the same seed
+    x = np.concatenate([rng.normal(m, 2, (300, 3)) for m in ([50, 0, 0], [80, 20, -10], [30, -30, 40])])
+    a = kmeans(x, 3, np.random.default_rng(5))
+    b = kmeans(x, 3, np.random.default_rng(5))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert sorted(np.bincount(a[1])) == [300, 300, 300]

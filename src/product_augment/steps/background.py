@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import compose
-from ..io import ASSET_SUFFIXES, ImageFolder
+from ..io import ImageFolder, check_images
 from ..ops import plates
 from ..ops.color import lab_to_srgb, lch_to_lab, linear_to_srgb, min_delta_e, srgb_to_lab, srgb_to_linear
 from ..ops.placement import scale_translate
@@ -168,13 +168,15 @@ Config = Annotated[
 
 
 def _has_images(folder: Path | None) -> Path | None:
-    """A folder of images, checked when the preset loads (None: the shipped textures)."""
+    """A folder of readable images, checked from the files' headers when the preset loads (None:
+    the shipped textures), so a bad file is a preset error rather than a failure mid-run."""
     if folder is None:
         return None
     if not Path(folder).is_dir():
         raise ValueError(f"{folder} is a file; expected a folder of images")
-    if not any(p.suffix.lower() in ASSET_SUFFIXES for p in Path(folder).iterdir()):
-        raise ValueError(f"no images ({', '.join(ASSET_SUFFIXES)}) in {folder}")
+    problems = check_images(folder)
+    if problems:
+        raise ValueError(f"{folder}: " + "; ".join(problems[:5]) + (" …" if len(problems) > 5 else ""))
     return folder
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import compose
-from ..io import ImageFolder
+from ..io import ImageFolder, check_images
 from ..ops.color import delta_e_2000, srgb_to_lab
 from ..ops.overlay import caption_size, load_font, render_caption, resize_rgba
 from ..ops.placement import CORNERS, place_box
@@ -61,8 +61,14 @@ class LogoConfig(_Common):
     @field_validator("path")
     @classmethod
     def _folder_has_pngs(cls, v: Path | None) -> Path | None:
-        if v is not None and (not Path(v).is_dir() or not any(p.suffix.lower() == ".png" for p in v.iterdir())):
-            raise ValueError(f"no .png files in {v}")
+        if v is None:
+            return v
+        if not Path(v).is_dir():
+            raise ValueError(f"{v} is a file; expected a folder of RGBA .png files")
+        problems = check_images(v, (".png",))
+        if problems:
+            raise ValueError(problems[0] if problems[0].startswith("no images") else
+                             f"{v}: " + "; ".join(problems[:5]) + (" …" if len(problems) > 5 else ""))
         return v
 
 

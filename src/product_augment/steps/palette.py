@@ -36,38 +36,64 @@ Config = PaletteConfig
 
 def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, max_iter: int = 100, tol: float = 1e-4
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Lloyd's k-means with k-means++ seeding: centres (k×d) and labels (N) of the rows of `x`.
+    """Lloyd's k-means with greedy k-means++ seeding: centres (k×d) and labels (N) of the rows of `x`.
 
-    Plain numpy on a few thousand points (~2 ms): no thread pool, so the result is the same bytes
-    on any machine and core count, and no scikit-learn import (~2 s) before the first image.
-    Stops when the centres move less than `tol` × the data's variance (squared, summed).
+    The algorithm scikit-learn's `KMeans(n_init=1)` runs (greedy seeding with 2 + ln k candidates
+    per centre; an emptied cluster is moved to the point farthest from its centre), in plain numpy
+    on a few thousand points (~2 ms): no thread pool, so the same bytes on any machine and core
+    count, and no scikit-learn import (~2 s) before the first image. It draws from `rng`, not
+    scikit-learn's generator, so centres match scikit-learn's in quality, not in their bits. Stops
+    when the centres move less than `tol` × the data's total variance (squared, summed).
     """
     x = np.asarray(x, np.float64)
     n = len(x)
     centers = np.empty((k, x.shape[1]))
     centers[0] = x[rng.integers(n)]
     d2 = ((x - centers[0]) ** 2).sum(axis=1)
-    for j in range(1, k):  # k-means++: the next centre with probability ∝ squared distance
-        total = float(d2.sum())
-        idx = int(np.searchsorted(np.cumsum(d2), rng.uniform(0.0, total))) if total > 0 else int(rng.integers(n))
-        centers[j] = x[min(idx, n - 1)]
-        d2 = np.minimum(d2, ((x - centers[j]) ** 2).sum(axis=1))
+    trials = 2 + int(np.log(k))
+    for j in range(1, k):
+        # candidates with probability ∝ squared distance; keep the one that lowers the cost most
+        cum = np.cumsum(d2)
+        if cum[-1] > 0:
+            cand = np.minimum(np.searchsorted(cum, rng.uniform(0.0, cum[-1], trials), side="right"), n - 1)
+        else:
+            cand = rng.integers(n, size=trials)
+        cand_d2 = np.minimum(d2[None, :], ((x[None, :, :] - x[cand][:, None, :]) ** 2).sum(axis=2))
+        best = int(np.argmin(cand_d2.sum(axis=1)))
+        centers[j] = x[cand[best]]
+        d2 = cand_d2[best]
     limit = tol * float(x.var(axis=0).sum())
+    labels = _nearest(x, centers)
     for _ in range(max_iter):
-        labels = _nearest(x, centers)
         counts = np.bincount(labels, minlength=k)
-        sums = np.zeros_like(centers)
-        np.add.at(sums, labels, x)
-        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centers)
+        sums = np.stack([np.bincount(labels, weights=x[:, d], minlength=k) for d in range(x.shape[1])], axis=1)
+        moved = sums / np.maximum(counts, 1)[:, None]
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:  # relocate emptied clusters to the points farthest from their centres
+            far = np.argsort(-((x - centers[labels]) ** 2).sum(axis=1), kind="stable")[: empty.size]
+            moved[empty] = x[far]
         shift = float(((moved - centers) ** 2).sum())
         centers = moved
+        labels = _nearest(x, centers)
         if shift <= limit:
             break
-    return centers, _nearest(x, centers)
+    return centers, labels
 
 
 def _nearest(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    return ((x[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
+    """Index of the nearest centre of each row (squared distances summed per column, elementwise:
+    no BLAS, so no machine-dependent last bits)."""
+    cols = x.T
+    d = np.empty((len(centers), len(x)))
+    for j, c in enumerate(centers):
+        dj = d[j]
+        np.subtract(cols[0], c[0], out=dj)
+        dj *= dj
+        for a in range(1, len(c)):
+            t = cols[a] - c[a]
+            t *= t
+            dj += t
+    return d.argmin(axis=0)
 
 
 def kmeans_palette(lab: np.ndarray, k: int, seed: int, distinct: int | None = None
