@@ -82,7 +82,7 @@ CASES = [
     ("background-image", "background", {"kind": "image", "path": str(REPO / "backgrounds"), **SMALL},
      _segmented),
     *[(f"shadow-{k}-{state}", "shadow", {"kind": k}, f)
-      for k in ("mirror", "drop", "none")
+      for k in ("mirror", "drop", "realistic", "none")
       for state, f in (("plate", _placed), ("transparent", lambda: _placed("transparent")),
                        ("photo", _segmented))],
     *[(f"logo-{k}-{state}", "logo", cfg, f)

@@ -3,6 +3,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 from pycocotools.coco import COCO
@@ -394,3 +395,16 @@ def test_yolo_dataset_has_a_real_split_by_source(tmp_path, input_dir, classical_
     assert run(generic, opts(input_dir, out2, limit=1)).ok
     names = yaml.safe_load((out2 / "dataset.yaml").read_text())["names"]
     assert len(names) == 22 and names[21] == "product"
+
+
+def test_a_pipeline_that_cannot_be_built_stops_the_run_before_any_work(tmp_path, input_dir):
+    from product_augment.runner import RunError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    preset = tmp_path / "p.yaml"
+    preset.write_text(f"version: 1\nsteps:\n  - segment: {{backend: masks, path: {bad}}}\n")
+    for workers in (1, 2):  # never inside a pool worker's initializer (that would respawn forever)
+        with pytest.raises(RunError, match="cannot build the pipeline"):
+            run_preset(load_preset(preset), opts(input_dir, tmp_path / f"o{workers}", workers=workers))
+        assert not (tmp_path / f"o{workers}" / "images").exists()

@@ -34,6 +34,9 @@ KINDS = {
     "mirror-extreme": {"kind": "mirror", "fade": 3.0, "blur": 0.2, "squash": 0.6},
     "none": {"kind": "none"},
 }
+if shadow_step.shipped_shadow_weights().exists():   # the learned shadow (ONNX Runtime, one thread)
+    KINDS["realistic"] = {"kind": "realistic"}
+    KINDS["realistic-backlight"] = {"kind": "realistic", "azimuth": 160, "elevation": 35, "size": 0.15}
 
 
 def bottle_sample(size: int, mode: str) -> Sample:
@@ -51,7 +54,7 @@ def bottle_sample(size: int, mode: str) -> Sample:
     fg[...] = (40, 120, 70)
     image = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg + 0.5, 0, 255).astype(np.uint8)
     if mode == "background":
-        return Sample(image=image, alpha=alpha, background=bg, floor_y=floor / 2)
+        return Sample(image=image, alpha=alpha, plate=bg, floor_y=floor / 2)
     if mode == "transparent":
         return Sample(image=image, alpha=alpha, output_alpha=alpha.copy())
     return Sample(image=image, alpha=alpha)

@@ -163,7 +163,7 @@ def render_tile(make, tone, cfg: dict, tile: int) -> np.ndarray:
     fg, alpha = make(tile, tile, floor)
     bg = studio(tile, tile, floor, tone)
     image = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg + 0.5, 0, 255).astype(np.uint8)
-    sample = Sample(image=image, alpha=alpha, background=bg, floor_y=float(floor))
+    sample = Sample(image=image, alpha=alpha, plate=bg, floor_y=float(floor))
     step = shadow_step.build(TypeAdapter(shadow_step.Config).validate_python(cfg))
     return step(sample, np.random.default_rng(0)).image
 

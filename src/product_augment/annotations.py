@@ -84,3 +84,39 @@ def yolo_seg_lines(instances, width: int, height: int) -> list[str]:
             coords = np.column_stack([pts[:, 0] / width, pts[:, 1] / height]).ravel()
             lines.append(f"{yolo_class_index(inst.class_id)} " + " ".join(f"{v:.6f}" for v in coords))
     return lines
+
+
+# ---------------------------------------------------------------------------- YOLO dataset
+
+YOLO_VAL_SHARE = 10  # percent of source images (with all their variants) in the YOLO val split
+
+
+def yolo_split(entries: list[dict], val_share: int = YOLO_VAL_SHARE) -> dict[str, list[dict]]:
+    """A real train/val split of manifest entries, by *source* (a stable hash of its path) so no
+    variant of a validation photo is trained on; entries sorted by id. A small run with no val
+    source but at least two sources moves every variant of its last source to val."""
+    from .pipeline import stable_hash
+
+    split: dict[str, list[dict]] = {"train": [], "val": []}
+    for e in sorted(entries, key=lambda e: e["id"]):
+        split["val" if stable_hash(e["source"]) % 100 < val_share else "train"].append(e)
+    sources = sorted({e["source"] for e in split["train"]})
+    if not split["val"] and len(sources) > 1:  # small runs: still something to validate on
+        last = sources[-1]
+        split["val"] = [e for e in split["train"] if e["source"] == last]
+        split["train"] = [e for e in split["train"] if e["source"] != last]
+    return split
+
+
+def yolo_names(entries: list[dict]) -> list[str]:
+    """The 21 class names, plus `product` (index 21) only when an instance has the generic class."""
+    from .classes import CLASS_NAMES
+
+    generic = any(i["class_id"] == GENERIC_PRODUCT.id for e in entries for i in e["instances"])
+    assert not generic or yolo_class_index(GENERIC_PRODUCT.id) == len(CLASS_NAMES)
+    return list(CLASS_NAMES) + ([GENERIC_PRODUCT.name] if generic else [])
+
+
+def yolo_dataset_yaml(names: list[str], train: str = "train.txt", val: str = "val.txt") -> bytes:
+    body = "\n".join(f"  {i}: {n}" for i, n in enumerate(names))
+    return f"path: .\ntrain: {train}\nval: {val}\nnames:\n{body}\n".encode()

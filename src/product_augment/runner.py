@@ -222,6 +222,12 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
         raise RunError(f"mode {opts.mode!r}: use {' or '.join(MODES)}")
     t0 = time.perf_counter()
     inputs, out, relpaths, unsupported = _inputs(preset, opts)
+    try:  # build here, once: resources that fail (a malformed COCO file, an unreadable font) stop
+        # the run before any work, and never inside a pool worker's initializer. Building lists
+        # folders and parses files; models load on their first image. `--workers 1` reuses it.
+        J.worker_pipeline(preset)
+    except (ValueError, OSError) as e:
+        raise RunError(f"{preset.path}: cannot build the pipeline: {e}") from None
     if out.local:
         out.root.mkdir(parents=True, exist_ok=True)
     if opts.overwrite:

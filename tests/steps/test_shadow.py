@@ -249,3 +249,47 @@ def test_an_empty_matte_gives_an_empty_layer():
     s = Sample(image=np.full((20, 20, 3), 200, np.uint8), alpha=np.zeros((20, 20), np.float32))
     out = step_for(kind="drop")(s, np.random.default_rng(0))
     assert np.array_equal(out.image, s.image) and not out.layers["shadow"].any()
+
+
+# --- realistic (the learned shadow) -------------------------------------------------------------
+
+SHADOW_NET = shadow_step.shipped_shadow_weights()
+needs_net = pytest.mark.skipif(not SHADOW_NET.exists(), reason="shipped shadow network not present")
+
+
+@needs_net
+def test_realistic_config_parses_like_drop():
+    cfg = ADAPTER.validate_python({"kind": "realistic", "azimuth": {"range": [-90, 90]}, "size": 0.1})
+    assert cfg.elevation == 50.0 and cfg.opacity == 0.55 and cfg.floor_tilt == 0.3 and cfg.weights is None
+    assert shadow_step.step_class(cfg) is shadow_step.RealisticShadowStep
+    for bad in ({"elevation": 2}, {"opacity": 1.5}, {"floor_tilt": 0}, {"weights": "/nonexistent/x.onnx"}):
+        with pytest.raises(ValidationError):
+            ADAPTER.validate_python({"kind": "realistic", **bad})
+
+
+@needs_net
+@pytest.mark.parametrize("mode", MODES)
+def test_realistic_keeps_product_pixels_replays_and_records_its_model(mode):
+    step = step_for(kind="realistic", azimuth={"range": [-60, 60]}, elevation={"range": [30, 70]})
+    sample = make_sample(mode)
+    out = step(sample, np.random.default_rng(3))
+    solid = sample.alpha >= 1.0
+    assert np.array_equal(out.image[solid], sample.image[solid])
+    assert out.layers["shadow"].max() > 0.1
+    assert out.meta["models"]["shadow"] == SHADOW_NET.name
+    replay = step.apply(sample, out.meta["applied"]["shadow"])
+    assert np.array_equal(replay.image, out.image)
+    if mode == "transparent":
+        assert (out.output_alpha >= sample.output_alpha).all() and out.output_alpha.sum() > sample.output_alpha.sum()
+
+
+@needs_net
+def test_realistic_shadow_falls_away_from_the_light():
+    sample = make_sample("background")
+    cx = []
+    for az in (90.0, -90.0):
+        out = step_for(kind="realistic", azimuth=az, elevation=40, contact=0.0, floor_tilt=0.4)(
+            sample, np.random.default_rng(0))
+        m = out.layers["shadow"]
+        cx.append(float((m.sum(0) * np.arange(W)).sum() / m.sum()))
+    assert cx[0] > 110 + 5 and cx[1] < 110 - 5   # light from the left → shadow right, and back

@@ -61,5 +61,34 @@ def segmenter(weights: str, data_dir: str, limit: int | None, skip: int, out_jso
     click.echo(f"metrics written to {out}")
 
 
+@evaluate.command()
+@click.option("--weights", default="weights/shadow_net.onnx", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="ShadowNet .onnx (ONNX Runtime) or .safetensors (torch).")
+@click.option("--data", "data_dir", default="data/shadow_pairs", show_default=True,
+              type=click.Path(exists=True, file_okay=False), help="`augment data shadow-pairs` output.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N pairs of the split.")
+@click.option("--out", "out_json", type=click.Path(dir_okay=False), default=None,
+              help="Metrics JSON (default: <weights stem>.eval.<split>.json).")
+def shadow(weights: str, data_dir: str, split: str, limit: int | None, out_json: str | None) -> None:
+    """Learned shadow vs the geometric drop shadow on held-out objects: RMSE, RMSE in the shadow, BER."""
+    import json
+
+    from ..io import write_atomic
+    from ..models.shadow.evaluate import evaluate as run_eval
+
+    metrics = run_eval(weights, data_dir, split, limit)
+    out = Path(out_json) if out_json else Path(weights).with_suffix(f".eval.{split}.json")
+    write_atomic(out, json.dumps(metrics, indent=1).encode())
+    click.echo(f"{metrics['pairs']} pairs of {metrics['objects']} held-out objects ({split})")
+    click.echo(f"{'':<12}{'RMSE':>9}{'RMSE shadow':>13}{'BER %':>9}")
+    for name in ("realistic", "drop"):
+        m = metrics[name]
+        click.echo(f"{name:<12}{m['rmse']:>9.4f}{m['rmse_shadow']:>13.4f}{m['ber']:>9.2f}")
+    g = metrics["gain_percent"]
+    click.echo(f"{'gain %':<12}{g['rmse']:>9.1f}{g['rmse_shadow']:>13.1f}{g['ber']:>9.1f}")
+    click.echo(f"metrics written to {out}")
+
+
 if __name__ == "__main__":
     evaluate()

@@ -61,15 +61,27 @@ def preset_path(value: Path | str | None) -> Path | None:
     if value is None:
         return None
     p = Path(value)
-    if p.exists() or p.parent != Path(".") or p.suffix not in ("", ".yaml", ".yml"):
+    if p.is_file() or p.parent != Path("."):
         return p
     from ..resources import asset_dir
 
+    name = p.name if p.suffix in (".yaml", ".yml") else p.name + ".yaml"
     for root in dict.fromkeys((shipped_configs_dir(), asset_dir("configs"))):  # ./configs first, then shipped
-        cand = root / (p.name if p.suffix else p.name + ".yaml")
+        cand = root / name
         if cand.is_file():
             return cand
     return p
+
+
+def is_packaged(path: Path) -> bool:
+    """Whether a preset file is the installed package's own copy (inside site-packages)."""
+    from ..resources import _PACKAGE
+
+    try:
+        path.resolve().relative_to(_PACKAGE)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_or_exit(path: Path, overrides: dict | None = None):
@@ -83,23 +95,41 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 
 
 @main.command()
-@click.option("--config", "config", required=True, type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--config", "config", required=True, type=click.Path(path_type=Path),
               callback=lambda _ctx, _param, value: preset_path(value),
               help="Preset YAML file, or a shipped preset's name (see `augment presets`).")
-@click.option("--input", "input_dir", type=click.Path(path_type=Path), help="Input folder or image "
+@click.option("--input", "input_dir", help="Input folder, image or fsspec URL such as s3://bucket/photos "
               "(default: the preset's input.dir).")
-@click.option("--output", "output_dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Output folder (default: the preset's output.dir).")
+@click.option("--output", "output_dir", help="Output folder or fsspec URL (default: the preset's output.dir).")
 @click.option("--variants", type=click.IntRange(1, 10_000), help="Variants per input image.")
 @click.option("--seed", type=int, help="Seed (default: the preset's).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Worker processes (default: all cores).")
+              help="Worker processes (default: all cores); with --executor ray and no --ray-address, "
+                   "the CPUs of the local Ray instance.")
 @click.option("--limit", type=click.IntRange(1), help="Process only the first N inputs.")
 @click.option("--format", "formats", default=None,
               help="Annotation formats, comma-separated: coco,yolo (default: the preset's).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved pipeline and inputs, write nothing.")
 @click.option("--overwrite", is_flag=True, help="Delete earlier outputs in --output first.")
-def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite):
+@click.option("--mode", type=click.Choice(["resume", "incremental"]), default="resume", show_default=True,
+              help="resume: finish what is not done yet; incremental: only inputs new or changed (by content "
+                   "hash) since the last run, added to the same dataset.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool here; ray: a Ray cluster (pip install 'product-augment[ray]').")
+@click.option("--ray-address", default=None, help="Ray cluster to join (auto: the one this machine is in); "
+              "default: a local Ray instance with --workers CPUs.")
+@click.option("--shard-size", type=click.IntRange(1), default=16, show_default=True,
+              help="Jobs per shard (one manifest part, one batched model call).")
+@click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Retries of a job (or shard) after a transient failure.")
+@click.option("--balance", "balance_spec", default=None, metavar="target=N[,min=M,max=K,CLASS=N]",
+              help="Class-balanced expansion: variants per input so that each class reaches N images.")
+@click.option("--max-failures", type=click.IntRange(0), default=0, show_default=True,
+              help="Exit 0 when at most this many inputs failed (1 above it).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: only on a terminal).")
+def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite, mode,
+        executor, ray_address, shard_size, retries, balance_spec, max_failures, progress):
     """Run a preset over a folder of product photos."""
     from ..runner import RunError, RunOptions
     from ..runner import plan as plan_run
@@ -119,14 +149,26 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         overrides["output.annotations"] = fmts
     preset = _load_or_exit(config, overrides)  # the one load: CLI options folded in
     m = preset.model
+    if is_packaged(preset.path) and (input_dir is None or output_dir is None):
+        # a shipped preset's own folders are relative to it, i.e. inside the installed package
+        raise click.UsageError("a shipped preset run from an installed package needs --input and --output")
     input_dir = input_dir or preset.resolve(m.input.dir)
     output_dir = output_dir or preset.resolve(m.output.dir)
     if input_dir is None:
         raise click.UsageError("no input: pass --input or set input.dir in the preset")
     if output_dir is None:
         raise click.UsageError("no output: pass --output or set output.dir in the preset")
-    opts = RunOptions(input_dir=Path(input_dir), output_dir=Path(output_dir),
-                      workers=workers or os.cpu_count() or 1, limit=limit, overwrite=overwrite)
+    balance = None
+    if balance_spec is not None:
+        from ..balance import parse_balance
+        try:
+            balance = parse_balance(balance_spec)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--balance") from None
+    opts = RunOptions(input_dir=_location(input_dir), output_dir=_location(output_dir),
+                      workers=workers or os.cpu_count() or 1, limit=limit, overwrite=overwrite, mode=mode,
+                      executor=executor, ray_address=ray_address, shard_size=shard_size, retries=retries,
+                      balance=balance)
     if dry_run:
         click.echo(f"preset   {preset.path}  (sha256 {preset.sha256[:12]})")
         click.echo(f"seed {m.seed}, variants {m.variants}, output {output_dir} "
@@ -145,31 +187,66 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     from tqdm import tqdm
 
     # on a terminal: a bar with the planned count, percentage and ETA; off a terminal: nothing
-    bar = tqdm(unit="img", desc="augment", dynamic_ncols=True, disable=None)
+    bar = tqdm(unit="img", desc="augment", dynamic_ncols=True, disable=None if progress is None else not progress)
     failed = 0
 
     def start(total: int) -> None:
         bar.reset(total=total)
 
-    def progress(entry):
+    def on_entry(entry):
         nonlocal failed
         failed += entry["status"] != "ok"
         bar.update(1)
         bar.set_postfix(failed=failed)
 
     try:
-        summary = run_batch(preset, opts, progress, on_start=start)
-    except RunError as e:
+        summary = run_batch(preset, opts, on_entry, on_start=start)
+    except (RunError, ImportError, TimeoutError) as e:
         bar.close()
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from None
     bar.close()
     rate = summary.done / summary.seconds if summary.seconds else 0.0
-    click.echo(f"{summary.done} written, {summary.resumed} already done, {len(summary.failed)} failed "
+    extra = f", {summary.known_failed} failed before (unchanged)" if summary.known_failed else ""
+    extra += f", {summary.replaced} replaced" if summary.replaced else ""
+    click.echo(f"{summary.done} written, {summary.resumed} already done, {len(summary.failed)} failed{extra} "
                f"of {summary.total} in {summary.seconds:.1f} s ({rate:.2f} img/s) → {output_dir}")
+    if summary.executor != "local":
+        click.echo(f"executor {summary.executor}: start-up {summary.startup_seconds:.1f} s")
+    if summary.classes_before is not None:
+        click.echo("class        inputs  outputs")
+        for name in sorted(set(summary.classes_before) | set(summary.classes_after or {})):
+            click.echo(f"{name:<12} {summary.classes_before.get(name, 0):>6}  "
+                       f"{(summary.classes_after or {}).get(name, 0):>7}")
     for item, reason in summary.failed:
         click.echo(f"FAILED {item}: {reason}", err=True)
-    if summary.failed:
+    if len(summary.failed) > max_failures:
         sys.exit(1)
+
+
+def _location(value: str | Path) -> Path | str:
+    """A folder or file path, or an fsspec URL (kept as text: a Path would fold its //)."""
+    value = str(value)
+    return value if "://" in value else Path(value)
+
+
+@main.command("export")
+@click.argument("fmt", metavar="coco|yolo", type=click.Choice(["coco", "yolo"]))
+@click.argument("out")
+@click.option("--run", "run_dir", required=True, help="The output folder (or URL) of `augment run`.")
+def export(fmt, out, run_dir):
+    """Merge a run folder's manifest parts into one dataset: a COCO file (checked with pycocotools)
+    or a YOLO-seg folder with a train/val split by source photo."""
+    from ..export import ExportError, export_coco, export_yolo
+
+    try:
+        if fmt == "coco":
+            r = export_coco(run_dir, out)
+            click.echo(f"{r['images']} images, {r['annotations']} annotations → {out}")
+        else:
+            r = export_yolo(run_dir, out)
+            click.echo(f"{r['train']} train, {r['val']} val images → {out}")
+    except ExportError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def _describe(cfg) -> str:
@@ -199,7 +276,8 @@ def presets():
 
 
 @main.command()
-@click.argument("preset", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("preset", nargs=-1, required=True, type=click.Path(path_type=Path),
+                callback=lambda _ctx, _param, values: tuple(preset_path(v) for v in values))
 def validate(preset):
     """Check presets without reading any image."""
     from ..presets.errors import PresetError

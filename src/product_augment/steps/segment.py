@@ -181,6 +181,8 @@ class YolactSegment(_Segment):
     def __init__(self, config: Any):
         super().__init__(config)
         self._predictor: Any = None
+        self._preloaded: dict[str, Any] | None = None
+        self._preloaded_models: dict[str, str] | None = None
         self.fallback = (ClassicalSegment(ClassicalConfig(backend="classical", class_name=config.class_name))
                          if config.fallback == "classical" else None)
 
@@ -192,12 +194,57 @@ class YolactSegment(_Segment):
                                              refine_radius=self.config.edge_refine)
         return self._predictor
 
-    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
-        cfg = self.config
-        found, soft = self.predictor.soft_masks(sample.image, score_threshold=cfg.score_threshold)
+    # ---- batched inference: the runner segments a shard's images in one call (`segment_batch`,
+    # on an actor or in the worker) and hands the results over (`preload`); `apply` then takes an
+    # image's result from there instead of calling the model. The result is the same either way.
+
+    @staticmethod
+    def image_key(image: np.ndarray) -> str:
+        """What identifies an image's segmentation: its pixels."""
+        import hashlib
+        h = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)
+        h.update(repr(image.shape).encode())
+        return h.hexdigest()
+
+    def _kept(self, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
         # boxes and masks of the annotations come from the mask itself, so they always agree
         kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
                 if (m > 0.5).any()]
+        return kept[:1] if self.config.mode == "top" else kept
+
+    def segment_batch(self, images: list[np.ndarray]) -> dict[str, list[tuple[Instance, np.ndarray]]]:
+        """The kept instances and soft masks of several images, keyed by `image_key`, from one
+        batched model call (`soft_masks_batch`); duplicates are segmented once."""
+        keys = [self.image_key(im) for im in images]
+        todo = dict(zip(keys, images))
+        p = self.predictor
+        if hasattr(p, "soft_masks_batch"):
+            results = p.soft_masks_batch(list(todo.values()), score_threshold=self.config.score_threshold)
+        else:
+            results = [p.soft_masks(im, score_threshold=self.config.score_threshold) for im in todo.values()]
+        return {k: self._kept(found, soft) for k, (found, soft) in zip(todo, results)}
+
+    def models_meta(self) -> dict[str, str]:
+        """What the manifest records about the model (`models.segment`, `models.segment_runtime`)."""
+        return {"segment": _model_version(self.config.weights, self.predictor.meta),
+                "segment_runtime": getattr(self.predictor, "runtime", "torch")}
+
+    def preload(self, results: Mapping[str, list[tuple[Instance, np.ndarray]]] | None,
+                models: Mapping[str, str] | None = None) -> None:
+        """Results of `segment_batch` (made here or on another process, whose `models_meta` comes
+        with them) for the images about to come; replaces the previous ones, None clears them."""
+        self._preloaded = dict(results) if results is not None else None
+        self._preloaded_models = dict(models) if models is not None else None
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        cfg = self.config
+        ready = self._preloaded
+        key = self.image_key(sample.image) if ready else None
+        from_batch = bool(ready) and key in ready
+        if from_batch:
+            kept = list(ready[key])
+        else:
+            kept = self._kept(*self.predictor.soft_masks(sample.image, score_threshold=cfg.score_threshold))
         if not kept:
             if self.fallback is not None:
                 out = self.fallback.apply(sample, params)
@@ -205,14 +252,13 @@ class YolactSegment(_Segment):
                 models = {**out.meta.get("models", {}), "segment": "classical"}
                 return out.replace(meta={**out.meta, "segment_fallback": "classical", "models": models})
             raise SampleError(f"no product found by yolact above score {cfg.score_threshold}")
-        kept = kept[:1] if cfg.mode == "top" else kept
         # the soft masks are probabilities, not mattes: they sit below 1 inside textured products
         # and tail off for tens of pixels outside (the guided filter's window); keep their values
         # only in a thin band around each mask's edge (2 px at 1024²)
         band = max(2.0, round(max(sample.height, sample.width) / 512))
         alpha = np.max(np.stack([confine_matte(m, band) for _, m in kept]), axis=0).astype(np.float32)
-        models = {**sample.meta.get("models", {}), "segment": _model_version(cfg.weights, self.predictor.meta),
-                  "segment_runtime": getattr(self.predictor, "runtime", "torch")}
+        made_by = self._preloaded_models if from_batch and self._preloaded_models else self.models_meta()
+        models = {**sample.meta.get("models", {}), **made_by}
         return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept),
                               meta={**sample.meta, "models": models})
 

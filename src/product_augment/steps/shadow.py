@@ -1,7 +1,11 @@
-"""Shadows under the product: a glossy-floor `mirror` reflection or a light's `drop` shadow.
+"""Shadows under the product: a `mirror` reflection, a `drop` shadow or a learned `realistic` one.
+
+`mirror` is a glossy floor's reflection, `drop` a light's geometric shadow, `realistic` the
+shadow of the learned network (`models/shadow`).
 
     shadow: {kind: mirror, opacity: {range: [0.2, 0.45]}, fade: 0.4, blur: 0.04, squash: 1.0}
     shadow: {kind: drop, azimuth: {range: [-60, 60]}, elevation: {range: [35, 70]}, size: 0.1}
+    shadow: {kind: realistic, azimuth: {range: [-60, 60]}, elevation: {range: [35, 70]}, size: 0.1}
     shadow: {kind: none}
 
 Both sit on the product's contact line: the scene's floor (`sample.floor_y`) when the product
@@ -14,16 +18,17 @@ pixels around the product are darkened. The visible strength goes into `layers["
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .. import compose
 from ..ops import shadow as ops
 from ..pipeline import ParamStep
 from ..presets.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
-from ..presets.types import Color
+from ..presets.types import Color, PresetPath
 from ..sample import Sample
 
 
@@ -83,13 +88,50 @@ class DropConfig(_Base):
         "contact": (0.0, 1.0), "floor_tilt": (0.05, 1.0)}
 
 
+class RealisticConfig(_Base):
+    """The shadow one light casts and its contact occlusion, drawn by a learned network.
+
+    The network was trained on physically computed shadows of 3D models (legs, handles, gaps)."""
+
+    kind: Literal["realistic"]
+    azimuth: SampledFloat = Field(
+        35.0, description="degrees the light comes from, as for drop: 0 front (shadow behind), 90 left, "
+                          "-90 right, 180 behind (trained on all azimuths)")
+    elevation: SampledFloat = Field(50.0, description="light height above the floor, degrees (trained on 20..80)")
+    size: SampledFloat = Field(0.08, description="light size: penumbra radius per px of height, as for drop "
+                                                 "(an area light of angular radius atan(size); trained on 0.02..0.35)")
+    opacity: SampledFloat = Field(0.55, description="strength of the cast shadow, 0..1")
+    contact: SampledFloat = Field(0.85, description="strength of the ambient occlusion near the contact, 0..1")
+    floor_tilt: SampledFloat = Field(0.3, description="how the camera foreshortens the floor, 0.05..1 (sine of "
+                                                      "the camera's elevation; trained on 0.09..1)")
+    color: sampled(Literal["auto"] | Color) = Field(
+        "auto", description="shadow colour multiplied onto the background; auto = a darker "
+                            "version of the background's own colour")
+    weights: PresetPath | None = Field(None, description="ShadowNet ONNX file (its JSON sidecar beside it); "
+                                                         "default: the shipped weights/shadow_net.onnx")
+    limits: ClassVar[dict[str, tuple[float, float]]] = {
+        "azimuth": (-360.0, 360.0), "elevation": (5.0, 89.0), "size": (0.0, 1.0), "opacity": (0.0, 1.0),
+        "contact": (0.0, 1.0), "floor_tilt": (0.05, 1.0)}
+
+    @model_validator(mode="after")
+    def _weights_exist(self) -> RealisticConfig:
+        if self.weights is None and not shipped_shadow_weights().exists():
+            raise ValueError(f"no shadow network at {shipped_shadow_weights()}: pass `weights:`")
+        return self
+
+
+def shipped_shadow_weights() -> Path:
+    from ..resources import asset_dir
+    return asset_dir("weights") / "shadow_net.onnx"
+
+
 class NoneConfig(_Base):
     """No shadow (lets a training preset sometimes skip them)."""
 
     kind: Literal["none"]
 
 
-Config = Annotated[MirrorConfig | DropConfig | NoneConfig, Field(discriminator="kind")]
+Config = Annotated[MirrorConfig | DropConfig | RealisticConfig | NoneConfig, Field(discriminator="kind")]
 
 
 def _draw_fields(config: BaseModel, rng: np.random.Generator, names: tuple[str, ...]) -> dict[str, Any]:
@@ -165,6 +207,64 @@ class DropShadowStep(_ShadowStep):
                                    color=None if color == "auto" else tuple(color))
 
 
+class RealisticShadowStep(_ShadowStep):
+    """Each product's shadow from the learned network (ONNX Runtime, one thread, no torch).
+
+    Per product: its canvas (`models/shadow/frame.py`, around the contact line) is cut out of
+    the picture as premultiplied colour and matte at the network's size; the network gives the
+    cast shadow and the ambient occlusion there, combined like `drop` (opacity, contact),
+    upsampled back to the picture (fading out at the canvas border) and painted under the
+    product by `compose.paint_under`.
+    """
+
+    def __init__(self, config: RealisticConfig):
+        self.config = config
+        self._predictor: Any = None
+
+    @property
+    def predictor(self) -> Any:
+        if self._predictor is None:
+            from ..models.shadow.onnx_predict import ShadowPredictor
+            self._predictor = ShadowPredictor(self.config.weights or shipped_shadow_weights())
+        return self._predictor
+
+    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
+        params: dict[str, Any] = {"kind": "realistic", **_draw_fields(
+            self.config, rng, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
+        color = draw(self.config.color, rng)
+        params["color"] = color if color == "auto" else [int(v) for v in color]
+        return params
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        from ..models.shadow import frame
+
+        alpha = _alpha(sample)
+        layers = []
+        for part, fp, line in _standing_products(sample, alpha):
+            canvas = frame.canvas_for(fp.box, line)
+            # the product's colour and matte are zero outside its box: crop only that region
+            bx0, by0, bx1, by1 = fp.box
+            box = (slice(by0, by1), slice(bx0, bx1))
+            plate = None if sample.plate is None else sample.plate[box]
+            prem = ops.premultiplied(sample.image[box], part[box], plate)
+            local = frame.Canvas(canvas.x0 - bx0, canvas.y0 - by0, canvas.side)
+            res = self.predictor.res
+            x = frame.network_input_premultiplied(frame.crop(prem, local, res), frame.crop(part[box], local, res))
+            cast, ao = self.predictor(x, float(params["azimuth"]), float(params["elevation"]),
+                                      float(params["size"]), float(params["floor_tilt"]))
+            matte = frame.combine(cast, ao, float(params["opacity"]), float(params["contact"]))
+            # a sigmoid never reaches 0: what rounds away anyway is cut, so the layer stays small
+            matte = np.clip((matte - frame.CUT) / (1.0 - frame.CUT), 0.0, 1.0)
+            region, y0, x0 = frame.uncrop(matte, canvas, alpha.shape)
+            if region.size:
+                layers.append(ops.Layer(np.clip(region, 0.0, 1.0), None, y0, x0).trimmed())
+        color = params.get("color", "auto")
+        out = compose.paint_under(sample, ops.merge_layers(layers), "shadow", shadow=True,
+                                  color=None if color == "auto" else tuple(color))
+        models = {**out.meta.get("models", {}), "shadow": Path(self.predictor.path).name}
+        return out.replace(meta={**out.meta, "models": models})
+
+
 def _products(sample: Sample, alpha: np.ndarray) -> list[np.ndarray]:
     """The matte of each product, so each stands on its own contact line (one matte for one product)."""
     if len(sample.instances) <= 1:
@@ -189,7 +289,8 @@ def _alpha(sample: Sample) -> np.ndarray:
 
 
 KINDS: dict[type, type[_ShadowStep]] = {
-    MirrorConfig: MirrorShadowStep, DropConfig: DropShadowStep, NoneConfig: NoShadowStep}
+    MirrorConfig: MirrorShadowStep, DropConfig: DropShadowStep, RealisticConfig: RealisticShadowStep,
+    NoneConfig: NoShadowStep}
 
 
 def step_class(config: Any) -> type[_ShadowStep]:

@@ -104,29 +104,57 @@ class OnnxPredictor:
         outs = self.session.run(self.output_names, {self.input_name: frame[None]})
         return {k: v[0] for k, v in zip(self.output_names, outs)}
 
+    @property
+    def batch_dim_fixed(self) -> bool:
+        """Whether the exported network takes exactly one frame per call (a fixed batch axis)."""
+        dim = self.session.get_inputs()[0].shape[0]
+        return isinstance(dim, int)
+
+    def raw_batch(self, frames: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """The network's outputs for N letterboxed frames: one call on a dynamic batch axis, else
+        one call per frame (the shipped export has a fixed batch of 1), so the numbers are those of
+        `raw` either way."""
+        if self.batch_dim_fixed or len(frames) == 1:
+            return [self.raw(f) for f in frames]
+        outs = self.session.run(self.output_names, {self.input_name: np.stack(frames)})
+        return [{k: v[i] for k, v in zip(self.output_names, outs)} for i in range(len(frames))]
+
     def soft(self, image: np.ndarray, score_threshold: float | None = None,
              top_k: int | None = None, agnostic: bool | None = None) -> SoftDetections:
         """Detections with float32 masks in [0, 1] at the image's resolution, best first
         (see `Predictor.soft`)."""
+        return self.soft_batch([image], score_threshold, top_k, agnostic)[0]
+
+    def soft_batch(self, images: list[np.ndarray], score_threshold: float | None = None,
+                   top_k: int | None = None, agnostic: bool | None = None) -> list[SoftDetections]:
+        """`soft` of several images (any sizes) with one network pass where the export allows."""
         agnostic = self.agnostic if agnostic is None else agnostic
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
         thr = self.score_threshold if score_threshold is None else score_threshold
         k = self.top_k if top_k is None else top_k
-        h, w = image.shape[:2]
-        lb = Letterbox.for_shape(h, w, self.size)
-        out = self.raw(lb.image(image))
-        det = detect(out["cls"], out["box"], out["coef"], self.anchors, self.cfg.box_variances,
-                     score_threshold=thr, nms_iou=self.nms_iou, max_dets=k, agnostic=agnostic)
-        return soft_detections(image, det, out["protos"], lb.scale, self.size, box_margin=self.box_margin,
-                               refine_radius=self.refine_radius, refine_eps=self.refine_eps,
-                               rescore_power=self.rescore_power, agnostic=agnostic,
-                               pick_centre=self.pick_centre, pick_border=self.pick_border)
+        boxes = [Letterbox.for_shape(*image.shape[:2], self.size) for image in images]
+        outs = self.raw_batch([lb.image(image) for lb, image in zip(boxes, images)])
+        result = []
+        for image, lb, out in zip(images, boxes, outs):
+            det = detect(out["cls"], out["box"], out["coef"], self.anchors, self.cfg.box_variances,
+                         score_threshold=thr, nms_iou=self.nms_iou, max_dets=k, agnostic=agnostic)
+            result.append(soft_detections(image, det, out["protos"], lb.scale, self.size,
+                                          box_margin=self.box_margin, refine_radius=self.refine_radius,
+                                          refine_eps=self.refine_eps, rescore_power=self.rescore_power,
+                                          agnostic=agnostic, pick_centre=self.pick_centre,
+                                          pick_border=self.pick_border))
+        return result
 
     def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
         """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""
         soft = self.soft(image, **kwargs)
         return self._instances(soft), soft.masks
+
+    def soft_masks_batch(self, images: list[np.ndarray], **kwargs: Any) -> list[tuple[list[Instance], np.ndarray]]:
+        """`soft_masks` of several images: the same instances and masks as one at a time."""
+        return [(self._instances(s), s.masks) for s in self.soft_batch(images, **kwargs)]
 
     def __call__(self, image: np.ndarray, **kwargs: Any) -> list[Instance]:
         return self._instances(self.soft(image, **kwargs))

@@ -107,16 +107,33 @@ class Predictor:
         ``product_prior`` (centrality, borders touched, size). ``agnostic=False`` is the COCO-style
         per-class detection that AP is measured on.
         """
+        return self.soft_batch([image], score_threshold, top_k, agnostic)[0]
+
+    @torch.no_grad()
+    def soft_batch(self, images: list[np.ndarray], score_threshold: float | None = None,
+                   top_k: int | None = None, agnostic: bool | None = None,
+                   max_batch: int = 32) -> list[SoftDetections]:
+        """`soft` of several images (any sizes): the letterboxed frames go through the network as
+        one batch (chunks of ``max_batch``), then each image is post-processed as in `soft`. On a
+        GPU this keeps the device busy; the masks equal one-at-a-time ones to float rounding
+        (a convolution may sum in another order at another batch size)."""
         agnostic = self.agnostic if agnostic is None else agnostic
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
         thr = self.score_threshold if score_threshold is None else score_threshold
         k = self.top_k if top_k is None else top_k
+        boxes = [Letterbox.for_shape(*image.shape[:2], self.size) for image in images]
+        dets = []
+        for i in range(0, len(images), max_batch):
+            frames = np.stack([lb.image(im) for lb, im in zip(boxes[i:i + max_batch], images[i:i + max_batch])])
+            x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().to(self.device)
+            dets += self.model.detect(self.model(x), score_threshold=thr, nms_iou=self.nms_iou,
+                                      max_dets=k, agnostic=agnostic)
+        return [self._soft_one(image, lb, det, agnostic) for image, lb, det in zip(images, boxes, dets)]
+
+    def _soft_one(self, image: np.ndarray, lb: Letterbox, det: Any, agnostic: bool) -> SoftDetections:
         h, w = image.shape[:2]
-        lb = Letterbox.for_shape(h, w, self.size)
-        x = torch.from_numpy(lb.image(image)).permute(2, 0, 1)[None].float().to(self.device)
-        det = self.model.detect(self.model(x), score_threshold=thr, nms_iou=self.nms_iou,
-                                max_dets=k, agnostic=agnostic)[0]
         if det.scores.numel() == 0:
             return SoftDetections.empty(h, w)
         logits = assemble_mask_logits(det.protos, det.coefs)  # D×ph×pw over the S×S input frame
@@ -155,6 +172,10 @@ class Predictor:
         """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""
         soft = self.soft(image, **kwargs)
         return self._instances(soft), soft.masks
+
+    def soft_masks_batch(self, images: list[np.ndarray], **kwargs: Any) -> list[tuple[list[Instance], np.ndarray]]:
+        """`soft_masks` of several images with one batched network pass (see `soft_batch`)."""
+        return [(self._instances(s), s.masks) for s in self.soft_batch(images, **kwargs)]
 
     def __call__(self, image: np.ndarray, **kwargs: Any) -> list[Instance]:
         return self._instances(self.soft(image, **kwargs))

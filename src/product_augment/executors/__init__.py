@@ -1,0 +1,26 @@
+"""Executors: how shards get run. Every executor calls the same `jobs.process_shard`.
+
+* `local` (default): a process pool on this machine, one pipeline (one model) per worker process;
+  `--workers 1` runs in the main process.
+* `ray`: a Ray cluster (`--ray-address auto`) or a local Ray instance: a pool of segmenter actors
+  (batched inference, on GPUs when the cluster has them) and CPU compositing tasks, with retries.
+
+`run_shards(shards, ctx)` yields `(shard, entries)` as shards finish, or `(shard, exception)` for a
+shard that failed after its retries (its part is not written, so the next run does it again).
+`map(fn, chunks, ctx)` runs `fn(ctx, chunk)` for each chunk (class labels for balancing).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(name: str, workers: int = 1, ray_address: str | None = None, **kwargs: Any) -> Any:
+    if name == "local":
+        from .local import LocalExecutor
+        return LocalExecutor(workers)
+    if name == "ray":
+        from .ray import RayExecutor
+        return RayExecutor(workers=workers, address=ray_address, **kwargs)
+    raise ValueError(f"unknown executor {name!r}: use {' or '.join(EXECUTORS)}")

@@ -1,0 +1,175 @@
+"""The Ray executor: the same shards on a Ray cluster (or a local Ray instance).
+
+    reading + model stage                      compositing stage (CPU tasks)
+    SegmenterActor pool ──(kept masks of a shard, by image key)──▶ process_shard(shard, ctx, seg)
+    (one pipeline's segment step each;                              (pipeline, outputs, part last)
+     batched `soft_masks_batch`; one GPU each
+     when the cluster has GPUs and the preset
+     says device: cuda|auto)
+
+* Presets without the model skip the actor stage: the tasks do everything.
+* Retries: a task whose worker dies or that raises `TransientError` is run again (`max_retries`);
+  an actor that dies is restarted (`max_restarts`) and its call retried. A shard is idempotent, so a
+  second run of it writes the same bytes.
+* `ray.init` is called only when Ray is not running yet: `address=None` starts a local instance
+  with `num_cpus=workers` logical CPUs and no dashboard; `address="auto"` joins the cluster this
+  machine belongs to (`ray start --head` / `ray start --address ...` on every node first). The
+  actors ask for 0 CPUs on a local instance smaller than 3 CPUs, so they never starve the tasks.
+* `timeout` (seconds without any shard finishing) turns a stuck cluster into an error, not a hang.
+* Inputs and outputs must be reachable from every node: a shared folder or an fsspec URL (s3://, gs://).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..jobs import (
+    BATCH_IMAGES,
+    FAIL_ONCE_ENV,
+    Shard,
+    ShardContext,
+    TransientError,
+    limit_worker_threads,
+    needs_model,
+    process_shard,
+    read_sources,
+    segment_sources,
+)
+
+
+def _shard_task(shard: Shard, ctx: ShardContext, segmentation: Any) -> list[dict]:
+    limit_worker_threads()
+    return process_shard(shard, ctx, segmentation)
+
+
+def _call_task(fn: Callable, ctx: ShardContext, chunk: Any) -> Any:
+    limit_worker_threads()
+    return fn(ctx, chunk)
+
+
+class SegmenterActor:
+    """One loaded segmenter; `segment(shard)` reads the shard's inputs and segments them in one
+    batched call."""
+
+    def __init__(self, ctx: ShardContext, gpu: bool):
+        if not gpu:
+            limit_worker_threads()
+        self.ctx = ctx
+
+    def segment(self, sources: list[str]) -> tuple[Any, Any]:
+        results: dict[str, Any] = {}
+        meta = None
+        try:
+            for i in range(0, len(sources), BATCH_IMAGES):  # decoded images stay bounded
+                rels = sources[i:i + BATCH_IMAGES]
+                got, m = segment_sources(self.ctx, rels, read_sources(self.ctx, rels))
+                results.update(got or {})
+                meta = meta or m
+            return results, meta
+        except Exception:  # noqa: BLE001 - the compositing task segments on its own and reports
+            return None, None
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None, actors: int | None = None,
+                 timeout: float = 900.0, window: int | None = None):
+        self.workers = workers
+        self.address = address
+        self.actors = actors
+        self.timeout = timeout
+        self.window = window
+        self.started_here = False
+        self.startup_seconds = 0.0
+
+    # ------------------------------------------------------------------ cluster
+    def _ray(self) -> Any:
+        try:
+            import ray
+        except ImportError:
+            raise ImportError("the ray executor needs Ray: pip install 'product-augment[ray]'") from None
+        if not ray.is_initialized():
+            import time
+
+            t0 = time.perf_counter()
+            env = {k: os.environ[k] for k in (FAIL_ONCE_ENV,) if k in os.environ}
+            kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                                      "runtime_env": {"env_vars": env} if env else None}
+            if self.address:
+                ray.init(address=self.address, **kwargs)
+            else:
+                ray.init(num_cpus=max(1, int(self.workers or os.cpu_count() or 1)), **kwargs)
+            self.started_here = True
+            self.startup_seconds = time.perf_counter() - t0
+        return ray
+
+    def close(self) -> None:
+        if self.started_here:
+            import ray
+
+            ray.shutdown()
+            self.started_here = False
+
+    # ------------------------------------------------------------------ shards
+    def run_shards(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
+        if not shards:
+            return
+        ray = self._ray()
+        res = ray.cluster_resources()
+        cpus, gpus = int(res.get("CPU", 1)), int(res.get("GPU", 0))
+        ctx_ref = ray.put(ctx)
+        task = ray.remote(_shard_task).options(num_cpus=1, max_retries=max(0, ctx.retries),
+                                               retry_exceptions=[TransientError])
+        pool: list[Any] = []
+        if needs_model(ctx.preset):
+            from ..steps.segment import YolactConfig
+
+            device = next(c.device for n, c in ctx.preset.step_configs
+                          if n == "segment" and isinstance(c, YolactConfig))
+            gpu = gpus > 0 and device in ("cuda", "auto")
+            n = self.actors or (gpus if gpu else max(1, min(cpus // 4, 8)))
+            actor_cpus = 0 if gpu or cpus < 3 else 1
+            actor = ray.remote(SegmenterActor).options(num_cpus=actor_cpus, num_gpus=1 if gpu else 0,
+                                                       max_restarts=2, max_task_retries=2)
+            pool = [actor.remote(ctx_ref, gpu) for _ in range(n)]
+        window = self.window or max(4, 2 * cpus)
+        todo = list(reversed(shards))
+        running: dict[Any, Shard] = {}
+        i = 0
+        try:
+            while todo or running:
+                while todo and len(running) < window:
+                    s = todo.pop()
+                    seg = pool[i % len(pool)].segment.remote(s.sources) if pool else None
+                    i += 1
+                    running[task.remote(s, ctx_ref, seg)] = s
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=self.timeout)
+                if not ready:
+                    raise TimeoutError(f"ray: no shard finished in {self.timeout:.0f} s "
+                                       f"({len(running)} running); is the cluster short of CPUs?")
+                for ref in ready:
+                    s = running.pop(ref)
+                    try:
+                        yield s, ray.get(ref)
+                    except Exception as e:  # noqa: BLE001 - this shard failed after its retries
+                        yield s, e
+        finally:
+            for ref in running:
+                with contextlib.suppress(Exception):  # already finished or gone
+                    ray.cancel(ref, force=True)
+            for a in pool:
+                with contextlib.suppress(Exception):
+                    ray.kill(a)
+
+    def map(self, fn: Callable, chunks: list[Any], ctx: ShardContext) -> list[Any]:
+        if not chunks:
+            return []
+        ray = self._ray()
+        task = ray.remote(_call_task).options(num_cpus=1, max_retries=max(0, ctx.retries),
+                                              retry_exceptions=[TransientError])
+        ctx_ref = ray.put(ctx)
+        refs = [task.remote(fn, ctx_ref, c) for c in chunks]
+        return ray.get(refs, timeout=self.timeout * max(1, len(chunks)))

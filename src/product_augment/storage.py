@@ -1,0 +1,178 @@
+"""Where a run reads and writes: a local folder or an fsspec URL (s3://, gs://, memory://, file://).
+
+`Store(root)` is the runner's only view of its input and output locations. Local paths go through
+`io` exactly as before (`io.list_inputs`, `io.read_image`, `io.write_atomic`); any other URL goes
+through fsspec (imported only then): objects are written in one put (object stores make a put
+atomic), and an input is copied to a local temporary file before `io.read_image` decodes it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .io import SIDECAR_SUFFIXES, SUPPORTED_SUFFIXES, list_inputs, read_image, write_atomic
+
+
+def is_url(location: str | Path) -> bool:
+    return isinstance(location, str) and "://" in location
+
+
+class Store:
+    """A root folder (local `Path`) or URL and the relative POSIX paths below it."""
+
+    def __init__(self, root: str | Path):
+        self.url = str(root)
+        if is_url(root) and not str(root).startswith("file://"):
+            import fsspec
+
+            self.fs, path = fsspec.core.url_to_fs(str(root))
+            self.root: Any = path.rstrip("/")
+            self.local = False
+        else:
+            p = str(root)[len("file://"):] if str(root).startswith("file://") else root
+            self.fs, self.root, self.local = None, Path(p), True
+
+    def __reduce__(self):  # sent to workers as its URL: the filesystem is rebuilt there
+        return (Store, (self.url,))
+
+    def __repr__(self) -> str:
+        return f"Store({self.url!r})"
+
+    # ------------------------------------------------------------- paths
+    def path(self, rel: str = "") -> Any:
+        if self.local:
+            return self.root / rel if rel else self.root
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def exists(self, rel: str = "") -> bool:
+        return self.path(rel).exists() if self.local else self.fs.exists(self.path(rel))
+
+    def is_file(self) -> bool:
+        return self.root.is_file() if self.local else self.fs.isfile(self.root)
+
+    # ------------------------------------------------------------- bytes
+    def read_bytes(self, rel: str) -> bytes:
+        return self.path(rel).read_bytes() if self.local else self.fs.cat_file(self.path(rel))
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Atomic: complete or absent (local: temp + fsync + rename; object stores: one put)."""
+        if self.local:
+            write_atomic(self.path(rel), data)
+        else:
+            parent = self.path(str(PurePosixPath(rel).parent)) if "/" in rel else self.root
+            self.fs.makedirs(parent, exist_ok=True)
+            self.fs.pipe_file(self.path(rel), data)
+
+    def remove(self, rel: str) -> None:
+        if self.local:
+            self.path(rel).unlink(missing_ok=True)
+        elif self.fs.exists(self.path(rel)):
+            self.fs.rm_file(self.path(rel))
+
+    def remove_tree(self, rel: str) -> None:
+        if self.local:
+            import shutil
+
+            if self.path(rel).is_dir():
+                shutil.rmtree(self.path(rel))
+        elif self.fs.exists(self.path(rel)):
+            self.fs.rm(self.path(rel), recursive=True)
+
+    def listdir(self, rel: str) -> list[str]:
+        """Names of the files directly in `rel` (sorted; none when it does not exist)."""
+        if self.local:
+            d = self.path(rel)
+            return sorted(p.name for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+        if not self.fs.exists(self.path(rel)):
+            return []
+        return sorted(PurePosixPath(p["name"]).name for p in self.fs.ls(self.path(rel), detail=True)
+                      if p.get("type") == "file")
+
+    def files(self, rel: str) -> list[str]:
+        """Relative paths of every file under `rel` (recursive, sorted)."""
+        if self.local:
+            d = self.path(rel)
+            return sorted(p.relative_to(self.root).as_posix() for p in d.rglob("*") if p.is_file()) \
+                if d.is_dir() else []
+        base = self.path(rel)
+        if not self.fs.exists(base):
+            return []
+        return sorted(str(PurePosixPath(p).relative_to(PurePosixPath(self.root))) for p in self.fs.find(base))
+
+    # ------------------------------------------------------------- inputs
+    def list_inputs(self, recursive: bool = True, exclude: Store | None = None) -> tuple[list[str], list[str]]:
+        """(supported, unsupported) relative paths, sorted, as `io.list_inputs` (which serves local ones)."""
+        if self.local:
+            return list_inputs(self.root, recursive, exclude=exclude.root if exclude and exclude.local else None)
+        if self.fs.isfile(self.root):
+            name = PurePosixPath(self.root).name
+            return ([name], []) if PurePosixPath(name).suffix.lower() in SUPPORTED_SUFFIXES else ([], [name])
+        skip = None
+        if exclude is not None and not exclude.local and type(exclude.fs) is type(self.fs):
+            skip = str(exclude.root).rstrip("/") + "/"
+        found = self.fs.find(self.root, maxdepth=None if recursive else 1)
+        ok, bad = [], []
+        base = PurePosixPath(self.root)
+        for p in found:
+            if skip and (p + "/").startswith(skip):
+                continue
+            rel = PurePosixPath(p).relative_to(base)
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            suffix = rel.suffix.lower()
+            if suffix in SUPPORTED_SUFFIXES:
+                ok.append(rel.as_posix())
+            elif suffix not in SIDECAR_SUFFIXES:
+                bad.append(rel.as_posix())
+        return sorted(ok), sorted(bad)
+
+    def input_path(self, rel: str) -> Any:
+        """The input file (the root itself when the run's input is one file)."""
+        if self.local:
+            return self.root if self.root.is_file() else self.root / rel
+        return self.root if self.fs.isfile(self.root) else self.path(rel)
+
+    def input_stat(self, rel: str) -> str:
+        """A cheap fingerprint of an input (size and modification time, or the object's ETag): a
+        run hashes the content again only when it changed."""
+        p = self.input_path(rel)
+        if self.local:
+            st = os.stat(p)
+            return f"{st.st_size}:{st.st_mtime_ns}"
+        info = self.fs.info(p)
+        stamp = next((info[k] for k in ("mtime", "LastModified", "updated", "ETag", "created") if info.get(k)), "")
+        return f"{info.get('size')}:{stamp}"
+
+    def input_sha256(self, rel: str) -> str:
+        h = hashlib.sha256()
+        p = self.input_path(rel)
+        with (open(p, "rb") if self.local else self.fs.open(p, "rb")) as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def read_input(self, rel: str, max_side: int | None):
+        """`io.read_image` of an input (a remote one through a local temporary copy)."""
+        p = self.input_path(rel)
+        if self.local:
+            return read_image(p, max_side)
+        fd, tmp = tempfile.mkstemp(suffix=PurePosixPath(rel).suffix)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(self.fs.cat_file(p))
+            return read_image(Path(tmp), max_side)
+        finally:
+            os.unlink(tmp)
+
+    def contains(self, other: Store) -> bool:
+        """Whether `other` is this location or lies inside it."""
+        if self.local != other.local:
+            return False
+        if self.local:
+            a, b = self.root.resolve(), other.root.resolve()
+            return a == b or a in b.parents
+        return type(self.fs) is type(other.fs) and (
+            other.root == self.root or str(other.root).startswith(str(self.root).rstrip("/") + "/"))

@@ -1,0 +1,161 @@
+"""Executors run the same shard code: Ray (a local instance, 2 logical CPUs) gives the local
+executor's bytes, with and without the segmenter's actor stage, and retries a task whose worker
+died; the batched segmenter call gives the masks of one-at-a-time calls (ONNX exactly, torch to
+float rounding)."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from product_augment import jobs as J
+from product_augment.io import read_image
+from product_augment.presets.loader import load_preset
+from product_augment.runner import RunOptions
+from product_augment.runner import run as run_preset
+
+from .test_runner import YOLACT_JPG, files_of
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = REPO / "weights" / "yolact_ws_effnetlite0.safetensors"
+PHOTOS = ("chair.jpg", "desk_lamp.jpg", "stand_mixer.jpg")
+DEFAULTS = {"seed": 7, "variants": 2, "output.annotations": ["coco", "yolo"]}
+
+
+def photos(tmp_path, names=PHOTOS[:2]) -> Path:
+    inp = tmp_path / "photos"
+    inp.mkdir(exist_ok=True)
+    for name in names:
+        (inp / name).write_bytes((REPO / "examples" / name).read_bytes())
+    return inp
+
+
+# ------------------------------------------------------------------------------ batching
+
+def test_onnx_batch_equals_one_at_a_time():
+    from product_augment.models.yolact.onnx_predict import OnnxPredictor
+
+    p = OnnxPredictor.from_weights(WEIGHTS)
+    images = [read_image(REPO / "examples" / n, 512)[0] for n in PHOTOS]
+    batch = p.soft_masks_batch(images, score_threshold=0.3)
+    for image, (found, masks) in zip(images, batch):
+        one_found, one_masks = p.soft_masks(image, score_threshold=0.3)
+        assert np.array_equal(masks, one_masks) and len(found) == len(one_found) > 0
+        assert [(i.class_id, i.box, i.score) for i in found] == [(i.class_id, i.box, i.score) for i in one_found]
+
+
+def test_torch_batch_equals_one_at_a_time_to_float_rounding():
+    pytest.importorskip("torch")
+    from product_augment.models.yolact.predict import Predictor
+
+    p = Predictor.from_weights(WEIGHTS, device="cpu")
+    images = [read_image(REPO / "examples" / n, 384)[0] for n in PHOTOS]
+    batch = p.soft_batch(images, score_threshold=0.3)
+    for image, b in zip(images, batch):
+        one = p.soft(image, score_threshold=0.3)
+        assert len(b.scores) == len(one.scores) > 0 and np.array_equal(b.classes, one.classes)
+        assert np.abs(b.masks[0] - one.masks[0]).max() < 1e-3
+        assert ((b.masks[0] > 0.5) != (one.masks[0] > 0.5)).mean() < 1e-4
+
+
+def test_segment_step_gives_the_same_sample_from_a_batch(tmp_path):
+    from product_augment.sample import Sample
+
+    preset = tmp_path / "y.yaml"
+    preset.write_text(f"version: 1\nsteps:\n  - segment: {{backend: yolact, weights: {WEIGHTS}}}\n")
+    (seg,) = load_preset(preset).build_pipeline().steps
+    images = [read_image(REPO / "examples" / n, 384)[0] for n in PHOTOS]
+    rng = np.random.default_rng(0)
+    direct = [seg.apply(Sample(image=im), seg.draw(Sample(image=im), rng)) for im in images]
+    seg.preload(seg.segment_batch(images + images[:1]), seg.models_meta())  # a duplicate: segmented once
+    seg._predictor = None  # the batch's results are used: no model is needed (or loaded) any more
+    batched = [seg.apply(Sample(image=im), {"backend": "yolact"}) for im in images]
+    assert seg._predictor is None
+    for a, b in zip(direct, batched):
+        assert np.array_equal(a.alpha, b.alpha) and a.meta["models"] == b.meta["models"]
+        assert [np.array_equal(x.mask, y.mask) for x, y in zip(a.instances, b.instances)] == [True]
+
+
+# ------------------------------------------------------------------------------ ray
+
+@pytest.fixture(scope="module")
+def ray_local(tmp_path_factory):
+    ray = pytest.importorskip("ray")
+    faults = tmp_path_factory.mktemp("faults")
+    os.environ[J.FAIL_ONCE_ENV] = str(faults)  # the Ray workers inherit it (no marker: no fault)
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        yield faults
+    finally:
+        ray.shutdown()
+        os.environ.pop(J.FAIL_ONCE_ENV, None)
+
+
+def test_ray_gives_the_local_executors_bytes(tmp_path, input_dir, classical_preset, ray_local):
+    preset = load_preset(classical_preset, DEFAULTS)
+    local = run_preset(preset, RunOptions(input_dir=input_dir, output_dir=tmp_path / "local", workers=2))
+    ray = run_preset(preset, RunOptions(input_dir=input_dir, output_dir=tmp_path / "ray", workers=2,
+                                        executor="ray", shard_size=2))
+    assert local.ok and ray.ok and local.done == ray.done == 8 and ray.executor == "ray"
+    assert files_of(tmp_path / "local") == files_of(tmp_path / "ray")
+    again = run_preset(preset, RunOptions(input_dir=input_dir, output_dir=tmp_path / "ray", executor="ray"))
+    assert again.resumed == 8 and again.done == 0
+
+
+def test_ray_model_stage_gives_the_local_executors_bytes(tmp_path, ray_local):
+    inp = photos(tmp_path)
+    preset_path = tmp_path / "yolact.yaml"
+    preset_path.write_text(YOLACT_JPG)
+    preset = load_preset(preset_path, {"variants": 2})
+    local = run_preset(preset, RunOptions(input_dir=inp, output_dir=tmp_path / "local", workers=1))
+    ray = run_preset(preset, RunOptions(input_dir=inp, output_dir=tmp_path / "ray", workers=2,
+                                        executor="ray", shard_size=2))
+    assert local.ok and ray.ok and local.done == ray.done == 4
+    f1, f2 = files_of(tmp_path / "local"), files_of(tmp_path / "ray")
+    assert f1.keys() == f2.keys() and [k for k in f1 if f1[k] != f2[k]] == []
+
+
+def test_ray_retries_a_task_whose_worker_died(tmp_path, input_dir, classical_preset, ray_local):
+    (ray_local / "p1__v00").write_text("crash")
+    (ray_local / "p2__v01").write_text("fail")
+    preset = load_preset(classical_preset, DEFAULTS)
+    s = run_preset(preset, RunOptions(input_dir=input_dir, output_dir=tmp_path / "o", executor="ray",
+                                      shard_size=2))
+    assert s.ok and s.done == 8, s.failed
+    assert not (ray_local / "p1__v00").exists() and not (ray_local / "p2__v01").exists()
+    ref = run_preset(preset, RunOptions(input_dir=input_dir, output_dir=tmp_path / "ref"))
+    assert ref.ok and files_of(tmp_path / "o") == files_of(tmp_path / "ref")
+
+
+def test_ray_executor_is_optional():
+    from product_augment.executors import make_executor
+
+    with pytest.raises(ValueError, match="unknown executor"):
+        make_executor("dask")
+
+
+def test_variants_sharing_one_batched_model_call_give_the_unbatched_bytes(tmp_path):
+    from product_augment.storage import Store
+
+    inp = photos(tmp_path, PHOTOS[:1])
+    preset_path = tmp_path / "yolact.yaml"
+    preset_path.write_text(YOLACT_JPG)
+    preset = load_preset(preset_path, {"variants": 3})
+    rels = ["chair.jpg"]
+    jobs = J.make_jobs(rels, 3, {r: Store(inp).input_sha256(r) for r in rels}, preset.sha256)
+    (shard,) = J.make_shards(jobs, 16, run=1)
+    out = {}
+    for batch in (True, False):
+        J.reset_worker()
+        _, seg = J.worker_pipeline(preset)
+        calls = []
+        for name in ("soft_masks", "soft_masks_batch"):
+            orig = getattr(seg.predictor, name)
+            setattr(seg.predictor, name, lambda *a, _o=orig, _n=name, _c=calls, **k: _c.append(_n) or _o(*a, **k))
+        ctx = J.ShardContext(preset, Store(inp), Store(tmp_path / str(batch)), batch=batch)
+        assert all(e["status"] == "ok" for e in J.process_shard(shard, ctx))
+        out[batch] = files_of(tmp_path / str(batch))
+        assert calls == (["soft_masks_batch"] if batch else ["soft_masks"] * 3)
+    J.reset_worker()
+    assert out[True].keys() == out[False].keys() and len(out[True]) == 9  # image, mask, shadow × 3
+    assert [k for k in out[True] if out[True][k] != out[False][k]] == []
