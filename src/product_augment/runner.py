@@ -108,13 +108,7 @@ def read_manifest(path: Path) -> list[dict]:
         with open(path, "r+b") as f:
             f.truncate(cut)
         data = data[:cut]
-    out = []
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    return J.parse_lines(data)
 
 
 def append_manifest(path: Path, entry: dict) -> None:

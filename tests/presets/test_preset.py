@@ -113,7 +113,7 @@ def test_sampled_field_errors_name_the_relevant_form(tmp_path):
                         "  - background: {kind: solid, color: white}\n  - shadow: {kind: mirorr}\n"
                         "  - logo: {kind: caption, corner: middle, size: {range: [0.3]}}\n")
     assert errors_of(p) == [
-        f"{p}: steps[3].shadow.kind: 'mirorr' is not one of mirror, drop, none (did you mean 'mirror'?)",
+        f"{p}: steps[3].shadow.kind: 'mirorr' is not one of mirror, drop, realistic, none (did you mean 'mirror'?)",
         f"{p}: steps[4].logo.size.range[1]: required field missing",
         f"{p}: steps[4].logo.corner: 'middle' is not one of top-left, top-right, bottom-left, "
         "bottom-right, top, bottom, left, right, any"]
@@ -330,10 +330,10 @@ def test_each_form_reports_its_own_errors(tmp_path):
         "  - background: {kind: gradient, colors: ['#fff', [1, 2]]}\n":
             ["steps[1].background.colors[1]: [1, 2] is not a colour: use '#rrggbb' or [r, g, b] with 0..255 "
              "integers"],
-        "  - shadow: {kind: 3}\n": ["steps[1].shadow.kind: 3 is not one of mirror, drop, none"],
+        "  - shadow: {kind: 3}\n": ["steps[1].shadow.kind: 3 is not one of mirror, drop, realistic, none"],
         "  - shadow: {kind: null}\n":  # YAML's null, not the string none
-            ["steps[1].shadow.kind: None is not one of mirror, drop, none (did you mean 'none'?)"],
-        "  - shadow: {}\n": ["steps[1].shadow.kind: missing; one of mirror, drop, none"],
+            ["steps[1].shadow.kind: None is not one of mirror, drop, realistic, none (did you mean 'none'?)"],
+        "  - shadow: {}\n": ["steps[1].shadow.kind: missing; one of mirror, drop, realistic, none"],
         "  - shadow: [1, 2]\n": ["steps[1].shadow: expected a mapping of fields ({key: value, ...}), got [1, 2]"],
         # a shared field's error under `kind: {choice}` is said once, not once per kind
         "  - shadow: {kind: {choice: [mirror, drop]}, opacity: 3}\n":

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ...sample import Instance
 from .data import Letterbox
-from .postprocess import SoftDetections, detect, make_anchors, soft_detections
+from .postprocess import PredictorAPI, SoftDetections, detect, make_anchors, soft_detections
 from .spec import (
     AGNOSTIC,
     EDGE_REFINE,
@@ -46,7 +45,7 @@ def _grid_sizes(meta: dict[str, Any], cfg: YolactConfig) -> list[tuple[int, int]
     return sizes
 
 
-class OnnxPredictor:
+class OnnxPredictor(PredictorAPI):
     """One loaded YOLACT model on ONNX Runtime (CPU). Not thread-safe; create one per worker.
 
     ``threads`` is ONNX Runtime's intra-op thread count: 1 by default, like every worker of the
@@ -147,19 +146,3 @@ class OnnxPredictor:
                                           pick_border=self.pick_border))
         return result
 
-    def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
-        """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""
-        soft = self.soft(image, **kwargs)
-        return self._instances(soft), soft.masks
-
-    def soft_masks_batch(self, images: list[np.ndarray], **kwargs: Any) -> list[tuple[list[Instance], np.ndarray]]:
-        """`soft_masks` of several images: the same instances and masks as one at a time."""
-        return [(self._instances(s), s.masks) for s in self.soft_batch(images, **kwargs)]
-
-    def __call__(self, image: np.ndarray, **kwargs: Any) -> list[Instance]:
-        return self._instances(self.soft(image, **kwargs))
-
-    @staticmethod
-    def _instances(soft: SoftDetections, threshold: float = 0.5) -> list[Instance]:
-        return [Instance(int(cls), mask >= threshold, tuple(float(v) for v in box), float(score))
-                for box, cls, score, mask in zip(soft.boxes, soft.classes, soft.scores, soft.masks)]

@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ...ops.matte import GuidedFilter
+from ...sample import Instance
 from .spec import PICK_BORDER, PICK_CENTRE, PICK_MIN_AREA
 
 F32 = np.float32
@@ -40,6 +42,27 @@ class SoftDetections:
     def empty(h: int, w: int) -> SoftDetections:
         return SoftDetections(np.zeros((0, 4), F32), np.zeros(0, np.int64), np.zeros(0, F32),
                               np.zeros((0, h, w), F32), np.zeros(0, F32))
+
+class PredictorAPI:
+    """What every predictor offers on top of its own `soft` / `soft_batch` (torch and ONNX alike)."""
+
+    def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
+        """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""
+        soft = self.soft(image, **kwargs)
+        return self._instances(soft), soft.masks
+
+    def soft_masks_batch(self, images: list[np.ndarray], **kwargs: Any) -> list[tuple[list[Instance], np.ndarray]]:
+        """`soft_masks` of several images (the same instances and masks as one at a time)."""
+        return [(self._instances(s), s.masks) for s in self.soft_batch(images, **kwargs)]
+
+    def __call__(self, image: np.ndarray, **kwargs: Any) -> list[Instance]:
+        return self._instances(self.soft(image, **kwargs))
+
+    @staticmethod
+    def _instances(soft: SoftDetections, threshold: float = 0.5) -> list[Instance]:
+        return [Instance(int(cls), mask >= threshold, tuple(float(v) for v in box), float(score))
+                for box, cls, score, mask in zip(soft.boxes, soft.classes, soft.scores, soft.masks)]
+
 
 
 @dataclass

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...sample import Instance
 from .checkpoint import load_model
 from .data import Letterbox
 from .model import Yolact, assemble_mask_logits, crop_to_boxes
 from .postprocess import (
+    PredictorAPI,
     SoftDetections,
     guided_refine,
     mask_quality,
@@ -44,7 +44,7 @@ def logits_to_image(logits: torch.Tensor, h: int, w: int, scale: float, size: in
     return F.grid_sample(logits[:, None], grid, mode="bilinear", align_corners=False, padding_mode="border")[:, 0]
 
 
-class Predictor:
+class Predictor(PredictorAPI):
     """One loaded YOLACT model. Not thread-safe; create one per worker."""
 
     def __init__(self, model: Yolact, meta: dict[str, Any] | None = None, device: str = "cpu",
@@ -168,21 +168,3 @@ class Predictor:
     def _refine(self, image: np.ndarray, probs: np.ndarray) -> np.ndarray:
         return guided_refine(image, probs, self.refine_radius, self.refine_eps)
 
-    def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
-        """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""
-        soft = self.soft(image, **kwargs)
-        return self._instances(soft), soft.masks
-
-    def soft_masks_batch(self, images: list[np.ndarray], **kwargs: Any) -> list[tuple[list[Instance], np.ndarray]]:
-        """`soft_masks` of several images with one batched network pass (see `soft_batch`)."""
-        return [(self._instances(s), s.masks) for s in self.soft_batch(images, **kwargs)]
-
-    def __call__(self, image: np.ndarray, **kwargs: Any) -> list[Instance]:
-        return self._instances(self.soft(image, **kwargs))
-
-    @staticmethod
-    def _instances(soft: SoftDetections, threshold: float = 0.5) -> list[Instance]:
-        out = []
-        for box, cls, score, mask in zip(soft.boxes, soft.classes, soft.scores, soft.masks):
-            out.append(Instance(int(cls), mask >= threshold, tuple(float(v) for v in box), float(score)))
-        return out
