@@ -16,17 +16,17 @@ import os
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import time  # noqa: E402
+import time
 
-import click  # noqa: E402
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from pydantic import TypeAdapter  # noqa: E402
+import click
+import cv2
+import numpy as np
+from pydantic import TypeAdapter
 
-from product_augment.models.shadow import frame  # noqa: E402
-from product_augment.models.shadow.onnx_predict import ShadowPredictor  # noqa: E402
-from product_augment.ops import shadow as ops  # noqa: E402
-from product_augment.steps import shadow as shadow_step  # noqa: E402
+from product_augment.models.shadow import frame
+from product_augment.models.shadow.onnx_predict import ShadowPredictor
+from product_augment.ops import shadow as ops
+from product_augment.steps import shadow as shadow_step
 
 cv2.setNumThreads(1)
 
@@ -63,9 +63,12 @@ def main(runs: int, size: int, weights: str | None) -> None:
                                                      net.res), frame.crop(alpha, canvas, net.res))
     cast, ao = net(x, 35, 50, 0.08, 0.3)
 
-    def crop():
-        prem = ops.premultiplied(sample.image, alpha, sample.plate)
-        frame.network_input_premultiplied(frame.crop(prem, canvas, net.res), frame.crop(alpha, canvas, net.res))
+    def crop():   # as the step does it: only the product's box holds colour and matte
+        bx0, by0, bx1, by1 = fp.box
+        box = (slice(by0, by1), slice(bx0, bx1))
+        prem = ops.premultiplied(sample.image[box], alpha[box], sample.plate[box])
+        local = frame.Canvas(canvas.x0 - bx0, canvas.y0 - by0, canvas.side)
+        frame.network_input_premultiplied(frame.crop(prem, local, net.res), frame.crop(alpha[box], local, net.res))
 
     def up():
         frame.uncrop(frame.combine(cast, ao, 0.55, 0.85), canvas, alpha.shape)

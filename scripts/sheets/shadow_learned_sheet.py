@@ -13,7 +13,6 @@ of 6 directions over the light's disc, at the tile's size.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -121,7 +120,7 @@ def main(out: str, tile: int, bank: str, seed: int) -> None:
         tiles, text = bank_row(cutout, Path(bank), entries, tile, rng)
         tiles[0] = _label(tiles[0], text)
         rows.append(np.concatenate(tiles, 1))
-        print(text, flush=True)
+        print(f"{text}  [{cutout['source_id']}, {cutout['licence']}: {cutout['attribution']}]", flush=True)
     for name, az, el, size in PHOTOS:
         path = Path("examples") / name
         if path.exists():

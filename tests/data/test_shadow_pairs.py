@@ -122,7 +122,7 @@ def test_pack_reads_what_the_builder_writes(tmp_path):
 
 def test_clip_below_keeps_exactly_the_part_under_the_plane():
     tri = np.array([[[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]])   # in the z = 0 plane, y up
-    area = lambda t: 0.5 * np.abs(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])).sum()  # noqa: E731
+    area = lambda t: 0.5 * np.abs(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])).sum()
     assert sp.clip_below(tri, 5.0).shape == (1, 3, 3)
     assert len(sp.clip_below(tri, -1.0)) == 0
     half = sp.clip_below(tri, 1.0)
@@ -135,7 +135,7 @@ def test_clip_below_keeps_exactly_the_part_under_the_plane():
 def test_ambient_occlusion_is_darkest_at_the_contact():
     _, verts, faces, cam, canvas, _ = _setup()
     ao = sp.ambient_occlusion(verts, faces, cam, canvas, np.random.default_rng(0), res=64)
-    base = int(round(0.62 * 64))
+    base = round(0.62 * 64)
     near = ao[base + 1, 32]
     far = ao[min(63, base + 12), 32]
     assert near > 0.2 and far < near / 2

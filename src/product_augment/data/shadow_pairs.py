@@ -29,8 +29,8 @@ import numpy as np
 
 from ..classes import class_name
 from ..io import write_atomic
-from . import mapping
 from ..models.shadow.frame import RES, Canvas, canvas_for, crop
+from . import mapping
 from .bank import is_flat, png_bytes, read_rgba, view_rng
 from .render import AreaLight, Renderer, _direction, _fit_distance, look_at, prepare_model, sample_view
 from .sources import CatalogEntry

@@ -10,7 +10,7 @@ from product_augment.models.shadow import frame
 
 torch = pytest.importorskip("torch")
 
-from product_augment.models.shadow.model import ShadowNet, ShadowNetConfig  # noqa: E402
+from product_augment.models.shadow.model import ShadowNet, ShadowNetConfig
 
 TINY = ShadowNetConfig(res=32, widths=(4, 8, 8, 16), dim=16, depth=1, heads=2, mlp=32)
 
@@ -44,6 +44,9 @@ def _pairs(root, n_views=3, res=32):
         np.savez(root / f"{split}.npz", rgba=rgba, ao=(alpha // 3), cast=cast,
                  view=np.repeat(np.arange(n_views), 2), light=rng.uniform(0, 1, (2 * n_views, 4)).astype(np.float32),
                  source=np.array([f"s{i}" for i in range(n_views)]))
+    recs = [{"split": split, "class": "chair" if k % 2 else "cup"} for split in ("train", "val")
+            for k in range(2 * n_views)]
+    (root / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
 
 
 def test_training_runs_resumes_and_exports(tmp_path, monkeypatch):
@@ -70,7 +73,7 @@ def test_training_runs_resumes_and_exports(tmp_path, monkeypatch):
     from product_augment.models.shadow.export import export
     from product_augment.models.shadow.onnx_predict import ShadowPredictor
 
-    st, side, onnx_path = export(last, tmp_path / "w" / "shadow_net")
+    _, side, onnx_path = export(last, tmp_path / "w" / "shadow_net")
     info = json.loads(side.read_text())
     assert info["onnx"]["max_abs_diff_vs_torch"] < 1e-4 and "train" in info
     p = ShadowPredictor(onnx_path)
@@ -79,6 +82,14 @@ def test_training_runs_resumes_and_exports(tmp_path, monkeypatch):
     with torch.no_grad():
         ref = model(torch.from_numpy(x[None]), torch.from_numpy(frame.light_vector(30.0, 50.0, 0.1, 0.3)[None]))
     assert np.abs(cast - ref[0, 0].numpy()).max() < 1e-4 and ao.shape == (32, 32)
+
+    from product_augment.models.shadow.evaluate import evaluate
+
+    m = evaluate(onnx_path, tmp_path, "val")
+    assert m["pairs"] == 6 and set(m["per_class"]) == {"chair", "cup"}
+    for name in ("realistic", "drop"):
+        assert 0 <= m[name]["rmse"] <= 1 and 0 <= m[name]["ber"] <= 100
+    assert set(m["gain_percent"]) == {"rmse", "rmse_shadow", "ber"}
 
 
 def test_frame_crop_and_uncrop_line_up():

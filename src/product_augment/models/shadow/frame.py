@@ -75,7 +75,7 @@ def uncrop(matte: np.ndarray, canvas: Canvas, shape: tuple[int, int], fade: floa
     ends softly instead of along a straight edge. Bilinear upsampling.
     """
     res = matte.shape[0]
-    n = max(1, int(round(fade * res)))
+    n = max(1, round(fade * res))
     ramp = np.minimum(np.arange(res, dtype=np.float32) + 0.5, n) / n
     ramp = np.minimum(ramp, ramp[::-1])
     matte = matte * ramp[:, None] * ramp[None, :]

@@ -108,7 +108,7 @@ def validate(model: ShadowNet, pairs: Pairs, limit: int, device: torch.device, b
         p = model(x, li)
         alpha = x[:, 3]
         tot_loss += float(loss_fn(p, y, alpha)) * len(idx)
-        comb = lambda t: 1 - (1 - OPACITY * t[:, 0]) * (1 - CONTACT * t[:, 1])  # noqa: E731
+        comb = lambda t: 1 - (1 - OPACITY * t[:, 0]) * (1 - CONTACT * t[:, 1])
         vis = 1 - alpha
         sq += float((((comb(p) - comb(y)) * vis) ** 2).sum())
         count += int(vis.numel())
