@@ -134,6 +134,15 @@ class NoneConfig(_Base):
 Config = Annotated[MirrorConfig | DropConfig | RealisticConfig | NoneConfig, Field(discriminator="kind")]
 
 
+def _draw_light(config: Any, rng: np.random.Generator, kind: str) -> dict[str, Any]:
+    """The parameters of a light's shadow (drop and realistic draw the same, in the same order)."""
+    params: dict[str, Any] = {"kind": kind, **_draw_fields(
+        config, rng, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
+    color = draw(config.color, rng)
+    params["color"] = color if color == "auto" else [int(v) for v in color]
+    return params
+
+
 def _draw_fields(config: BaseModel, rng: np.random.Generator, names: tuple[str, ...]) -> dict[str, Any]:
     return {n: float(draw(getattr(config, n), rng)) for n in names}
 
@@ -188,11 +197,7 @@ class DropShadowStep(_ShadowStep):
         self.config = config
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        params: dict[str, Any] = {"kind": "drop", **_draw_fields(
-            self.config, rng, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
-        color = draw(self.config.color, rng)
-        params["color"] = color if color == "auto" else [int(v) for v in color]
-        return params
+        return _draw_light(self.config, rng, "drop")
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         alpha = _alpha(sample)
@@ -229,11 +234,7 @@ class RealisticShadowStep(_ShadowStep):
         return self._predictor
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        params: dict[str, Any] = {"kind": "realistic", **_draw_fields(
-            self.config, rng, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
-        color = draw(self.config.color, rng)
-        params["color"] = color if color == "auto" else [int(v) for v in color]
-        return params
+        return _draw_light(self.config, rng, "realistic")
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         from ..models.shadow import frame
