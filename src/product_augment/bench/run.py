@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import BenchConfig, Profile
 from .data import ArraySet, detect_format, load_set
 from .metrics import converge_epoch, mean_std
+from .profiles import BenchConfig, Profile
 
 PAPER = {  # the paper's U-Net study: 1,500 base product images, base → base + augmented
     "pixel_accuracy": (0.85, 0.92), "iou": (0.72, 0.85), "map": (0.78, 0.89),

@@ -40,7 +40,7 @@ def bench(ctx, config_path, profile, seeds, device, out, ablate, arms, workers, 
     `augment bench unet` is the older two-arm command on ready folders."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..bench.config import BenchConfigError, load_bench_config
+    from ..bench.profiles import BenchConfigError, load_bench_config
     from ..bench.report import markdown
     from ..bench.run import run_bench
 
@@ -81,7 +81,7 @@ def bench(ctx, config_path, profile, seeds, device, out, ablate, arms, workers, 
               show_default=True, help="Output folder (results.json, report.md).")
 def unet(base, augmented, tests, size, steps, batch, seed, limit, widths, device, out):
     """Two arms on ready folders: base vs base+augmented, same number of steps, one seed."""
-    from ..bench.config import BenchConfig
+    from ..bench.profiles import BenchConfig
     from ..bench.report import markdown
     from ..bench.run import run_bench
 
