@@ -5,7 +5,7 @@ import io as _io
 import os
 import tempfile
 import warnings
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
@@ -40,12 +40,18 @@ def list_inputs(root: Path, recursive: bool = True,
             continue
         if skip and rel.parts[:len(skip)] == skip:
             continue
-        suffix = p.suffix.lower()
-        if suffix in SUPPORTED_SUFFIXES:
-            ok.append(rel.as_posix())
-        elif suffix not in SIDECAR_SUFFIXES:
-            bad.append(rel.as_posix())
+        sort_input(rel.as_posix(), ok, bad)
     return sorted(ok), sorted(bad)
+
+
+def sort_input(rel: str, ok: list[str], bad: list[str]) -> None:
+    """Put a listed file into `ok` (a supported image) or `bad` (unsupported); sidecar files
+    (JSON, text, YAML, ...) beside the images go into neither."""
+    suffix = PurePosixPath(rel).suffix.lower()
+    if suffix in SUPPORTED_SUFFIXES:
+        ok.append(rel)
+    elif suffix not in SIDECAR_SUFFIXES:
+        bad.append(rel)
 
 
 def _relative_parts(inner: Path, root: Path) -> tuple[str, ...] | None:

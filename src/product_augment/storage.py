@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .io import SIDECAR_SUFFIXES, SUPPORTED_SUFFIXES, list_inputs, read_image, write_atomic
+from .io import SUPPORTED_SUFFIXES, list_inputs, read_image, sort_input, write_atomic
 
 
 def is_url(location: str | Path) -> bool:
@@ -122,11 +122,7 @@ class Store:
             rel = PurePosixPath(p).relative_to(base)
             if any(part.startswith(".") for part in rel.parts):
                 continue
-            suffix = rel.suffix.lower()
-            if suffix in SUPPORTED_SUFFIXES:
-                ok.append(rel.as_posix())
-            elif suffix not in SIDECAR_SUFFIXES:
-                bad.append(rel.as_posix())
+            sort_input(rel.as_posix(), ok, bad)
         return sorted(ok), sorted(bad)
 
     def input_path(self, rel: str) -> Any:

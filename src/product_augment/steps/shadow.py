@@ -207,9 +207,7 @@ class DropShadowStep(_ShadowStep):
                 part, fp, line, azimuth=float(params["azimuth"]), elevation=float(params["elevation"]),
                 size=float(params["size"]), opacity=float(params["opacity"]),
                 contact=float(params["contact"]), floor_tilt=float(params["floor_tilt"])))
-        color = params.get("color", "auto")
-        return compose.paint_under(sample, ops.merge_layers(layers), "shadow", shadow=True,
-                                   color=None if color == "auto" else tuple(color))
+        return _paint_shadow(sample, layers, params)
 
 
 class RealisticShadowStep(_ShadowStep):
@@ -259,11 +257,16 @@ class RealisticShadowStep(_ShadowStep):
             region, y0, x0 = frame.uncrop(matte, canvas, alpha.shape)
             if region.size:
                 layers.append(ops.Layer(np.clip(region, 0.0, 1.0), None, y0, x0).trimmed())
-        color = params.get("color", "auto")
-        out = compose.paint_under(sample, ops.merge_layers(layers), "shadow", shadow=True,
-                                  color=None if color == "auto" else tuple(color))
+        out = _paint_shadow(sample, layers, params)
         models = {**out.meta.get("models", {}), "shadow": Path(self.predictor.path).name}
         return out.replace(meta={**out.meta, "models": models})
+
+
+def _paint_shadow(sample: Sample, layers: list[ops.Layer], params: Mapping[str, Any]) -> Sample:
+    """The products' shadow layers under the picture, in the recorded colour (drop and realistic)."""
+    color = params.get("color", "auto")
+    return compose.paint_under(sample, ops.merge_layers(layers), "shadow", shadow=True,
+                               color=None if color == "auto" else tuple(color))
 
 
 def _products(sample: Sample, alpha: np.ndarray) -> list[np.ndarray]:

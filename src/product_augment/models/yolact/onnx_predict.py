@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from .data import Letterbox
 from .postprocess import PredictorAPI, SoftDetections, detect, make_anchors, soft_detections
 from .spec import (
     AGNOSTIC,
@@ -127,13 +126,7 @@ class OnnxPredictor(PredictorAPI):
     def soft_batch(self, images: list[np.ndarray], score_threshold: float | None = None,
                    top_k: int | None = None, agnostic: bool | None = None) -> list[SoftDetections]:
         """`soft` of several images (any sizes) with one network pass where the export allows."""
-        agnostic = self.agnostic if agnostic is None else agnostic
-        for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
-        thr = self.score_threshold if score_threshold is None else score_threshold
-        k = self.top_k if top_k is None else top_k
-        boxes = [Letterbox.for_shape(*image.shape[:2], self.size) for image in images]
+        agnostic, thr, k, boxes = self._batch_settings(images, score_threshold, top_k, agnostic)
         outs = self.raw_batch([lb.image(image) for lb, image in zip(boxes, images)])
         result = []
         for image, lb, out in zip(images, boxes, outs):

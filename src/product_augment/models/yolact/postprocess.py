@@ -22,6 +22,7 @@ import numpy as np
 
 from ...ops.matte import GuidedFilter
 from ...sample import Instance
+from .data import Letterbox
 from .spec import PICK_BORDER, PICK_CENTRE, PICK_MIN_AREA
 
 F32 = np.float32
@@ -45,6 +46,18 @@ class SoftDetections:
 
 class PredictorAPI:
     """What every predictor offers on top of its own `soft` / `soft_batch` (torch and ONNX alike)."""
+
+    def _batch_settings(self, images: list[np.ndarray], score_threshold: float | None, top_k: int | None,
+                        agnostic: bool | None) -> tuple[bool, float, int, list[Letterbox]]:
+        """(agnostic, score threshold, top k, one letterbox per image) of a `soft_batch` call, with
+        the predictor's defaults; checks that every image is H×W×3 uint8 RGB."""
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
+        return (self.agnostic if agnostic is None else agnostic,
+                self.score_threshold if score_threshold is None else score_threshold,
+                self.top_k if top_k is None else top_k,
+                [Letterbox.for_shape(*image.shape[:2], self.size) for image in images])
 
     def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
         """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""

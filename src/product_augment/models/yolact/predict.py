@@ -117,13 +117,7 @@ class Predictor(PredictorAPI):
         one batch (chunks of ``max_batch``), then each image is post-processed as in `soft`. On a
         GPU this keeps the device busy; the masks equal one-at-a-time ones to float rounding
         (a convolution may sum in another order at another batch size)."""
-        agnostic = self.agnostic if agnostic is None else agnostic
-        for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
-        thr = self.score_threshold if score_threshold is None else score_threshold
-        k = self.top_k if top_k is None else top_k
-        boxes = [Letterbox.for_shape(*image.shape[:2], self.size) for image in images]
+        agnostic, thr, k, boxes = self._batch_settings(images, score_threshold, top_k, agnostic)
         dets = []
         for i in range(0, len(images), max_batch):
             frames = np.stack([lb.image(im) for lb, im in zip(boxes[i:i + max_batch], images[i:i + max_batch])])
