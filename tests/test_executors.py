@@ -3,6 +3,7 @@ executor's bytes, with and without the segmenter's actor stage, and retries a ta
 died; the batched segmenter call gives the masks of one-at-a-time calls (ONNX exactly, torch to
 float rounding)."""
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,58 @@ def test_variants_sharing_one_batched_model_call_give_the_unbatched_bytes(tmp_pa
     J.reset_worker()
     assert out[True].keys() == out[False].keys() and len(out[True]) == 9  # image, mask, shadow × 3
     assert [k for k in out[True] if out[True][k] != out[False][k]] == []
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(d.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux-only")
+def test_workers_die_with_a_killed_run(tmp_path, classical_preset):
+    """kill -9 of `augment run --workers 2` leaves no worker behind (they hold the parent-death signal)."""
+    import signal
+    import subprocess
+    import time
+
+    big = tmp_path / "many"
+    big.mkdir()
+    for i in range(10):  # the shipped 640-px packshots: a run of a minute or so
+        for f in (Path(__file__).resolve().parents[1] / "examples").glob("*.jpg"):
+            (big / f"{i:02d}_{f.name}").write_bytes(f.read_bytes())
+    proc = subprocess.Popen([sys.executable, "-m", "product_augment.cli.main", "run", "--config",
+                             str(classical_preset), "--input", str(big), "--output", str(tmp_path / "out"),
+                             "--workers", "2", "--shard-size", "1", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        workers = [c for c in _children(proc.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+        if len(workers) >= 2 and list((tmp_path / "out").glob("parts/*.jsonl")):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None and len(workers) >= 2, "the run ended before its workers could be seen"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)

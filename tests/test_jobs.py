@@ -202,3 +202,17 @@ def test_nightly_script_logs_and_exits_by_max_failures(tmp_path, input_dir, clas
     logs = sorted((tmp_path / "logs").glob("nightly-*.log"))
     assert logs and all("\r" not in p.read_text() for p in logs)  # no progress bar off a terminal
     assert "FAILED blank.png" in logs[-1].read_text() and "exit 0" in logs[-1].read_text()
+
+
+def test_output_bases_are_distinct_even_when_a_suffixed_name_exists():
+    from product_augment.jobs import output_bases
+
+    rels = ["x.jpg", "x.png", "x_jpg.webp", "sub/y.jpg", "z.jpg"]
+    names = output_bases(rels)
+    assert len(set(names.values())) == len(rels)
+    assert names["z.jpg"] == "z" and names["sub/y.jpg"] == "sub/y" and names["x.png"] == "x_png"
+    assert names["x_jpg.webp"] == "x_jpg"  # the input that owns the name keeps it
+    assert names["x.jpg"].startswith("x_jpg_") and names["x.jpg"] != "x_jpg"
+    assert output_bases(list(reversed(rels))) == names  # the order of listing does not matter
+    many = [f"d{i % 7}/p{i}.jpg" for i in range(20000)] + ["d0/p0.png"]
+    assert len(set(output_bases(many).values())) == len(many)

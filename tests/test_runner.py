@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ from pycocotools.coco import COCO
 
 from product_augment.cli.main import main
 from product_augment.presets.loader import load_preset
-from product_augment.runner import MANIFEST, RunOptions
+from product_augment.runner import LOCK_FILE, MANIFEST, RunOptions
 from product_augment.runner import run as run_preset
 
 # what the runner makes (seed, variants, formats) is the preset's: the tests fold theirs in as the
@@ -23,8 +25,8 @@ def run(path, options, **overrides):
 
 
 def files_of(root: Path) -> dict[str, bytes]:
-    """Every output file but the manifest and its parts (they hold timings)."""
-    skip = {MANIFEST}
+    """Every output file but the manifest and its parts (they hold timings) and the run lock."""
+    skip = {MANIFEST, LOCK_FILE}
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and p.name not in skip and p.relative_to(root).parts[0] != "parts"}
 
@@ -332,6 +334,7 @@ def test_default_segmenter_jpeg_same_bytes_on_1_and_2_workers(tmp_path):
 
 
 def test_manifest_names_the_classical_matte_when_the_model_finds_nothing(tmp_path, input_dir, monkeypatch):
+    from product_augment.classes import class_id
     from product_augment.models.yolact import runtime
 
     class FindsNothing:
@@ -342,14 +345,25 @@ def test_manifest_names_the_classical_matte_when_the_model_finds_nothing(tmp_pat
             return [], []
 
     monkeypatch.setattr(runtime, "load_predictor", lambda *a, **k: FindsNothing())
+    weights = REPO / 'weights' / 'yolact_ws_effnetlite0.safetensors'
     preset_path = tmp_path / "y.yaml"
     preset_path.write_text("version: 1\nseed: 7\nvariants: 2\noutput: {format: png}\nsteps:\n"
-                           f"  - segment: {{backend: yolact, weights: {REPO / 'weights' / 'yolact_ws_effnetlite0.safetensors'}}}\n")
+                           f"  - segment: {{backend: yolact, weights: {weights}, mask: yolact}}\n")
     s = run(preset_path, opts(input_dir, tmp_path / "o", limit=1))
     assert s.ok and s.done == 2
     for e in map(json.loads, (tmp_path / "o" / MANIFEST).read_text().splitlines()):
         assert e["models"] == {"segment": "classical"} and e["fallback"] == {"segment": "classical"}
         assert e["applied"]["segment"] == {"backend": "yolact"}  # what the preset asked for (replay)
+    # with the cut (the default), the cut draws the product though YOLACT found nothing: no
+    # fallback, the preset's class, both models named
+    preset_path.write_text("version: 1\nseed: 7\nvariants: 2\noutput: {format: png}\nsteps:\n"
+                           f"  - segment: {{backend: yolact, weights: {weights}, class_name: cup}}\n")
+    s = run(preset_path, opts(input_dir, tmp_path / "c", limit=1))
+    assert s.ok and s.done == 2
+    for e in map(json.loads, (tmp_path / "c" / MANIFEST).read_text().splitlines()):
+        assert "fallback" not in e and e["models"]["segment"] == "yolact_ws_effnetlite0.safetensors@it7"
+        assert e["models"]["segment_cut"].startswith("cut_effnetlite0")
+        assert [i["class_id"] for i in e["instances"]] == [class_id("cup")]
 
 
 def test_animated_gif_input_is_read_not_refused(tmp_path, classical_preset):
@@ -408,3 +422,75 @@ def test_a_pipeline_that_cannot_be_built_stops_the_run_before_any_work(tmp_path,
         with pytest.raises(RunError, match="cannot build the pipeline"):
             run_preset(load_preset(preset), opts(input_dir, tmp_path / f"o{workers}", workers=workers))
         assert not (tmp_path / f"o{workers}" / "images").exists()
+
+
+def test_one_run_per_output_folder(tmp_path, input_dir, classical_preset):
+    """A second run on a folder in use stops before any work and names the holder; the lock goes
+    with its holder (a process that ends releases it, however it ends)."""
+    from product_augment.runner import RunError, output_lock
+    from product_augment.storage import Store
+
+    out = tmp_path / "o"
+    out.mkdir()
+    with output_lock(Store(str(out))):
+        with pytest.raises(RunError, match=rf"in use by another augment run \(pid {os.getpid()} "):
+            run(classical_preset, opts(input_dir, out))
+        assert not (out / "images").exists()
+    s = run(classical_preset, opts(input_dir, out))
+    assert s.done > 0 and not s.failed
+    # a holder killed with SIGKILL leaves the file, not the lock
+    code = ("import sys, time; from product_augment.runner import output_lock; from product_augment.storage "
+            "import Store\nwith output_lock(Store(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    with pytest.raises(RunError, match=f"pid {proc.pid} "):
+        run(classical_preset, opts(input_dir, out))
+    proc.kill()
+    proc.wait()
+    assert run(classical_preset, opts(input_dir, out)).failed == []
+
+
+def test_output_that_is_a_file_is_one_clear_error(tmp_path, input_dir, classical_preset):
+    from product_augment.runner import RunError
+
+    f = tmp_path / "taken"
+    f.write_text("x")
+    with pytest.raises(RunError, match="taken: cannot create the output folder"):
+        run(classical_preset, opts(input_dir, f))
+    with pytest.raises(RunError, match="cannot create the output folder"):
+        run(classical_preset, opts(input_dir, f / "sub"))
+
+
+def test_nothing_is_written_or_deleted_outside_the_output(tmp_path, input_dir, classical_preset):
+    """A symlinked output folder is refused before any work; a tampered manifest part that names a
+    file outside the run never gets it deleted; the store refuses such paths outright."""
+    from product_augment.runner import RunError
+    from product_augment.storage import Store, UnsafePath
+
+    out, elsewhere = tmp_path / "o", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "images").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(RunError, match="images is a symlink"):
+        run(classical_preset, opts(input_dir, out))
+    assert list(elsewhere.iterdir()) == []
+    (out / "images").unlink()
+    store = Store(str(out))
+    for bad in ("../victim", "masks/../../victim", "/etc/passwd", "masks\\..\\..\\victim"):
+        with pytest.raises(UnsafePath):
+            store.remove(bad)
+        with pytest.raises(UnsafePath):
+            store.write_bytes(bad, b"x")
+    # an earlier run's entry edited to point outside; the input then changes: the old outputs of
+    # that entry are removed, the victim is not
+    run(classical_preset, opts(input_dir, out))
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"keep me")
+    part = sorted((out / "parts").glob("*.jsonl"))[0]
+    lines = [json.loads(x) for x in part.read_text().splitlines()]
+    lines[0]["outputs"]["masks"] = ["masks/../../victim.png"]
+    part.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    src = input_dir / lines[0]["source"]
+    Image.fromarray(np.asarray(Image.open(src))[::-1].copy()).save(src)  # the input changed
+    run(classical_preset, opts(input_dir, out, mode="incremental"))
+    assert victim.read_bytes() == b"keep me"

@@ -22,6 +22,7 @@ import os
 import re
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +72,22 @@ class Job:
 
 
 def output_bases(relpaths: list[str]) -> dict[str, str]:
-    """Deterministic output base names; inputs differing only by suffix keep it in their name."""
+    """Deterministic output base names, one per input and all distinct (linear in the inputs).
+
+    An input's name without its suffix; inputs differing only by suffix keep it in their name
+    (``x.jpg`` → ``x_jpg``); a name that still collides with another input's (``x.jpg`` → ``x_jpg``
+    beside ``x_jpg.webp``) gets a short hash of its relative path.
+    """
     bases = [str(Path(r).with_suffix("")) for r in relpaths]
-    dup = {b for b in bases if bases.count(b) > 1}
-    return {rel: (rel.replace(".", "_") if base in dup else base) for rel, base in zip(relpaths, bases)}
+    counts = Counter(bases)
+    names = {rel: (rel.replace(".", "_") if counts[base] > 1 else base) for rel, base in zip(relpaths, bases)}
+    taken = Counter(names.values())
+    for rel, name in names.items():
+        if taken[name] > 1 and name != str(Path(rel).with_suffix("")):
+            names[rel] = f"{name}_{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
+    if len(set(names.values())) != len(names):  # pragma: no cover - a hash collision
+        raise RuntimeError("output names collide; rename the inputs")
+    return names
 
 
 def make_jobs(relpaths: list[str], variants: Mapping[str, int] | int, hashes: Mapping[str, str],

@@ -16,7 +16,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from . import jobs as J
 from .annotations import build_coco, build_layer_coco, yolo_dataset_yaml, yolo_names, yolo_split
 from .io import SUPPORTED_SUFFIXES, remove_stale_temps
 from .presets.loader import Preset, load_preset
-from .storage import Store
+from .storage import Store, UnsafePath
 
 MANIFEST = J.MANIFEST
 ANNOTATIONS = "annotations.json"
@@ -208,8 +209,6 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
     Raises RunError before any work. The pipeline is built once per worker process.
     `on_start(n)` is told how many jobs will be processed (after resume); `progress(entry)` gets
     each job's manifest entry as its shard finishes."""
-    from .executors import make_executor
-
     if not isinstance(preset, Preset):
         preset = load_preset(preset)
     if opts.mode not in MODES:
@@ -223,7 +222,64 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
     except (ValueError, OSError) as e:
         raise RunError(f"{preset.path}: cannot build the pipeline: {e}") from None
     if out.local:
-        out.root.mkdir(parents=True, exist_ok=True)
+        try:
+            out.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunError(f"{opts.output_dir}: cannot create the output folder: "
+                           f"{e.strerror or e}") from None
+        if not out.root.is_dir():
+            raise RunError(f"{opts.output_dir}: --output is a file, not a folder")
+    with output_lock(out):
+        return _run_locked(preset, opts, inputs, out, relpaths, unsupported, t0, progress, on_start)
+
+
+LOCK_FILE = ".augment.lock"
+
+
+@contextmanager
+def output_lock(out: Store) -> Iterator[None]:
+    """One run at a time per output folder: an exclusive `flock` on `<output>/.augment.lock`, held
+    for the whole run. The kernel releases it when the process ends, however it ends (kill -9
+    included), so a stale lock never blocks the next run. The file names its holder (pid, host,
+    start time) for the message a second run gets. Remote (fsspec) outputs are not locked."""
+    if not out.local:
+        yield
+        return
+    import fcntl
+    import socket
+
+    path = out.root / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise RunError(f"{path}: cannot open the run lock: {e.strerror or e}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+            raise RunError(f"{out.root} is in use by another augment run ({holder}); wait for it to end "
+                           f"or choose another --output") from None
+        os.ftruncate(fd, 0)
+        started = time.strftime("%Y-%m-%dT%H:%M:%S")
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, relpaths: list[str],
+                unsupported: list[str], t0: float, progress: Callable[[dict], None] | None,
+                on_start: Callable[[int], None] | None) -> RunSummary:
+    """`run` once the output folder is locked."""
+    from .executors import make_executor
+
+    if out.local:
+        for name in (*OUTPUT_DIRS, J.PARTS, MANIFEST, ANNOTATIONS):
+            if (out.root / name).is_symlink():
+                raise RunError(f"{out.root / name} is a symlink: the run writes only inside --output; "
+                               f"remove the link or choose another --output")
+
     if opts.overwrite:
         _clear_outputs(out)
     if out.local:
@@ -354,7 +410,10 @@ def _remove_replaced(out: Store, before: dict[str, dict], merged: dict[str, dict
         n += 1
         keep = set(J.output_files(new)) if new.get("status") == "ok" else set()
         for rel in set(J.output_files(old)) - keep:
-            out.remove(rel)
+            try:
+                out.remove(rel)
+            except UnsafePath:  # a tampered part names a path outside the run: never followed
+                continue
     return n
 
 

@@ -20,6 +20,10 @@ def is_url(location: str | Path) -> bool:
     return isinstance(location, str) and "://" in location
 
 
+class UnsafePath(ValueError):
+    """A path that would write or delete outside a store's root."""
+
+
 class Store:
     """A root folder (local `Path`) or URL and the relative POSIX paths below it."""
 
@@ -57,10 +61,25 @@ class Store:
     def read_bytes(self, rel: str) -> bytes:
         return self.path(rel).read_bytes() if self.local else self.fs.cat_file(self.path(rel))
 
+    def inside(self, rel: str) -> Any:
+        """The path of `rel` for writing or deleting, checked to stay inside the root: a relative
+        POSIX path without `..`, and (local) no symlink on the way from the root to it. Raises
+        `UnsafePath` otherwise: a path from a manifest part or an entry is never trusted."""
+        parts = PurePosixPath(rel).parts
+        if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or any(p in ("..", ".") for p in parts):
+            raise UnsafePath(f"{rel!r} is not a plain relative path inside {self.url}")
+        if self.local:
+            cur = self.root
+            for part in parts:
+                cur = cur / part
+                if cur.is_symlink():
+                    raise UnsafePath(f"{cur} is a symlink: refusing to write or delete through it")
+        return self.path(rel)
+
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Atomic: complete or absent (local: temp + fsync + rename; object stores: one put)."""
         if self.local:
-            write_atomic(self.path(rel), data)
+            write_atomic(self.inside(rel), data)
         else:
             parent = self.path(str(PurePosixPath(rel).parent)) if "/" in rel else self.root
             self.fs.makedirs(parent, exist_ok=True)
@@ -68,17 +87,17 @@ class Store:
 
     def remove(self, rel: str) -> None:
         if self.local:
-            self.path(rel).unlink(missing_ok=True)
-        elif self.fs.exists(self.path(rel)):
+            self.inside(rel).unlink(missing_ok=True)
+        elif self.fs.exists(self.inside(rel)):
             self.fs.rm_file(self.path(rel))
 
     def remove_tree(self, rel: str) -> None:
         if self.local:
             import shutil
 
-            if self.path(rel).is_dir():
+            if self.inside(rel).is_dir():
                 shutil.rmtree(self.path(rel))
-        elif self.fs.exists(self.path(rel)):
+        elif self.fs.exists(self.inside(rel)):
             self.fs.rm(self.path(rel), recursive=True)
 
     def listdir(self, rel: str) -> list[str]:

@@ -4,6 +4,7 @@ fresh pool, up to the context's retries."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -14,7 +15,30 @@ from ..jobs import Shard, ShardContext, TransientError, limit_worker_threads, pr
 _CTX: dict[str, Any] = {}
 
 
-def _init(ctx: ShardContext) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this worker when its parent process dies (Linux `PR_SET_PDEATHSIG`), so a
+    `kill -9` of `augment run` leaves no worker behind; elsewhere a no-op. `parent_pid` closes the
+    race of a parent that died before the call."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl (another libc): nothing to do
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _init(ctx: ShardContext, parent_pid: int = 0) -> None:
+    if parent_pid:
+        die_with_parent(parent_pid)
     limit_worker_threads()
     _CTX["ctx"] = ctx
     worker_pipeline(ctx.preset)  # built once per worker, before its first shard
@@ -82,7 +106,7 @@ class LocalExecutor:
         ctx_mp = mp.get_context("spawn")
         todo = list(reversed(shards))
         with ProcessPoolExecutor(min(self.workers, len(shards)), mp_context=ctx_mp,
-                                 initializer=_init, initargs=(ctx,)) as pool:
+                                 initializer=_init, initargs=(ctx, os.getpid())) as pool:
             running: dict[Any, Shard] = {}
             while todo or running:
                 while todo and len(running) < window:
@@ -112,7 +136,7 @@ class LocalExecutor:
                 reset_worker()
                 restore()
         with ProcessPoolExecutor(min(self.workers, len(chunks)), mp_context=mp.get_context("spawn"),
-                                 initializer=_init, initargs=(ctx,)) as pool:
+                                 initializer=_init, initargs=(ctx, os.getpid())) as pool:
             return list(pool.map(_call, [fn] * len(chunks), chunks))
 
     def close(self) -> None:
