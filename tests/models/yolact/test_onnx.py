@@ -226,3 +226,15 @@ def test_augment_run_needs_no_torch(tmp_path):
     lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and all(x.get("status", "ok") == "ok" for x in lines), lines
     assert len(list((out / "images").glob("*.jpg"))) == 2
+
+
+def test_onnx_runtime_writes_nothing_in_the_home_folder(tmp_path):
+    """The runtime's telemetry is off: a segmenter load + inference leaves HOME untouched (ONNX
+    Runtime would write ~/.cache/Microsoft/DeveloperTools/.onnxruntime/deviceid)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    code = ("import numpy as np; from product_augment.models.yolact.onnx_predict import OnnxPredictor; "
+            f"p = OnnxPredictor.from_weights({str(WEIGHTS)!r}); p.soft(np.zeros((64, 64, 3), np.uint8))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORT_")}
+    subprocess.run([sys.executable, "-c", code], check=True, env={**env, "HOME": str(home)})
+    assert [p.relative_to(home).as_posix() for p in home.rglob("*")] == []

@@ -47,7 +47,8 @@ def export(checkpoint: str | Path, out_stem: str | Path = "weights/shadow_net",
                       dynamic_axes={"image": {0: "batch"}, "light": {0: "batch"}, "shadow": {0: "batch"}},
                       opset_version=17, dynamo=False)
     tmp.replace(onnx_path)
-    import onnxruntime as ort
+    from ..ort import onnxruntime
+    ort = onnxruntime()
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     xb, lb = torch.rand(4, 4, res, res) * 2 - 1, torch.rand(4, 5)

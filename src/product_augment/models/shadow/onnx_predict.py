@@ -18,7 +18,8 @@ class ShadowPredictor:
     """
 
     def __init__(self, onnx_file: str | Path, threads: int = 1) -> None:
-        import onnxruntime as ort
+        from ..ort import onnxruntime
+        ort = onnxruntime()
 
         self.path = Path(onnx_file)
         opts = ort.SessionOptions()

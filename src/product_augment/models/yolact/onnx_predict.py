@@ -56,7 +56,8 @@ class OnnxPredictor(PredictorAPI):
                  refine_radius: float = EDGE_REFINE, refine_eps: float = REFINE_EPS,
                  rescore_power: float = RESCORE_POWER, agnostic: bool = AGNOSTIC, pick_centre: float = PICK_CENTRE,
                  pick_border: float = PICK_BORDER, threads: int = 1, providers: list[str] | None = None) -> None:
-        import onnxruntime as ort
+        from ..ort import onnxruntime
+        ort = onnxruntime()
 
         self.path = Path(onnx_file)
         if meta is None:

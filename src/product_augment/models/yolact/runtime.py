@@ -23,8 +23,10 @@ def _torch_or_none() -> Any:
 
 
 def _onnxruntime_installed() -> bool:
+    from ..ort import onnxruntime
+
     try:
-        import onnxruntime  # noqa: F401
+        onnxruntime()
     except ImportError:
         return False
     return True
