@@ -494,3 +494,29 @@ def test_nothing_is_written_or_deleted_outside_the_output(tmp_path, input_dir, c
     Image.fromarray(np.asarray(Image.open(src))[::-1].copy()).save(src)  # the input changed
     run(classical_preset, opts(input_dir, out, mode="incremental"))
     assert victim.read_bytes() == b"keep me"
+
+
+def test_a_full_disk_stops_the_run_with_one_line(tmp_path, input_dir, classical_preset, monkeypatch):
+    """ENOSPC (and EROFS, EACCES) are not retried job after job: the run stops at the first one with
+    the path and the reason, keeps what is done, and the same command then finishes the work."""
+    import errno
+
+    from product_augment.runner import RunError
+    from product_augment.storage import Store
+
+    real = Store.write_bytes
+    calls = []
+
+    def full(self, rel, data):
+        if rel.startswith("images/"):
+            calls.append(rel)
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path(rel)))
+        return real(self, rel, data)
+
+    monkeypatch.setattr(Store, "write_bytes", full)
+    with pytest.raises(RunError, match=r"cannot write the outputs: .*images/.*: No space left on device"):
+        run(classical_preset, opts(input_dir, tmp_path / "o"))
+    assert len(calls) == 1  # neither retried nor repeated for the other jobs
+    monkeypatch.setattr(Store, "write_bytes", real)
+    s = run(classical_preset, opts(input_dir, tmp_path / "o"))
+    assert s.ok and s.resumed == 0 and s.done == s.total - len(s.failed)

@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -52,6 +53,20 @@ class TransientError(Exception):
 # exceptions a job retries before it is recorded as failed; ImageReadError / SampleError are the
 # input's own fault and never retried (they would fail the same way)
 TRANSIENT = (TransientError, TimeoutError, ConnectionError, OSError)
+# output-side errors no retry mends (a full disk, a read-only or forbidden folder): they stop the run
+FATAL_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR)
+
+
+class OutputError(Exception):
+    """Writing the run's outputs failed in a way that retrying cannot mend; the run stops."""
+
+
+def output_error(e: OSError) -> OutputError | None:
+    """The run-stopping form of `e`, when it is an output-side error no retry mends."""
+    if e.errno not in FATAL_ERRNOS:
+        return None
+    where = e.filename or "the output folder"
+    return OutputError(f"{where}: {e.strerror or e}")
 
 
 def job_id(relpath: str, source_sha256: str, preset_sha256: str, variant: int) -> str:
@@ -332,6 +347,9 @@ def process_shard(shard: Shard, ctx: ShardContext, segmentation: tuple | None = 
     try:
         ctx.outputs.write_bytes(shard.part, to_lines(entries))
     except OSError as e:
+        fatal = output_error(e)
+        if fatal is not None:
+            raise fatal from None
         raise TransientError(f"cannot write {shard.part}: {e}") from e
     return entries
 
@@ -379,6 +397,8 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext) -> d
         except (ImageReadError, SampleError) as e:
             entry.update(status="failed", error=str(e))
         except TRANSIENT as e:
+            if isinstance(e, OSError) and (fatal := output_error(e)) is not None:
+                raise fatal from None
             if attempt <= ctx.retries:
                 continue
             entry.update(status="failed", error=f"transient error after {attempt} attempts: "

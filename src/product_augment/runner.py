@@ -331,6 +331,9 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
         n_variants = {rel: variants if isinstance(variants, int) else variants[rel] for rel in relpaths}
         failed_variants: dict[tuple[str, str], list[int]] = {}
         for shard, result in executor.run_shards(shards, ctx):
+            if isinstance(result, J.OutputError):  # a full disk, a read-only folder: stop here
+                raise RunError(f"cannot write the outputs: {result} (what is done is kept; "
+                               f"the same command resumes)") from None
             if isinstance(result, BaseException):  # no part written: the next run does it again
                 reason = f"shard failed: {type(result).__name__}: {result}".splitlines()[0]
                 result = [{"id": j.item_id, "job": j.job_id, "source": j.relpath, "variant": j.variant,
@@ -353,10 +356,14 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
         summary.failed.append((source + which, error))
 
     merged = J.latest_entries([*history, *new])
-    summary.replaced = _remove_replaced(out, before, merged, {e["id"] for e in new})
-    out.write_bytes(MANIFEST, J.to_lines(merged[k] for k in sorted(merged)))
-    wanted = set(merged) if opts.mode == "incremental" else {j.item_id for j in jobs}
-    _write_annotations(out, merged, preset, wanted)
+    try:
+        summary.replaced = _remove_replaced(out, before, merged, {e["id"] for e in new})
+        out.write_bytes(MANIFEST, J.to_lines(merged[k] for k in sorted(merged)))
+        wanted = set(merged) if opts.mode == "incremental" else {j.item_id for j in jobs}
+        _write_annotations(out, merged, preset, wanted)
+    except OSError as e:
+        raise RunError(f"cannot write the run's manifest and annotations: {e.filename or out.root}: "
+                       f"{e.strerror or e}") from None
     summary.seconds = time.perf_counter() - t0
     return summary
 
