@@ -3,6 +3,7 @@
     python scripts/export_onnx.py                       # weights/yolact_ws_effnetlite0.safetensors → .onnx
     python scripts/export_onnx.py --weights runs/x/best.safetensors --out /tmp/x.onnx --no-sidecar
     python scripts/export_onnx.py --no-export --no-check --bench 5   # ONNX vs torch latency, one thread
+    python scripts/export_onnx.py --cut                 # weights/cut_effnetlite0.safetensors → .onnx (+ parity)
 
 Writes ``<stem>.onnx`` beside the weights and records in their JSON sidecar (section ``onnx``) what
 the file is, its opset, how it was made and the sha256 of the safetensors it came from; then checks
@@ -31,7 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @click.option("--export/--no-export", default=True, show_default=True, help="--no-export: use the existing file.")
 @click.option("--bench", default=0, show_default=True,
               help="Time torch vs ONNX (whole soft(), one thread) this many rounds over examples/.")
-def main(weights: str, out: str | None, opset: int, sidecar: bool, check: bool, export: bool, bench: int) -> None:
+@click.option("--cut", is_flag=True, help="Export the cut model (CutNet) instead: weights/cut_effnetlite0.safetensors "
+                                          "unless --weights names another; checks its logits against torch.")
+def main(weights: str, out: str | None, opset: int, sidecar: bool, check: bool, export: bool, bench: int,
+         cut: bool) -> None:
+    if cut:
+        return export_cut_model(weights if "yolact" not in Path(weights).name else
+                                str(ROOT / "weights" / "cut_effnetlite0.safetensors"), check)
     from product_augment.models.yolact.onnx_export import export_onnx, onnx_path
 
     target = Path(out) if out else onnx_path(weights)
@@ -43,6 +50,29 @@ def main(weights: str, out: str | None, opset: int, sidecar: bool, check: bool, 
             click.echo(line)
     if bench:
         click.echo(latency(weights, target, bench))
+
+
+def export_cut_model(weights: str, check: bool) -> None:
+    """CutNet → ONNX beside its weights; the largest logit difference vs torch on examples/."""
+    import cv2
+    import numpy as np
+    import torch
+
+    from product_augment.models.cut.export import export_cut, load_cut
+    from product_augment.models.cut.runtime import CutPredictor
+
+    info = export_cut(weights)
+    click.echo(f"wrote {Path(weights).with_suffix('.onnx')} ({info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]})")
+    if not check:
+        return
+    net, _ = load_cut(weights)
+    onx = CutPredictor.from_weights(weights)
+    for p in sorted((ROOT / "examples").glob("*.jpg"))[:4]:
+        image = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+        frame = onx.frame(image)
+        with torch.no_grad():
+            ref = net(torch.from_numpy(frame).permute(2, 0, 1)[None].float())[0, 0].numpy()
+        click.echo(f"{p.name}: max |Δlogit| torch vs onnx {float(np.abs(ref - onx.logits(image)).max()):.1e}")
 
 
 def latency(weights: str | Path, onnx_file: str | Path, rounds: int) -> str:

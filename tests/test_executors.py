@@ -154,9 +154,16 @@ def test_variants_sharing_one_batched_model_call_give_the_unbatched_bytes(tmp_pa
             orig = getattr(seg.predictor, name)
             setattr(seg.predictor, name, lambda *a, _o=orig, _n=name, _c=calls, **k: _c.append(_n) or _o(*a, **k))
         ctx = J.ShardContext(preset, Store(inp), Store(tmp_path / str(batch)), batch=batch)
-        assert all(e["status"] == "ok" for e in J.process_shard(shard, ctx))
+        entries = J.process_shard(shard, ctx)
+        assert all(e["status"] == "ok" for e in entries)
         out[batch] = files_of(tmp_path / str(batch))
         assert calls == (["soft_masks_batch"] if batch else ["soft_masks"] * 3)
+        if batch:  # the batched model call's time is counted once, in the first variant's timings
+            first, *rest = sorted(entries, key=lambda e: e["variant"])
+            assert first["segment_batch_seconds"] > 0.005 and all("segment_batch_seconds" not in e for e in rest)
+            assert first["step_seconds"]["segment"] >= first["segment_batch_seconds"]
+            assert first["seconds"] >= first["segment_batch_seconds"] + sum(
+                v for k, v in first["step_seconds"].items() if k != "segment") - 1e-3
     J.reset_worker()
     assert out[True].keys() == out[False].keys() and len(out[True]) == 9  # image, mask, shadow × 3
     assert [k for k in out[True] if out[True][k] != out[False][k]] == []

@@ -308,16 +308,16 @@ def read_sources(ctx: ShardContext, rels: Iterable[str]) -> dict[str, Any]:
 
 
 def segment_sources(ctx: ShardContext, rels: Iterable[str], images: dict[str, Any] | None = None):
-    """The model stage: (results by image key, models meta) for the shard's readable inputs, from one
-    batched call; (None, None) when the preset has no model."""
+    """The model stage: (results by image key, models meta, seconds by image key) for the shard's
+    readable inputs, from one batched call; (None, None, None) when the preset has no model."""
     _, seg = worker_pipeline(ctx.preset)
     if seg is None:
-        return None, None
+        return None, None, None
     images = read_sources(ctx, rels) if images is None else images
     ok = [v[0] for v in images.values() if isinstance(v, tuple)]
     if not ok:
-        return {}, None
-    return seg.segment_batch(ok), seg.models_meta()
+        return {}, None, None
+    return seg.segment_batch(ok), seg.models_meta(), dict(seg.batch_seconds)
 
 
 BATCH_PIXELS = 48_000_000  # a shard's inputs are decoded and segmented in groups up to this many pixels
@@ -391,6 +391,10 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext) -> d
             sample = Sample(image=rgb, alpha=alpha, meta={"relpath": job.relpath})
             timings: dict[str, float] = {}
             sample = pipe(sample, preset.model.seed, job.relpath, job.variant, timings)
+            batched = sample.meta.get("segment_batch_seconds")
+            if batched:  # the model ran before the pipeline, in the shard's batched call
+                timings["segment"] = round(timings.get("segment", 0.0) + batched, 4)
+                entry["segment_batch_seconds"] = batched
             entry["step_seconds"] = timings
             entry.update(write_outputs(job, sample, preset, ctx.outputs))
             entry["status"] = "ok"
@@ -409,7 +413,7 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext) -> d
         break
     if attempt > 1:
         entry["attempts"] = attempt
-    entry["seconds"] = round(time.perf_counter() - t0, 4)
+    entry["seconds"] = round(time.perf_counter() - t0 + entry.get("segment_batch_seconds", 0.0), 4)
     return entry
 
 
@@ -477,7 +481,7 @@ def label_sources(ctx: ShardContext, rels: list[str]) -> dict[str, int | None]:
     labels: dict[str, int | None] = {}
     if seg is not None:
         images = read_sources(ctx, rels)
-        results, _ = segment_sources(ctx, rels, images)
+        results, _, _ = segment_sources(ctx, rels, images)
         for rel in rels:
             img = images[rel]
             kept = results.get(seg.image_key(img[0])) if isinstance(img, tuple) else None

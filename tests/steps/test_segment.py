@@ -8,7 +8,7 @@ from pydantic import TypeAdapter
 from product_augment.annotations import mask_to_rle
 from product_augment.pipeline import SampleError
 from product_augment.presets.loader import BuildContext
-from product_augment.sample import Sample
+from product_augment.sample import Sample, mask_box
 from product_augment.steps import segment
 
 from ..conftest import make_packshot
@@ -125,14 +125,16 @@ def test_a_faint_matte_says_it_is_below_the_threshold_not_empty():
 
 
 def test_yolact_edge_refine_option(tmp_path):
-    """`edge_refine` reaches the predictor: 0 gives the raw model masks, the default refines them."""
+    """`edge_refine` reaches the predictor: 0 gives the raw model masks, the default refines them
+    (YOLACT drawing the mask: `mask: yolact`)."""
     from pathlib import Path
 
     weights = Path(__file__).resolve().parents[2] / "weights" / "yolact_ws_effnetlite0.safetensors"
     if not weights.exists():
         pytest.skip("shipped YOLACT weights not present")
     img, mask = make_packshot(fg=(190, 40, 30))
-    cfg = {"backend": "yolact", "weights": str(weights), "score_threshold": 0.05, "fallback": "none"}
+    cfg = {"backend": "yolact", "weights": str(weights), "score_threshold": 0.05, "fallback": "none",
+           "mask": "yolact"}
     raw = step({**cfg, "edge_refine": 0})(Sample(image=img), np.random.default_rng(0))
     ref = step(cfg)(Sample(image=img), np.random.default_rng(0))
     assert raw.alpha.shape == ref.alpha.shape == mask.shape
@@ -140,3 +142,26 @@ def test_yolact_edge_refine_option(tmp_path):
     assert iou(ref.alpha > 0.5, mask) >= iou(raw.alpha > 0.5, mask) - 0.01
     with pytest.raises(Exception, match="edge_refine"):
         step({**cfg, "edge_refine": 0.5})
+
+
+def test_yolact_with_the_cut_draws_the_product_and_names_its_class():
+    """`mask: cut` (the default): the product's mask is the cut model's, on a packshot close to the
+    truth; the instance's box is the mask's; the manifest names both models; `mask: yolact` differs."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "weights"
+    if not (root / "cut_effnetlite0.onnx").exists():
+        pytest.skip("shipped cut weights not present")
+    img, mask = make_packshot(fg=(190, 40, 30))
+    cfg = {"backend": "yolact", "weights": str(root / "yolact_ws_effnetlite0.safetensors"), "fallback": "none"}
+    out = step(cfg)(Sample(image=img), np.random.default_rng(0))
+    assert len(out.instances) == 1
+    inst = out.instances[0]
+    assert iou(inst.mask, mask) > 0.95
+    assert inst.box == mask_box(inst.mask)
+    assert np.array_equal(out.alpha > 0.5, inst.mask)
+    assert out.meta["models"]["segment_cut"].startswith("cut_effnetlite0")
+    old = step({**cfg, "mask": "yolact"})(Sample(image=img), np.random.default_rng(0))
+    assert "segment_cut" not in old.meta["models"]
+    with pytest.raises(Exception, match="cut_weights"):
+        step({**cfg, "cut_weights": "no/such/file.safetensors"})

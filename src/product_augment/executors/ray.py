@@ -58,18 +58,20 @@ class SegmenterActor:
             limit_worker_threads()
         self.ctx = ctx
 
-    def segment(self, sources: list[str]) -> tuple[Any, Any]:
+    def segment(self, sources: list[str]) -> tuple[Any, Any, Any]:
         results: dict[str, Any] = {}
+        seconds: dict[str, float] = {}
         meta = None
         try:
             for i in range(0, len(sources), BATCH_IMAGES):  # decoded images stay bounded
                 rels = sources[i:i + BATCH_IMAGES]
-                got, m = segment_sources(self.ctx, rels, read_sources(self.ctx, rels))
+                got, m, secs = segment_sources(self.ctx, rels, read_sources(self.ctx, rels))
                 results.update(got or {})
+                seconds.update(secs or {})
                 meta = meta or m
-            return results, meta
+            return results, meta, seconds
         except Exception:  # noqa: BLE001 - the compositing task segments on its own and reports
-            return None, None
+            return None, None, None
 
 
 class RayExecutor:

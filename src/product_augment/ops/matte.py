@@ -67,8 +67,25 @@ def confine_matte(soft: np.ndarray, band: float) -> np.ndarray:
     farther than `band` px from the mask gets alpha > 0.
     """
     p = np.clip(np.ascontiguousarray(soft, dtype=np.float32), 0.0, 1.0)
-    mask = (p > 0.5).view(np.uint8)
     band = max(float(band), 1.0)
+    # nothing farther than band + 1 px from the mask is non-zero: work on the mask's box grown by
+    # that much (the same distances, as the box keeps every mask pixel and a ring of outside ones)
+    inside = p > 0.5
+    rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    if rows.size == 0:
+        return np.zeros_like(p)
+    m = int(np.ceil(band)) + 2
+    y0, y1 = max(0, rows[0] - m), min(p.shape[0], rows[-1] + m + 1)
+    x0, x1 = max(0, cols[0] - m), min(p.shape[1], cols[-1] + m + 1)
+    if (y1 - y0) * (x1 - x0) < p.size:
+        out = np.zeros_like(p)
+        out[y0:y1, x0:x1] = _confine(np.ascontiguousarray(p[y0:y1, x0:x1]), band)
+        return out
+    return _confine(p, band)
+
+
+def _confine(p: np.ndarray, band: float) -> np.ndarray:
+    mask = (p > 0.5).view(np.uint8)
     # distance of each outside pixel to the nearest mask pixel, and of each inside pixel to the
     # nearest outside pixel (1 for the pixels touching the edge)
     d_out = cv2.distanceTransform(1 - mask, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)

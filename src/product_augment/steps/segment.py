@@ -18,6 +18,8 @@ from ..io import CocoMasks, MaskFolder, read_mask
 from ..models.yolact.spec import EDGE_REFINE
 from ..ops.classical_matte import classical_matte
 from ..ops.matte import confine_matte
+
+SHIPPED_CUT = "cut_effnetlite0.safetensors"
 from ..pipeline import ParamStep, SampleError
 from ..presets.types import PresetPath
 from ..sample import Instance, Sample
@@ -62,10 +64,16 @@ class YolactConfig(_Base):
     mode: Literal["top", "all"] = Field("top", description="keep the top product (best score × mask "
                                                        "quality²), or all of them")
     edge_refine: float = Field(EDGE_REFINE, ge=0, le=0.1, description="guided-filter window that moves mask edges "
-                               "onto the image's edges, as a fraction of the longer image side; 0: off")
+                               "onto the image's edges, as a fraction of the longer image side; 0: off (YOLACT's "
+                               "masks; the cut model's window is its own, in its sidecar)")
     fallback: Literal["none", "classical"] = Field(
         "classical", description="what to do when the model finds nothing")
     device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="where the model runs")
+    mask: Literal["cut", "yolact"] = Field(
+        "cut", description="what draws the product's mask: the cut model over the whole photo (YOLACT "
+                           "naming its class), or YOLACT's own instance mask")
+    cut_weights: PresetPath | None = Field(
+        None, description="CutNet safetensors (its .onnx and .json beside it); default: the shipped one")
 
 
 Config = Annotated[YolactConfig | AlphaConfig | MasksConfig | ClassicalConfig,
@@ -181,8 +189,11 @@ class YolactSegment(_Segment):
     def __init__(self, config: Any):
         super().__init__(config)
         self._predictor: Any = None
+        self._cut: Any = None
         self._preloaded: dict[str, Any] | None = None
         self._preloaded_models: dict[str, str] | None = None
+        self._preloaded_seconds: dict[str, float] = {}
+        self.batch_seconds: dict[str, float] = {}
         self.fallback = (ClassicalSegment(ClassicalConfig(backend="classical", class_name=config.class_name))
                          if config.fallback == "classical" else None)
 
@@ -190,9 +201,22 @@ class YolactSegment(_Segment):
     def predictor(self) -> Any:
         if self._predictor is None:
             from ..models.yolact.runtime import load_predictor
-            self._predictor = load_predictor(self.config.weights, device=self.config.device,
-                                             refine_radius=self.config.edge_refine)
+            cfg = self.config
+            # with the cut drawing the product, YOLACT's masks of a `top` run only pick the class
+            # (overlap with the cut): no edge refinement for them
+            refine = 0.0 if cfg.mask == "cut" and cfg.mode == "top" else cfg.edge_refine
+            self._predictor = load_predictor(cfg.weights, device=cfg.device, refine_radius=refine)
         return self._predictor
+
+    @property
+    def cut(self) -> Any:
+        """The cut model (`mask: cut`), loaded on first use; None with `mask: yolact`."""
+        if self.config.mask != "cut":
+            return None
+        if self._cut is None:
+            from ..models.cut.runtime import CutPredictor
+            self._cut = CutPredictor.from_weights(cut_weights(self.config))
+        return self._cut
 
     # ---- batched inference: the runner segments a shard's images in one call (`segment_batch`,
     # on an actor or in the worker) and hands the results over (`preload`); `apply` then takes an
@@ -206,7 +230,12 @@ class YolactSegment(_Segment):
         h.update(repr(image.shape).encode())
         return h.hexdigest()
 
-    def _kept(self, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
+    def _kept(self, image: np.ndarray, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
+        cut = self.cut
+        if cut is not None:
+            from ..models.cut.runtime import merge_with_detections
+            return merge_with_detections(found, soft, cut.alpha(image), self.class_id,
+                                         keep_all=self.config.mode == "all", min_fraction=cut.min_fragment)
         # boxes and masks of the annotations come from the mask itself, so they always agree
         kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
                 if (m > 0.5).any()]
@@ -214,37 +243,57 @@ class YolactSegment(_Segment):
 
     def segment_batch(self, images: list[np.ndarray]) -> dict[str, list[tuple[Instance, np.ndarray]]]:
         """The kept instances and soft masks of several images, keyed by `image_key`, from one
-        batched model call (`soft_masks_batch`); duplicates are segmented once."""
+        batched model call (`soft_masks_batch`); duplicates are segmented once. The seconds each
+        image cost (its share of the batched call, plus its own cut and merge) are in
+        `batch_seconds` afterwards, for the manifest's timings."""
+        import time
+
         keys = [self.image_key(im) for im in images]
         todo = dict(zip(keys, images))
         p = self.predictor
+        t0 = time.perf_counter()
         if hasattr(p, "soft_masks_batch"):
             results = p.soft_masks_batch(list(todo.values()), score_threshold=self.config.score_threshold)
         else:
             results = [p.soft_masks(im, score_threshold=self.config.score_threshold) for im in todo.values()]
-        return {k: self._kept(found, soft) for k, (found, soft) in zip(todo, results)}
+        share = (time.perf_counter() - t0) / max(len(todo), 1)
+        kept, self.batch_seconds = {}, {}
+        for (k, im), (found, soft) in zip(todo.items(), results):
+            t1 = time.perf_counter()
+            kept[k] = self._kept(im, found, soft)
+            self.batch_seconds[k] = round(share + time.perf_counter() - t1, 4)
+        return kept
 
     def models_meta(self) -> dict[str, str]:
         """What the manifest records about the model (`models.segment`, `models.segment_runtime`)."""
-        return {"segment": _model_version(self.config.weights, self.predictor.meta),
+        meta = {"segment": _model_version(self.config.weights, self.predictor.meta),
                 "segment_runtime": getattr(self.predictor, "runtime", "torch")}
+        if self.cut is not None:
+            meta["segment_cut"] = _model_version(self.cut.path, self.cut.meta)
+        return meta
 
     def preload(self, results: Mapping[str, list[tuple[Instance, np.ndarray]]] | None,
-                models: Mapping[str, str] | None = None) -> None:
-        """Results of `segment_batch` (made here or on another process, whose `models_meta` comes
-        with them) for the images about to come; replaces the previous ones, None clears them."""
+                models: Mapping[str, str] | None = None, seconds: Mapping[str, float] | None = None) -> None:
+        """Results of `segment_batch` (made here or on another process, whose `models_meta` and
+        `batch_seconds` come with them) for the images about to come; replaces the previous ones,
+        None clears them."""
         self._preloaded = dict(results) if results is not None else None
         self._preloaded_models = dict(models) if models is not None else None
+        self._preloaded_seconds = dict(seconds) if seconds is not None else {}
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         cfg = self.config
         ready = self._preloaded
         key = self.image_key(sample.image) if ready else None
         from_batch = bool(ready) and key in ready
+        batch_seconds = None
         if from_batch:
             kept = list(ready[key])
+            # what the batched call cost for this image, told once (to its first variant)
+            batch_seconds = self._preloaded_seconds.pop(key, None)
         else:
-            kept = self._kept(*self.predictor.soft_masks(sample.image, score_threshold=cfg.score_threshold))
+            kept = self._kept(sample.image, *self.predictor.soft_masks(sample.image,
+                                                                       score_threshold=cfg.score_threshold))
         if not kept:
             if self.fallback is not None:
                 out = self.fallback.apply(sample, params)
@@ -258,9 +307,18 @@ class YolactSegment(_Segment):
         band = max(2.0, round(max(sample.height, sample.width) / 512))
         alpha = np.max(np.stack([confine_matte(m, band) for _, m in kept]), axis=0).astype(np.float32)
         made_by = self._preloaded_models if from_batch and self._preloaded_models else self.models_meta()
-        models = {**sample.meta.get("models", {}), **made_by}
-        return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept),
-                              meta={**sample.meta, "models": models})
+        meta = {**sample.meta, "models": {**sample.meta.get("models", {}), **made_by}}
+        if batch_seconds is not None:
+            meta["segment_batch_seconds"] = batch_seconds
+        return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept), meta=meta)
+
+
+def cut_weights(config: YolactConfig) -> Path:
+    """The cut model's weights: the preset's `cut_weights`, else the shipped CutNet."""
+    if config.cut_weights is not None:
+        return Path(config.cut_weights)
+    from ..resources import asset_dir
+    return asset_dir("weights") / SHIPPED_CUT
 
 
 def _model_version(weights: Path, meta: dict) -> str:
@@ -294,4 +352,9 @@ def build(config: Any, ctx: Any = None) -> _Segment:
     if isinstance(config, MasksConfig):
         path = Path(config.path)
         return MasksSegment(config, MaskFolder(path) if path.is_dir() else CocoMasks(path))
+    if isinstance(config, YolactConfig) and config.mask == "cut":
+        onnx_file = cut_weights(config).with_suffix(".onnx")
+        if not onnx_file.exists():
+            raise FileNotFoundError(f"{onnx_file}: the cut model is missing (segment `cut_weights`); "
+                                    f"name one, or draw the mask with YOLACT alone (`mask: yolact`)")
     return step_class(config)(config)

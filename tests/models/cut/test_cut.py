@@ -1,0 +1,107 @@
+"""CutNet: the network, its training pictures, the run-time mask and how it joins YOLACT's detections."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from product_augment.models.cut.runtime import drop_fragments, merge_with_detections
+from product_augment.sample import Instance
+
+torch = pytest.importorskip("torch")
+
+
+def test_network_shapes_train_and_eval():
+    from product_augment.models.cut.model import CutConfig, CutNet
+
+    net = CutNet(CutConfig(input_size=64))
+    x = torch.rand(2, 3, 64, 64) * 255
+    logits, aux = net.train()(x)
+    assert logits.shape == (2, 1, 32, 32) and aux.shape == (2, 1, 8, 8)
+    assert net.eval()(x).shape == (2, 1, 32, 32)
+    # the frozen stem gets no gradient; the decoder does
+    (logits.mean() + aux.mean()).backward()
+    assert net.backbone._conv_stem.weight.grad is None
+    assert net.head.weight.grad is not None and net.head.weight.grad.abs().sum() > 0
+
+
+def _bank(tmp_path: Path):
+    import cv2
+
+    from product_augment.models.cut.synth import Bank
+
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "back").mkdir()
+    rgba = np.zeros((60, 40, 4), np.uint8)
+    rgba[5:55, 5:35] = (200, 30, 30, 255)
+    cv2.imwrite(str(tmp_path / "cut" / "box.png"), rgba)
+    cv2.imwrite(str(tmp_path / "back" / "wall.jpg"), np.full((100, 120, 3), 90, np.uint8))
+    return Bank.load([tmp_path / "cut"], [tmp_path / "back"])
+
+
+def test_training_pictures_are_seeded_and_masks_are_the_product(tmp_path):
+    import cv2
+
+    from product_augment.models.cut.synth import compose
+
+    bank = _bank(tmp_path)
+    a_img, a_mask = compose(np.random.default_rng(7), bank, 96)
+    b_img, b_mask = compose(np.random.default_rng(7), bank, 96)
+    c_img, _ = compose(np.random.default_rng(8), bank, 96)
+    assert np.array_equal(a_img, b_img) and np.array_equal(a_mask, b_mask)
+    assert not np.array_equal(a_img, c_img)
+    assert a_img.shape == (96, 96, 3) and a_img.dtype == np.uint8 and a_mask.shape == (96, 96)
+    for seed in range(12):
+        _img, mask = compose(np.random.default_rng(seed), bank, 96)
+        assert 0 <= mask.min() and mask.max() <= 1
+        assert (mask > 0.5).sum() > 30  # the product is in the picture
+        # props (the same box, smaller, at the border) never enter the mask: one part only
+        n, _ = cv2.connectedComponents((mask > 0.5).astype(np.uint8))
+        assert n == 2
+
+
+def test_drop_fragments_keeps_parts_by_size_relative_to_the_largest():
+    m = np.zeros((100, 100), bool)
+    m[10:60, 10:60] = True  # 2500 px
+    m[80:85, 80:85] = True  # 25 px: 1 % of the largest
+    m[70:78, 10:18] = True  # 64 px: 2.6 %
+    out = drop_fragments(m, 0.02)
+    assert out[30, 30] and out[72, 12] and not out[82, 82]
+    assert drop_fragments(m, 0.001).sum() == m.sum()
+
+
+def _det(class_id, mask, score):
+    return Instance.from_mask(class_id, mask, score)
+
+
+def test_merge_takes_the_cut_as_mask_and_the_overlapping_detection_as_class():
+    h, w = 80, 80
+    cut = np.zeros((h, w), np.float32)
+    cut[10:70, 20:60] = 0.95
+    part = np.zeros((h, w), np.float32)
+    part[10:30, 20:60] = 0.9  # YOLACT found only the top (a hammer's head, say)
+    other = np.zeros((h, w), np.float32)
+    other[0:8, 0:8] = 0.9  # a prop in the corner
+    found = [_det(7, other > 0.5, 0.95), _det(3, part > 0.5, 0.6)]
+    kept = merge_with_detections(found, np.stack([other, part]), cut, default_class=22)
+    assert len(kept) == 1
+    inst, soft = kept[0]
+    assert inst.class_id == 3 and inst.score == pytest.approx(0.6)
+    assert inst.mask.sum() == 60 * 40 and inst.box == (20.0, 10.0, 60.0, 70.0)
+    assert soft.max() == pytest.approx(0.95)
+    # every detection, the product's pixels taken out of the others
+    kept_all = merge_with_detections(found, np.stack([other, part]), cut, default_class=22, keep_all=True)
+    assert [k[0].class_id for k in kept_all] == [3, 7]
+    assert not (kept_all[1][0].mask & kept_all[0][0].mask).any()
+
+
+def test_merge_without_overlap_or_cut():
+    h, w = 50, 50
+    cut = np.zeros((h, w), np.float32)
+    cut[10:40, 10:40] = 0.8
+    far = np.zeros((h, w), np.float32)
+    far[0:5, 45:50] = 0.9
+    kept = merge_with_detections([_det(5, far > 0.5, 0.9)], far[None], cut, default_class=22)
+    assert kept[0][0].class_id == 22 and kept[0][0].score == pytest.approx(0.8)
+    # nothing in the cut: YOLACT's top detection stands
+    kept = merge_with_detections([_det(5, far > 0.5, 0.9)], far[None], np.zeros((h, w), np.float32), 22)
+    assert kept[0][0].class_id == 5 and kept[0][0].mask.sum() == 25

@@ -1,0 +1,63 @@
+"""The shipped cut model: its files, ONNX against torch, and the cut on real photographs.
+
+The fixtures are three photographs from aws-samples/retail-demo-store (MIT-0), with the masks of
+the real-photo validation set (scripts/data/real_photos.json)."""
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+WEIGHTS = ROOT / "weights" / "cut_effnetlite0.safetensors"
+FIXTURES = ROOT / "tests" / "fixtures" / "cut"
+pytestmark = pytest.mark.skipif(not WEIGHTS.with_suffix(".onnx").exists(), reason="shipped cut weights absent")
+
+
+def _photo(stem: str) -> tuple[np.ndarray, np.ndarray]:
+    image = cv2.cvtColor(cv2.imread(str(FIXTURES / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
+    return image, cv2.imread(str(FIXTURES / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
+
+
+def test_shipped_files_are_small_described_and_in_sync():
+    from product_augment.models.yolact.onnx_export import file_sha256
+
+    meta = json.loads(WEIGHTS.with_suffix(".json").read_text())
+    for f in (WEIGHTS, WEIGHTS.with_suffix(".onnx")):
+        assert f.stat().st_size <= 25 * 2**20
+    assert meta["format"] == "product_augment.cut/1"
+    assert meta["onnx"]["source_sha256"] == file_sha256(WEIGHTS)
+    assert meta["onnx"]["sha256"] == file_sha256(WEIGHTS.with_suffix(".onnx"))
+    assert {"postprocess", "metrics", "training_data"} <= set(meta)
+    assert "optimizer_param_groups" not in meta
+
+
+def test_onnx_logits_match_torch():
+    torch = pytest.importorskip("torch")
+    from product_augment.models.cut.export import load_cut
+    from product_augment.models.cut.runtime import CutPredictor
+
+    net, _ = load_cut(WEIGHTS)
+    onx = CutPredictor.from_weights(WEIGHTS)
+    image, _ = _photo("rds_footwear_1")
+    with torch.no_grad():
+        ref = net(torch.from_numpy(onx.frame(image)).permute(2, 0, 1)[None].float())[0, 0].numpy()
+    assert np.abs(ref - onx.logits(image)).max() < 1e-3
+
+
+@pytest.mark.parametrize("stem,min_iou", [("rds_footwear_1", 0.9), ("rds_accessories_3", 0.9),
+                                          ("rds_electronics_2", 0.8)])
+def test_cut_on_real_photographs(stem, min_iou):
+    """A shoe on a floor with its shadow, a handbag with its strap, a coiled cable: the cut stays
+    close to the checked mask, and the same photo gives the same cut twice."""
+    from product_augment.models.cut.runtime import CutPredictor, cut_mask
+
+    pred = CutPredictor.from_weights(WEIGHTS)
+    image, truth = _photo(stem)
+    alpha = pred.alpha(image)
+    assert alpha.shape == truth.shape and alpha.dtype == np.float32
+    m = cut_mask(alpha, pred.min_fragment)
+    iou = (m & truth).sum() / (m | truth).sum()
+    assert iou >= min_iou
+    assert np.array_equal(alpha, pred.alpha(image))
