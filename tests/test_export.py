@@ -47,6 +47,7 @@ def test_export_yolo_round_trip(tmp_path, input_dir, classical_preset):
     assert r.exit_code == 0, r.output
     data = yaml.safe_load((dst / "dataset.yaml").read_text())
     assert data["train"] == "images/train" and data["val"] == "images/val" and len(data["names"]) == 21
+    assert data["path"] == str(dst.resolve())
     split = {s: sorted(p.relative_to(dst / "images" / s).as_posix() for p in (dst / "images" / s).rglob("*.png"))
              for s in ("train", "val")}
     assert split["train"] and split["val"] and len(split["train"]) + len(split["val"]) == 8

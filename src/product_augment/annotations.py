@@ -1,6 +1,8 @@
 """Run-output annotations: COCO instance segmentation and YOLO-seg, built from the manifest."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .classes import GENERIC_PRODUCT, coco_categories
@@ -117,6 +119,9 @@ def yolo_names(entries: list[dict]) -> list[str]:
     return list(CLASS_NAMES) + ([GENERIC_PRODUCT.name] if generic else [])
 
 
-def yolo_dataset_yaml(names: list[str], train: str = "train.txt", val: str = "val.txt") -> bytes:
+def yolo_dataset_yaml(names: list[str], root: str, train: str = "train.txt", val: str = "val.txt") -> bytes:
+    """Ultralytics' dataset.yaml. `path` is the dataset folder's absolute path (or URL): a relative
+    one is resolved by the loader against its own datasets folder or the working directory, not
+    against the YAML file, so training would fail unless started inside the dataset."""
     body = "\n".join(f"  {i}: {n}" for i, n in enumerate(names))
-    return f"path: .\ntrain: {train}\nval: {val}\nnames:\n{body}\n".encode()
+    return f"path: {json.dumps(root)}\ntrain: {train}\nval: {val}\nnames:\n{body}\n".encode()

@@ -65,7 +65,7 @@ def export_coco(run_dir: str, out: str) -> dict:
     src = Store(run_dir)
     entries = dataset_entries(src)
     coco = build_coco(entries)
-    coco["info"]["image_root"] = src.url
+    coco["info"]["image_root"] = src.location
     check_coco(coco)
     target = Store(out)
     parent, name = _split(target)
@@ -95,7 +95,7 @@ def export_yolo(run_dir: str, out: str) -> dict:
             dst.write_bytes(f"labels/{split}/{label}", "\n".join(yolo_seg_lines(insts, w, h)).encode() + b"\n")
             lines_written.append(f"./images/{split}/{rel}")
         counts[split] = len(lines_written)
-    dst.write_bytes("dataset.yaml", yolo_dataset_yaml(yolo_names(entries), "images/train", "images/val"))
+    dst.write_bytes("dataset.yaml", yolo_dataset_yaml(yolo_names(entries), dst.location, "images/train", "images/val"))
     return {**counts, "out": out}
 
 

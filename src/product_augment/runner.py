@@ -452,4 +452,4 @@ def _write_yolo_dataset(out: Store, ok: list[dict]) -> None:
     the 21 classes, plus `product` only when an instance has the generic class."""
     for split, entries in yolo_split(ok).items():
         out.write_bytes(f"{split}.txt", "".join(f"./{e['outputs']['image']}\n" for e in entries).encode())
-    out.write_bytes("dataset.yaml", yolo_dataset_yaml(yolo_names(ok)))
+    out.write_bytes("dataset.yaml", yolo_dataset_yaml(yolo_names(ok), out.location))

@@ -42,6 +42,11 @@ class Store:
     def __reduce__(self):  # sent to workers as its URL: the filesystem is rebuilt there
         return (Store, (self.url,))
 
+    @property
+    def location(self) -> str:
+        """Where the store is, for files that point at it: the absolute path, or the URL."""
+        return str(Path(self.root).resolve()) if self.local else self.url
+
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
 
