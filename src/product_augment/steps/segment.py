@@ -235,7 +235,8 @@ class YolactSegment(_Segment):
         if cut is not None:
             from ..models.cut.runtime import merge_with_detections
             return merge_with_detections(found, soft, cut.alpha(image), self.class_id,
-                                         keep_all=self.config.mode == "all", min_fraction=cut.min_fragment)
+                                         keep_all=self.config.mode == "all", min_fraction=cut.min_fragment,
+                                         threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor)
         # boxes and masks of the annotations come from the mask itself, so they always agree
         kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
                 if (m > 0.5).any()]

@@ -105,3 +105,40 @@ def test_merge_without_overlap_or_cut():
     # nothing in the cut: YOLACT's top detection stands
     kept = merge_with_detections([_det(5, far > 0.5, 0.9)], far[None], np.zeros((h, w), np.float32), 22)
     assert kept[0][0].class_id == 5 and kept[0][0].mask.sum() == 25
+
+
+def test_merge_blends_the_matched_detection_and_moves_the_threshold_to_one_half():
+    """With `blend` the matched detection's soft mask joins the cut; the blend above `threshold` is
+    the mask, and the returned soft mask is above 0.5 exactly there."""
+    h, w = 60, 60
+    cut = np.zeros((h, w), np.float32)
+    cut[10:50, 10:50] = 0.4  # an unsure cut
+    det = np.zeros((h, w), np.float32)
+    det[10:50, 10:55] = 0.9  # YOLACT sees a handle the cut misses
+    found = [_det(6, det > 0.5, 0.8)]
+    (inst, soft), = merge_with_detections(found, det[None], cut, 22, threshold=0.3, blend=0.5)
+    assert inst.class_id == 6
+    assert inst.mask[:, 50:55].any() and inst.mask.sum() == 40 * 45  # the handle is in
+    assert np.array_equal(soft > 0.5, inst.mask)
+    (inst0, _), = merge_with_detections(found, det[None], cut, 22, threshold=0.3, blend=0.0)
+    assert inst0.mask.sum() == 40 * 40  # the cut alone: no handle
+    assert merge_with_detections([], np.zeros((0, h, w), np.float32), cut, 22, threshold=0.5) == []
+
+
+def test_anchor_keeps_the_parts_that_touch_yolacts_product_pick():
+    """A prop the cut also finds (a flower at the border) stays out when it does not touch YOLACT's
+    first detection; without a detection the cut is kept whole."""
+    h, w = 60, 90
+    cut = np.zeros((h, w), np.float32)
+    cut[20:50, 40:70] = 0.9  # the product
+    cut[5:20, 0:12] = 0.9  # a prop
+    pick = np.zeros((h, w), np.float32)
+    pick[25:45, 45:65] = 0.95
+    found = [_det(9, pick > 0.5, 0.9)]
+    (inst, _), = merge_with_detections(found, pick[None], cut, 22, anchor=True, min_fraction=0.01)
+    assert inst.mask.sum() == 30 * 30 and not inst.mask[:20, :12].any()
+    (both, _), = merge_with_detections(found, pick[None], cut, 22, anchor=False, min_fraction=0.01)
+    assert both.mask[:20, :12].any()
+    (alone, _), = merge_with_detections([], np.zeros((0, h, w), np.float32), cut, 22, anchor=True,
+                                        min_fraction=0.01)
+    assert alone.mask.sum() == 30 * 30 + 15 * 12

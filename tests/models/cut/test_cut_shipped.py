@@ -46,18 +46,35 @@ def test_onnx_logits_match_torch():
     assert np.abs(ref - onx.logits(image)).max() < 1e-3
 
 
-@pytest.mark.parametrize("stem,min_iou", [("rds_footwear_1", 0.9), ("rds_accessories_3", 0.9),
-                                          ("rds_electronics_2", 0.8)])
-def test_cut_on_real_photographs(stem, min_iou):
-    """A shoe on a floor with its shadow, a handbag with its strap, a coiled cable: the cut stays
-    close to the checked mask, and the same photo gives the same cut twice."""
-    from product_augment.models.cut.runtime import CutPredictor, cut_mask
+@pytest.mark.parametrize("stem,min_iou", [("rds_footwear_1", 0.82), ("rds_accessories_3", 0.9),
+                                          ("rds_electronics_2", 0.9)])
+def test_segment_step_on_real_photographs(stem, min_iou):
+    """A shoe on a floor with its shadow, a handbag with its strap, a coiled cable: the shipped
+    segment step (YOLACT + the cut) stays close to the checked mask (IoU measured at 0.853, 0.950,
+    0.946), and the same photo gives the same cut twice."""
+    from pydantic import TypeAdapter
 
-    pred = CutPredictor.from_weights(WEIGHTS)
+    from product_augment.sample import Sample
+    from product_augment.steps import segment
+
+    cfg = TypeAdapter(segment.Config).validate_python(
+        {"backend": "yolact", "weights": str(ROOT / "weights" / "yolact_ws_effnetlite0.safetensors")},
+        context={"base_dir": "."})
+    step = segment.build(cfg)
     image, truth = _photo(stem)
-    alpha = pred.alpha(image)
-    assert alpha.shape == truth.shape and alpha.dtype == np.float32
-    m = cut_mask(alpha, pred.min_fragment)
+    out = step.apply(Sample(image=image), {})
+    m = out.instances[0].mask
     iou = (m & truth).sum() / (m | truth).sum()
     assert iou >= min_iou
+    again = step.apply(Sample(image=image), {})
+    assert np.array_equal(out.alpha, again.alpha)
+
+
+def test_cut_alpha_is_float_and_repeatable():
+    from product_augment.models.cut.runtime import CutPredictor
+
+    pred = CutPredictor.from_weights(WEIGHTS)
+    image, truth = _photo("rds_electronics_2")
+    alpha = pred.alpha(image)
+    assert alpha.shape == truth.shape and alpha.dtype == np.float32 and 0 <= alpha.min() <= alpha.max() <= 1
     assert np.array_equal(alpha, pred.alpha(image))

@@ -44,6 +44,9 @@ class CutPredictor:
         self.refine_radius = float(post.get("refine_radius", REFINE_RADIUS) if refine_radius is None
                                    else refine_radius)
         self.min_fragment = float(post.get("min_fragment", MIN_FRAGMENT))
+        self.threshold = float(post.get("threshold", 0.5))
+        self.blend = float(post.get("blend", 0.0))
+        self.anchor = bool(post.get("anchor", False))
         self.refine_eps = refine_eps
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads)
@@ -100,42 +103,72 @@ def drop_fragments(mask: np.ndarray, min_fraction: float = MIN_FRAGMENT) -> np.n
     return keep[labels]
 
 
-def cut_mask(alpha: np.ndarray, min_fraction: float = MIN_FRAGMENT) -> np.ndarray:
-    """The product's boolean mask from its soft cut."""
-    return drop_fragments(alpha > 0.5, min_fraction)
+def cut_mask(alpha: np.ndarray, min_fraction: float = MIN_FRAGMENT, threshold: float = 0.5) -> np.ndarray:
+    """The product's boolean mask from its soft cut (the cut alone, without YOLACT's mask)."""
+    return drop_fragments(alpha > threshold, min_fraction)
+
+
+def _anchored(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """The connected parts of `mask` that overlap `anchor`; all of `mask` when none does."""
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return mask
+    hit = np.unique(labels[anchor & mask])
+    hit = hit[hit > 0]
+    if hit.size == 0:
+        return mask
+    keep = np.zeros(n, bool)
+    keep[hit] = True
+    return keep[labels]
 
 
 def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray, default_class: int,
-                          keep_all: bool = False, min_fraction: float = MIN_FRAGMENT
-                          ) -> list[tuple[Any, np.ndarray]]:
+                          keep_all: bool = False, min_fraction: float = MIN_FRAGMENT, threshold: float = 0.5,
+                          blend: float = 0.0, anchor: bool = False) -> list[tuple[Any, np.ndarray]]:
     """The kept (Instance, soft mask) pairs when the cut makes the product's mask.
 
-    ``found``/``soft``: YOLACT's instances and soft masks, best first; ``alpha``: the cut. The product
-    is the cut's mask; its class and score are those of the detection that overlaps it most (IoU),
-    or ``default_class`` with the cut's mean confidence when none overlaps (IoU < 0.1). With
-    ``keep_all`` the other detections follow, less the product's pixels, when they are not the same
-    object (IoU < 0.5) and keep at least half their area. An empty cut gives YOLACT's result.
+    ``found``/``soft``: YOLACT's instances and soft masks, best first; ``alpha``: the cut. The
+    product is the detection that overlaps the cut's mask most (IoU ≥ 0.1): its class and score
+    name it, and its soft mask is blended into the cut (``blend`` of it, the two models missing
+    different parts of real products); without one, the cut alone with ``default_class`` and the
+    cut's mean confidence. With ``anchor``, only the cut's parts that touch YOLACT's first
+    detection (its product pick: centred, not spanning the frame) are kept, so a prop or a patterned
+    backdrop the cut also finds stays out. The mask is the blend above ``threshold``, parts smaller than
+    ``min_fraction`` of the largest dropped; the soft mask is remapped so that ``threshold`` sits at
+    0.5 (the level every later step reads as the edge). With ``keep_all`` the other detections
+    follow, less the product's pixels, when they are not the same object (IoU < 0.5) and keep at
+    least half their area. An empty cut gives YOLACT's result.
     """
     from ...sample import Instance
 
-    mask = cut_mask(alpha, min_fraction)
-    if not mask.any():
+    cut = drop_fragments(alpha > threshold, min_fraction)
+    if not cut.any():
         kept = [(i, m) for i, m in zip(found, soft) if (m > 0.5).any()]
         return kept if keep_all else kept[:1]
-    # the soft cut outside the kept parts is no product (dropped specks)
-    reach = cv2.dilate(mask.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
-    product_soft = np.where(reach, alpha, 0.0).astype(np.float32)
-    product_soft[(product_soft > 0.5) & ~mask] = 0.5  # a dropped speck beside the product: not product
-    area = mask.sum()
-    best, best_iou = None, 0.1
+    if anchor and len(found):
+        cut = _anchored(cut, soft[0] > 0.5)
+    area = cut.sum()
+    best, best_j, best_iou = None, -1, 0.1
     ious = []
-    for inst, m in zip(found, soft):
+    for j, (inst, m) in enumerate(zip(found, soft)):
         mi = m > 0.5
-        inter = np.logical_and(mi, mask).sum()
+        inter = np.logical_and(mi, cut).sum()
         iou = inter / max(area + mi.sum() - inter, 1)
         ious.append(iou)
         if iou > best_iou:
-            best, best_iou = inst, iou
+            best, best_j, best_iou = inst, j, iou
+    p = alpha if best is None or blend <= 0 else (1 - blend) * alpha + blend * soft[best_j]
+    mask = drop_fragments(p > threshold, min_fraction)
+    if anchor and len(found):
+        mask = _anchored(mask, cut)
+    if not mask.any():
+        mask = cut
+    # the soft mask outside the kept parts is no product (dropped specks); threshold → 0.5
+    reach = cv2.dilate(mask.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
+    gamma = np.log(0.5) / np.log(threshold)
+    product_soft = np.where(reach, np.clip(p, 0.0, 1.0) ** gamma, 0.0).astype(np.float32)
+    product_soft[(product_soft > 0.5) & ~mask] = 0.5
+    product_soft[mask & (product_soft <= 0.5)] = np.nextafter(np.float32(0.5), np.float32(1))
     if best is not None:
         cls, score = best.class_id, best.score
     else:

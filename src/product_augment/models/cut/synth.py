@@ -103,7 +103,7 @@ def _backdrop(rng: np.random.Generator, bank: Bank, h: int, w: int) -> np.ndarra
 def _relight(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
     rgb = rgb.astype(np.float32)
     u = rng.random()
-    if u < 0.15:  # bleached: a white product
+    if u < 0.05:  # bleached: a white product
         g = rgb.mean(-1, keepdims=True)
         rgb = 255 - (255 - (0.3 * rgb + 0.7 * g)) * rng.uniform(0.15, 0.4)
     elif u < 0.25:  # dark product
@@ -265,6 +265,10 @@ def compose(rng: np.random.Generator, bank: Bank, size: int = 320) -> tuple[np.n
     rgb = _relight(rng, rgb)
     if rng.random() < 0.25:
         rgb = _highlights(rng, rgb, a)
+    if rng.random() < 0.5:  # the product as soft as the backdrop: no sharpness seam to learn
+        sigma = rng.uniform(0.3, 1.2)
+        rgb = cv2.GaussianBlur(rgb, (0, 0), sigma)
+        a = cv2.GaussianBlur(a, (0, 0), sigma)
     A = _place((H, W), a, x0, y0)
     F = _place((H, W), rgb, x0, y0)
     if rng.random() < 0.3:  # a prop at the border: seen, not the product

@@ -84,14 +84,20 @@ def init_encoder(net: CutNet, source: str) -> str:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--init", "init_from", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Start from this checkpoint's model weights (a new run: fresh optimizer and schedule).")
+@click.option("--frozen-blocks", type=int, default=None,
+              help="Backbone blocks (after the stem) that get no gradient (default: the config's).")
+@click.option("--keep-every", type=int, default=0,
+              help="Also keep the model weights every this many iterations (itNNNNN.safetensors), "
+                   "to choose one on the real-photo validation set.")
 @click.option("--resume", is_flag=True)
 def main(out: Path, cutouts, backdrops, encoder, minutes, batch, lr, size, seed, threads, save_every, device,
-         init_from, resume) -> None:
+         init_from, frozen_blocks, keep_every, resume) -> None:
     out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.FileHandler(out / "train.log"), logging.StreamHandler()])
     torch.set_num_threads(threads)
-    cfg = CutConfig(input_size=size)
+    cfg = CutConfig(input_size=size) if frozen_blocks is None else \
+        CutConfig(input_size=size, frozen_backbone_blocks=frozen_blocks)
     net = CutNet(cfg).to(device)
     last = out / "last.safetensors"
     decay, no_decay = [], []
@@ -150,6 +156,10 @@ def main(out: Path, cutouts, backdrops, encoder, minutes, batch, lr, size, seed,
                      opt.param_groups[0]["lr"], spent / 60)
         if (it + 1) % save_every == 0:
             save(it + 1, ema)
+        if keep_every and (it + 1) % keep_every == 0:
+            from safetensors.torch import save_file
+            save_file({f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+                      str(out / f"it{it + 1:05d}.safetensors"))
     save(it, ema if ema is not None else float("nan"))
     log.info("done: %d iterations, %.1f min", it, spent / 60)
 
