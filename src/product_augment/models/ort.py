@@ -8,6 +8,7 @@ unless the user set it already.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 
@@ -18,3 +19,25 @@ def onnxruntime() -> Any:
     import onnxruntime as ort
 
     return ort
+
+
+def cpu_session(path: str | Path, threads: int = 1, providers: list[str] | None = None) -> tuple[Any, str]:
+    """(InferenceSession, runtime description) for one model: `threads` intra-op threads, sequential,
+    quiet — every model of the pipeline runs this way, so results do not depend on the core count."""
+    ort = onnxruntime()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = int(threads)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
+    return session, f"onnxruntime {ort.__version__} cpu"
+
+
+def onnx_beside(path: str | Path, what: str) -> Path:
+    """The ``.onnx`` file of ``path`` (itself, or ``<stem>.onnx`` beside the ``.safetensors`` weights)."""
+    path = Path(path)
+    onnx_file = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+    if not onnx_file.exists():
+        raise FileNotFoundError(f"{onnx_file}: {what} ONNX file not found")
+    return onnx_file

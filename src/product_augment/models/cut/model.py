@@ -59,19 +59,9 @@ class CutNet(nn.Module):
         self.head = nn.Conv2d(dec[-1], 1, 3, 1, 1)
         self.aux = nn.Conv2d(dec[2], 1, 1)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        b = self.backbone
-        x = b.act(b._bn0(b._conv_stem(x)))
-        out = []
-        for i, block in enumerate(b._blocks):
-            x = block(x)
-            if i in SKIP_BLOCKS:
-                out.append(x)
-        return out
-
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         x = (x - INPUT_MEAN) / INPUT_STD
-        feats = self.features(x)[::-1]  # stride 32 first
+        feats = self.backbone.features_at(x, SKIP_BLOCKS)[::-1]  # stride 32 first
         y = None
         aux = None
         for i, (f, lat, fuse) in enumerate(zip(feats, self.lateral, self.fuse)):

@@ -30,8 +30,7 @@ class CutPredictor:
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, refine_radius: float | None = None,
                  refine_eps: float = REFINE_EPS, providers: list[str] | None = None) -> None:
-        from ..ort import onnxruntime
-        ort = onnxruntime()
+        from ..ort import cpu_session
 
         self.path = Path(onnx_file)
         side = sidecar(self.path)
@@ -48,23 +47,15 @@ class CutPredictor:
         self.blend = float(post.get("blend", 0.0))
         self.anchor = bool(post.get("anchor", False))
         self.refine_eps = refine_eps
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        self.runtime = f"onnxruntime {ort.__version__} cpu"
-        self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])
+        self.session, self.runtime = cpu_session(self.path, threads, providers)
         self.input_name = self.session.get_inputs()[0].name
 
     @staticmethod
     def from_weights(path: str | Path, **kwargs: Any) -> CutPredictor:
         """``path``: the ``.onnx`` file or the ``.safetensors`` weights with ``<stem>.onnx`` beside."""
-        path = Path(path)
-        onnx_file = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
-        if not onnx_file.exists():
-            raise FileNotFoundError(f"{onnx_file}: the cut model's ONNX file is missing")
-        return CutPredictor(onnx_file, **kwargs)
+        from ..ort import onnx_beside
+
+        return CutPredictor(onnx_beside(path, "the cut model's"), **kwargs)
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The network's input: the RGB uint8 photo resized to S×S (aspect not kept)."""

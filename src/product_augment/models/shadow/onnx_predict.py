@@ -18,16 +18,10 @@ class ShadowPredictor:
     """
 
     def __init__(self, onnx_file: str | Path, threads: int = 1) -> None:
-        from ..ort import onnxruntime
-        ort = onnxruntime()
+        from ..ort import cpu_session
 
         self.path = Path(onnx_file)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self.session, _ = cpu_session(self.path, threads)
         sidecar = self.path.with_suffix(".json")
         self.meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
         self.res = int(self.session.get_inputs()[0].shape[2])

@@ -74,11 +74,15 @@ class EfficientNetLite0(nn.Module):
                 p.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.features_at(x, FEATURE_BLOCKS)
+
+    def features_at(self, x: torch.Tensor, blocks: tuple[int, ...]) -> list[torch.Tensor]:
+        """The outputs of the given blocks (indices into `_blocks`), in order."""
         x = self.act(self._bn0(self._conv_stem(x)))
         feats = []
         for i, block in enumerate(self._blocks):
             x = block(x)
-            if i in FEATURE_BLOCKS:
+            if i in blocks:
                 feats.append(x)
         return feats
 

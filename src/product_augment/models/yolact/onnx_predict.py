@@ -56,8 +56,7 @@ class OnnxPredictor(PredictorAPI):
                  refine_radius: float = EDGE_REFINE, refine_eps: float = REFINE_EPS,
                  rescore_power: float = RESCORE_POWER, agnostic: bool = AGNOSTIC, pick_centre: float = PICK_CENTRE,
                  pick_border: float = PICK_BORDER, threads: int = 1, providers: list[str] | None = None) -> None:
-        from ..ort import onnxruntime
-        ort = onnxruntime()
+        from ..ort import cpu_session
 
         self.path = Path(onnx_file)
         if meta is None:
@@ -78,13 +77,8 @@ class OnnxPredictor(PredictorAPI):
         self.agnostic = agnostic
         self.pick_centre = pick_centre
         self.pick_border = pick_border
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        self.runtime = f"onnxruntime {ort.__version__} cpu"  # what ran the network (for manifests)
-        self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])
+        # what ran the network (for manifests)
+        self.session, self.runtime = cpu_session(self.path, threads, providers)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.anchors = make_anchors(_grid_sizes(meta, self.cfg), self.cfg.anchor_fracs, self.cfg.aspect_ratios)
@@ -92,11 +86,9 @@ class OnnxPredictor(PredictorAPI):
     @staticmethod
     def from_weights(path: str | Path, **kwargs: Any) -> OnnxPredictor:
         """Load ``path`` (a ``.onnx`` file, or the ``.safetensors`` weights with ``<stem>.onnx`` beside)."""
-        path = Path(path)
-        onnx_file = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
-        if not onnx_file.exists():
-            raise FileNotFoundError(f"{onnx_file}: ONNX model not found")
-        return OnnxPredictor(onnx_file, **kwargs)
+        from ..ort import onnx_beside
+
+        return OnnxPredictor(onnx_beside(path, "the segmenter's"), **kwargs)
 
     def raw(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         """The network's outputs for one letterboxed S×S×3 uint8 frame (batch dimension dropped)."""
