@@ -118,3 +118,5 @@ def test_write_atomic_gives_the_usual_file_mode(tmp_path):
     assert (tmp_path / "a" / "f.bin").read_bytes() == b"x"
     assert (tmp_path / "a" / "f.bin").stat().st_mode & 0o777 == 0o666 & ~mask
     assert not list((tmp_path / "a").glob(".*.tmp"))
+    from product_augment.io import TEMP_PREFIX
+    assert TEMP_PREFIX.startswith(".augment")

@@ -61,7 +61,7 @@ def test_resume_after_kill(tmp_path, input_dir, classical_preset):
     (out / f"images/{unfinished[0]}.png").unlink()
     lost = next(e for e in ("p0__v01", "p1__v01", "p2__v01") if e not in unfinished)
     (out / f"images/{lost}.png").unlink()
-    (out / "images/.p2__v00.png.abc.tmp").write_bytes(b"partial")
+    (out / "images/.augment-tmp.p2__v00.png.abc.tmp").write_bytes(b"partial")
     (out / "annotations.json").unlink()
     s = run(classical_preset, opts(input_dir, out, shard_size=2))
     assert s.ok and s.resumed == 5 and s.done == 3
@@ -525,3 +525,22 @@ def test_a_full_disk_stops_the_run_with_one_line(tmp_path, input_dir, classical_
     monkeypatch.setattr(Store, "write_bytes", real)
     s = run(classical_preset, opts(input_dir, tmp_path / "o"))
     assert s.ok and s.resumed == 0 and s.done == s.total - len(s.failed)
+
+
+def test_odd_names_reported_and_user_temps_kept(tmp_path, input_dir, classical_preset):
+    """A name with a newline would split its line in train.txt: it is reported with the reason and
+    skipped; a user's own `.notes.tmp` in the output folder survives the stale-temp sweep, ours go."""
+    from .conftest import make_packshot
+
+    img, _ = make_packshot()
+    Image.fromarray(img).save(input_dir / "two\nlines.png")
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / ".notes.tmp").write_text("mine")
+    (out / ".augment-tmp.x.png.abc.tmp").write_bytes(b"partial")
+    s = run(classical_preset, opts(input_dir, out))
+    assert (out / ".notes.tmp").read_text() == "mine" and not (out / ".augment-tmp.x.png.abc.tmp").exists()
+    reasons = dict(s.failed)
+    assert "control characters" in reasons["two\nlines.png"]
+    for name in ("train.txt", "val.txt"):
+        assert all("lines" not in line for line in (out / name).read_text().splitlines())

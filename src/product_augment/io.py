@@ -45,10 +45,12 @@ def list_inputs(root: Path, recursive: bool = True,
 
 
 def sort_input(rel: str, ok: list[str], bad: list[str]) -> None:
-    """Put a listed file into `ok` (a supported image) or `bad` (unsupported); sidecar files
-    (JSON, text, YAML, ...) beside the images go into neither."""
+    """Put a listed file into `ok` (a supported image) or `bad` (unsupported, or a name with control
+    characters); sidecar files (JSON, text, YAML, ...) beside the images go into neither."""
     suffix = PurePosixPath(rel).suffix.lower()
-    if suffix in SUPPORTED_SUFFIXES:
+    if odd_name(rel):
+        bad.append(rel)
+    elif suffix in SUPPORTED_SUFFIXES:
         ok.append(rel)
     elif suffix not in SIDECAR_SUFFIXES:
         bad.append(rel)
@@ -174,11 +176,21 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file (umask read once, at import)
 
 
+TEMP_PREFIX = ".augment-tmp."  # write_atomic's temp files: `.augment-tmp.<name>.<random>.tmp`
+
+
+def odd_name(rel: str) -> str | None:
+    """Why an input's name cannot be an output name (a control character such as a newline would
+    split its line in train.txt / val.txt), or None when it is fine."""
+    bad = sorted({repr(c) for c in rel if ord(c) < 32 or ord(c) == 127})
+    return f"file name has control characters ({', '.join(bad)}): rename the file" if bad else None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file so that it either exists complete or not at all (temp file + fsync + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         f = os.fdopen(fd, "wb")
     except BaseException:
@@ -204,9 +216,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def remove_stale_temps(root: Path) -> int:
-    """Delete temp files left by an interrupted run; returns how many."""
+    """Delete the temp files an interrupted run left (this project's own pattern only: a user's
+    `.notes.tmp` is not ours); returns how many."""
     n = 0
-    for p in Path(root).rglob(".*.tmp"):
+    for p in Path(root).rglob(f"{TEMP_PREFIX}*.tmp"):
         if p.is_file():
             p.unlink()
             n += 1

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import jobs as J
 from .annotations import build_coco, build_layer_coco, yolo_dataset_yaml, yolo_names, yolo_split
-from .io import SUPPORTED_SUFFIXES, remove_stale_temps
+from .io import SUPPORTED_SUFFIXES, odd_name, remove_stale_temps
 from .presets.loader import Preset, load_preset
 from .storage import Store, UnsafePath
 
@@ -317,7 +317,7 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
 
         new: list[dict] = []
         for rel in unsupported:
-            reason = f"unsupported file type {Path(rel).suffix or '(none)'}"
+            reason = odd_name(rel) or f"unsupported file type {Path(rel).suffix or '(none)'}"
             entry = {"id": rel, "source": rel, "status": "failed", "error": reason}
             if before.get(rel) != entry:  # a resumed run does not repeat what the manifest says
                 new.append(entry)
