@@ -165,3 +165,33 @@ def test_yolact_with_the_cut_draws_the_product_and_names_its_class():
     assert "segment_cut" not in old.meta["models"]
     with pytest.raises(Exception, match="cut_weights"):
         step({**cfg, "cut_weights": "no/such/file.safetensors"})
+
+
+def test_large_photos_are_detected_on_a_smaller_copy_with_the_same_cut(monkeypatch):
+    """With the cut drawing the product, YOLACT sees a copy of at most DETECT_SIDE px (no D×H×W
+    full-resolution masks for a large photo); the product's mask is at the photo's resolution and
+    the same as when YOLACT sees the whole photo."""
+    from pathlib import Path
+
+    import cv2
+
+    root = Path(__file__).resolve().parents[2] / "weights"
+    if not (root / "cut_effnetlite0.onnx").exists():
+        pytest.skip("shipped cut weights not present")
+    img, mask = make_packshot(fg=(40, 90, 190))
+    big = cv2.resize(img, (1600, 1600), interpolation=cv2.INTER_LINEAR)
+    truth = cv2.resize(mask.astype(np.uint8), (1600, 1600), interpolation=cv2.INTER_NEAREST) > 0
+    cfg = {"backend": "yolact", "weights": str(root / "yolact_ws_effnetlite0.safetensors"), "fallback": "none"}
+    s = step(cfg)
+    seen = []
+    orig = s.predictor.soft_masks
+    monkeypatch.setattr(s.predictor, "soft_masks", lambda im, **k: seen.append(im.shape) or orig(im, **k))
+    small = s.apply(Sample(image=big), {})
+    side = segment.DETECT_SIDE
+    monkeypatch.setattr(segment, "DETECT_SIDE", 4096)
+    whole = s.apply(Sample(image=big), {})
+    assert seen == [(side, side, 3), (1600, 1600, 3)]
+    m = small.instances[0].mask
+    assert m.shape == (1600, 1600) and small.alpha.shape == (1600, 1600)
+    assert iou(m, whole.instances[0].mask) > 0.98 and iou(m, truth) > 0.9
+    assert small.instances[0].class_id == whole.instances[0].class_id

@@ -20,6 +20,7 @@ from ..ops.classical_matte import classical_matte
 from ..ops.matte import confine_matte
 
 SHIPPED_CUT = "cut_effnetlite0.safetensors"
+DETECT_SIDE = 1024  # longest side YOLACT sees when the cut draws the product (its input is 320²)
 from ..pipeline import ParamStep, SampleError
 from ..presets.types import PresetPath
 from ..sample import Instance, Sample
@@ -230,6 +231,17 @@ class YolactSegment(_Segment):
         h.update(repr(image.shape).encode())
         return h.hexdigest()
 
+    def _detection_copy(self, image: np.ndarray) -> np.ndarray:
+        """What YOLACT sees. With the cut drawing the product (`mask: cut`, `mode: top`) YOLACT only
+        names it and anchors it, so a photo larger than DETECT_SIDE is detected on a smaller copy:
+        its D full-resolution soft masks (D × H × W float32, ~450 MB at 16 MP) are never made."""
+        cfg = self.config
+        h, w = image.shape[:2]
+        if cfg.mask != "cut" or cfg.mode != "top" or max(h, w) <= DETECT_SIDE:
+            return image
+        s = DETECT_SIDE / max(h, w)
+        return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
     def _kept(self, image: np.ndarray, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
         cut = self.cut
         if cut is not None:
@@ -253,10 +265,11 @@ class YolactSegment(_Segment):
         todo = dict(zip(keys, images))
         p = self.predictor
         t0 = time.perf_counter()
+        small = [self._detection_copy(im) for im in todo.values()]
         if hasattr(p, "soft_masks_batch"):
-            results = p.soft_masks_batch(list(todo.values()), score_threshold=self.config.score_threshold)
+            results = p.soft_masks_batch(small, score_threshold=self.config.score_threshold)
         else:
-            results = [p.soft_masks(im, score_threshold=self.config.score_threshold) for im in todo.values()]
+            results = [p.soft_masks(im, score_threshold=self.config.score_threshold) for im in small]
         share = (time.perf_counter() - t0) / max(len(todo), 1)
         kept, self.batch_seconds = {}, {}
         for (k, im), (found, soft) in zip(todo.items(), results):
@@ -293,7 +306,7 @@ class YolactSegment(_Segment):
             # what the batched call cost for this image, told once (to its first variant)
             batch_seconds = self._preloaded_seconds.pop(key, None)
         else:
-            kept = self._kept(sample.image, *self.predictor.soft_masks(sample.image,
+            kept = self._kept(sample.image, *self.predictor.soft_masks(self._detection_copy(sample.image),
                                                                        score_threshold=cfg.score_threshold))
         if not kept:
             if self.fallback is not None:

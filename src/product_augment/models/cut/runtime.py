@@ -118,7 +118,8 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
                           blend: float = 0.0, anchor: bool = False) -> list[tuple[Any, np.ndarray]]:
     """The kept (Instance, soft mask) pairs when the cut makes the product's mask.
 
-    ``found``/``soft``: YOLACT's instances and soft masks, best first; ``alpha``: the cut. The
+    ``found``/``soft``: YOLACT's instances and soft masks, best first, at the photo's resolution or
+    (for a large photo) at a smaller copy's, then resampled where they are used; ``alpha``: the cut. The
     product is the detection that overlaps the cut's mask most (IoU ≥ 0.1): its class and score
     name it, and its soft mask is blended into the cut (``blend`` of it, the two models missing
     different parts of real products); without one, the cut alone with ``default_class`` and the
@@ -132,23 +133,36 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
     """
     from ...sample import Instance
 
+    h, w = alpha.shape
+    low = len(soft) > 0 and soft.shape[1:] != alpha.shape
+    if low and keep_all:
+        raise ValueError("keep_all needs YOLACT's masks at the cut's resolution")
+
+    def full(m: np.ndarray) -> np.ndarray:  # a detection's soft mask at the photo's resolution
+        return cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) if low else m
+
     cut = drop_fragments(alpha > threshold, min_fraction)
-    if not cut.any():
-        kept = [(i, m) for i, m in zip(found, soft) if (m > 0.5).any()]
+    if not cut.any():  # YOLACT's own result, its boxes and masks at the photo's resolution
+        kept = [(Instance.from_mask(i.class_id, fm > 0.5, i.score), fm)
+                for i, m in zip(found, soft) if (m > 0.5).any() and (fm := full(m)) is not None]
+        kept = [(i, m) for i, m in kept if i.mask.any()]
         return kept if keep_all else kept[:1]
     if anchor and len(found):
-        cut = _anchored(cut, soft[0] > 0.5)
-    area = cut.sum()
+        cut = _anchored(cut, full(soft[0]) > 0.5)
+    # overlaps are measured where the detections are (a smaller copy of the photo, for large ones)
+    cut_at = cv2.resize(cut.view(np.uint8), soft.shape[:0:-1], interpolation=cv2.INTER_NEAREST).view(bool) \
+        if low else cut
+    area = cut_at.sum()
     best, best_j, best_iou = None, -1, 0.1
     ious = []
     for j, (inst, m) in enumerate(zip(found, soft)):
         mi = m > 0.5
-        inter = np.logical_and(mi, cut).sum()
+        inter = np.logical_and(mi, cut_at).sum()
         iou = inter / max(area + mi.sum() - inter, 1)
         ious.append(iou)
         if iou > best_iou:
             best, best_j, best_iou = inst, j, iou
-    p = alpha if best is None or blend <= 0 else (1 - blend) * alpha + blend * soft[best_j]
+    p = alpha if best is None or blend <= 0 else (1 - blend) * alpha + blend * full(soft[best_j])
     mask = drop_fragments(p > threshold, min_fraction)
     if anchor and len(found):
         mask = _anchored(mask, cut)
