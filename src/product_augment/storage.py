@@ -71,7 +71,7 @@ class Store:
         POSIX path without `..`, and (local) no symlink on the way from the root to it. Raises
         `UnsafePath` otherwise: a path from a manifest part or an entry is never trusted."""
         parts = PurePosixPath(rel).parts
-        if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or any(p in ("..", ".") for p in parts):
+        if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or ".." in parts:
             raise UnsafePath(f"{rel!r} is not a plain relative path inside {self.url}")
         if self.local:
             cur = self.root

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -19,12 +20,9 @@ def die_with_parent(parent_pid: int) -> None:
     """Have the kernel kill this worker when its parent process dies (Linux `PR_SET_PDEATHSIG`), so a
     `kill -9` of `augment run` leaves no worker behind; elsewhere a no-op. `parent_pid` closes the
     race of a parent that died before the call."""
-    import sys
-
     if not sys.platform.startswith("linux"):
         return
     import ctypes
-    import os
     import signal
 
     try:

@@ -34,6 +34,11 @@ def cpu_session(path: str | Path, threads: int = 1, providers: list[str] | None 
     return session, f"onnxruntime {ort.__version__} cpu"
 
 
+def onnx_sidecar(onnx_file: str | Path) -> Path:
+    """The JSON sidecar an ONNX file shares with its safetensors weights: ``<stem>.json``."""
+    return Path(onnx_file).with_suffix(".json")
+
+
 def onnx_beside(path: str | Path, what: str) -> Path:
     """The ``.onnx`` file of ``path`` (itself, or ``<stem>.onnx`` beside the ``.safetensors`` weights)."""
     path = Path(path)

@@ -18,12 +18,12 @@ from ..io import CocoMasks, MaskFolder, read_mask
 from ..models.yolact.spec import EDGE_REFINE
 from ..ops.classical_matte import classical_matte
 from ..ops.matte import confine_matte
-
-SHIPPED_CUT = "cut_effnetlite0.safetensors"
-DETECT_SIDE = 1024  # longest side YOLACT sees when the cut draws the product (its input is 320²)
 from ..pipeline import ParamStep, SampleError
 from ..presets.types import PresetPath
 from ..sample import Instance, Sample
+
+SHIPPED_CUT = "cut_effnetlite0.safetensors"
+DETECT_SIDE = 1024  # longest side YOLACT sees when the cut draws the product (its input is 320²)
 
 
 class _Base(BaseModel):

@@ -21,19 +21,15 @@ REFINE_EPS = 1e-3
 MIN_FRAGMENT = 0.02  # parts smaller than this fraction of the largest part are specks, not product
 
 
-def sidecar(path: str | Path) -> Path:
-    return Path(path).with_suffix(".json")
-
-
 class CutPredictor:
     """One loaded CutNet on ONNX Runtime (CPU, ``threads`` intra-op threads). One per worker."""
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, refine_radius: float | None = None,
                  refine_eps: float = REFINE_EPS, providers: list[str] | None = None) -> None:
-        from ..ort import cpu_session
+        from ..ort import cpu_session, onnx_sidecar
 
         self.path = Path(onnx_file)
-        side = sidecar(self.path)
+        side = onnx_sidecar(self.path)
         if not side.exists():
             raise FileNotFoundError(f"{side}: the JSON sidecar of {self.path.name} is missing")
         self.meta: dict[str, Any] = json.loads(side.read_text())
@@ -141,11 +137,13 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
     def full(m: np.ndarray) -> np.ndarray:  # a detection's soft mask at the photo's resolution
         return cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) if low else m
 
-    cut = drop_fragments(alpha > threshold, min_fraction)
+    cut = cut_mask(alpha, min_fraction, threshold)
     if not cut.any():  # YOLACT's own result, its boxes and masks at the photo's resolution
-        kept = [(Instance.from_mask(i.class_id, fm > 0.5, i.score), fm)
-                for i, m in zip(found, soft) if (m > 0.5).any() and (fm := full(m)) is not None]
-        kept = [(i, m) for i, m in kept if i.mask.any()]
+        kept = []
+        for inst, m in zip(found, soft):
+            fm = full(m)
+            if (fm > 0.5).any():
+                kept.append((Instance.from_mask(inst.class_id, fm > 0.5, inst.score), fm))
         return kept if keep_all else kept[:1]
     if anchor and len(found):
         cut = _anchored(cut, full(soft[0]) > 0.5)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ort import onnx_sidecar
 from .postprocess import PredictorAPI, SoftDetections, detect, make_anchors, soft_detections
 from .spec import (
     AGNOSTIC,
@@ -23,11 +24,6 @@ from .spec import (
     RESCORE_POWER,
     YolactConfig,
 )
-
-
-def onnx_sidecar(onnx_file: str | Path) -> Path:
-    """The JSON sidecar shared with the safetensors weights: ``<stem>.json``."""
-    return Path(onnx_file).with_suffix(".json")
 
 
 def _grid_sizes(meta: dict[str, Any], cfg: YolactConfig) -> list[tuple[int, int]]:
