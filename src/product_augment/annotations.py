@@ -56,7 +56,11 @@ def _coco(entries: list[dict], objects) -> dict:
     images, anns = [], []
     for img_id, e in enumerate(sorted(entries, key=lambda e: e["id"]), start=1):
         w, h = e["size"]
-        images.append({"id": img_id, "file_name": e["outputs"]["image"], "width": w, "height": h})
+        image = {"id": img_id, "file_name": e["outputs"]["image"], "width": w, "height": h}
+        qa = e.get("qa") or {}
+        if qa.get("verdict") == "flag":  # the quality gate's mark: kept, with the reasons
+            image["qa_flagged"] = [f["reason"] for f in qa.get("failed", []) if f["action"] == "flag"]
+        images.append(image)
         for cid, rle, box, score in objects(e):
             x0, y0, x1, y1 = box
             anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": cid,

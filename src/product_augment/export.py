@@ -1,7 +1,7 @@
 """`augment export coco|yolo OUT --run DIR`: one dataset from a run folder's manifest parts.
 
 The export reads the merged history of the run folder (every part, the latest entry of each output
-name, `ok` ones only), so a folder filled by several incremental nights exports as one dataset.
+name, `ok` ones only, less those the quality gate rejected), so a folder filled by several incremental nights exports as one dataset.
 
 * COCO: one JSON file (products; `file_name` relative to the run folder, whose location is in
   `info.image_root`), checked with pycocotools: the index builds, every segmentation decodes to the
@@ -41,7 +41,10 @@ def dataset_entries(run_dir: Store) -> list[dict]:
     if not history and run_dir.exists(J.MANIFEST):  # a run folder of the one-file era, read as is
         history = J.parse_lines(run_dir.read_bytes(J.MANIFEST))
     latest = J.latest_entries(history)
-    return [latest[k] for k in sorted(latest) if latest[k].get("status") == "ok"]
+    from .qa import in_dataset
+
+    # ok and not rejected by the quality gate (rejected outputs are under rejected/)
+    return [latest[k] for k in sorted(latest) if in_dataset(latest[k])]
 
 
 def check_coco(coco: dict) -> None:

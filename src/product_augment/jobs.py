@@ -36,10 +36,12 @@ from .annotations import mask_to_rle, yolo_seg_lines
 from .io import ImageReadError, encode_image, encode_mask
 from .pipeline import SampleError
 from .presets.loader import Preset
+from .qa import Inspector
 from .sample import Sample, mask_box
 from .storage import Store
 
 PARTS = "parts"
+REJECTED = "rejected"   # outputs the quality gate rejected: the same layout, out of the dataset
 MANIFEST = "manifest.jsonl"
 LEGACY_PART = f"{PARTS}/r00000-legacy.jsonl"
 PART_RE = re.compile(r"^r(\d{5})-([0-9a-z-]+)\.jsonl$")
@@ -215,8 +217,9 @@ def latest_entries(entries: Iterable[dict]) -> dict[str, dict]:
 def output_files(entry: dict) -> list[str]:
     o = entry.get("outputs") or {}
     paths = [o.get("image"), *o.get("masks", []), *o.get("layers", {}).values()]
-    if "label" in o:
-        paths.append(o["label"])
+    for key in ("label", "reasons"):
+        if key in o:
+            paths.append(o[key])
     return [p for p in paths if p]
 
 
@@ -340,7 +343,8 @@ def process_shard(shard: Shard, ctx: ShardContext, segmentation: tuple | None = 
                     seg.preload(*segment_sources(ctx, rels, images))
                 except Exception:  # noqa: BLE001 - each job then segments (and reports) on its own
                     seg.preload(None)
-            entries += [run_job(job, images, pipe, ctx) for job in shard.jobs if job.relpath in images]
+            qa_cache: dict = {}  # an input's segment signals, measured once for all its variants
+            entries += [run_job(job, images, pipe, ctx, qa_cache) for job in shard.jobs if job.relpath in images]
     finally:
         if seg is not None:
             seg.preload(None)
@@ -370,7 +374,7 @@ def _groups(shard: Shard, ctx: ShardContext):
         yield rels, images
 
 
-def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext) -> dict:
+def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext, qa_cache: dict | None = None) -> dict:
     preset = ctx.preset
     t0 = time.perf_counter()
     entry: dict[str, Any] = {"id": job.item_id, "job": job.job_id, "source": job.relpath,
@@ -390,13 +394,19 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext) -> d
             rgb, alpha = img
             sample = Sample(image=rgb, alpha=alpha, meta={"relpath": job.relpath})
             timings: dict[str, float] = {}
-            sample = pipe(sample, preset.model.seed, job.relpath, job.variant, timings)
+            inspector = Inspector(preset.model.qa, qa_cache, (job.relpath, job.source_sha256))
+            sample = pipe(sample, preset.model.seed, job.relpath, job.variant, timings, inspector.observe)
+            qa = inspector.finish(sample)
+            timings["qa"] = round(inspector.seconds, 4)
             batched = sample.meta.get("segment_batch_seconds")
             if batched:  # the model ran before the pipeline, in the shard's batched call
                 timings["segment"] = round(timings.get("segment", 0.0) + batched, 4)
                 entry["segment_batch_seconds"] = batched
             entry["step_seconds"] = timings
-            entry.update(write_outputs(job, sample, preset, ctx.outputs))
+            t_write = time.perf_counter()
+            entry.update(write_outputs(job, sample, preset, ctx.outputs, qa))
+            timings["write"] = round(time.perf_counter() - t_write, 4)
+            entry["qa"] = qa
             entry["status"] = "ok"
         except (ImageReadError, SampleError) as e:
             entry.update(status="failed", error=str(e))
@@ -417,26 +427,30 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext) -> d
     return entry
 
 
-def write_outputs(job: Job, sample: Sample, preset: Preset, out: Store) -> dict:
+def write_outputs(job: Job, sample: Sample, preset: Preset, out: Store, qa: dict | None = None) -> dict:
+    """Every file of a job's output; a rejected one (`qa` verdict `reject`) goes under `rejected/`
+    (the same layout) with `rejected/reasons/<id>.json` (its failed checks and signals)."""
     opts = preset.model.output
     formats = opts.annotations
     fmt = "png" if sample.output_alpha is not None and opts.format == "jpg" else opts.format
-    image_rel = f"images/{job.item_id}.{fmt}"
+    root = REJECTED + "/" if qa is not None and qa.get("verdict") == "reject" else ""
+    image_rel = f"{root}images/{job.item_id}.{fmt}"
     out.write_bytes(image_rel, encode_image(sample.image, sample.output_alpha, fmt, opts.quality))
     h, w = sample.image.shape[:2]
     instances, mask_rels = [], []
     for j, inst in enumerate(sample.instances):
-        rel = f"masks/{job.item_id}__i{j}.png"
+        rel = f"{root}masks/{job.item_id}__i{j}.png"
         out.write_bytes(rel, encode_mask(inst.mask))
         mask_rels.append(rel)
         instances.append({"class_id": int(inst.class_id), "score": round(float(inst.score), 4),
-                          "box": [float(v) for v in inst.box], "mask": rel, "rle": mask_to_rle(inst.mask)})
+                          "box": [float(v) for v in inst.box], "mask": rel, "rle": mask_to_rle(inst.mask),
+                          **({"backdrop": True} if inst.backdrop else {})})
     layers, layer_rles, layer_boxes = {}, {}, {}
     for name in opts.layers:
         matte = sample.layers.get(name)
         if matte is None:
             continue
-        rel = f"layers/{job.item_id}__{name}.png"
+        rel = f"{root}layers/{job.item_id}__{name}.png"
         out.write_bytes(rel, encode_mask(matte))
         layers[name] = rel
         binary = matte > 0.5 if name == "logo" else matte > 0.1
@@ -445,9 +459,14 @@ def write_outputs(job: Job, sample: Sample, preset: Preset, out: Store) -> dict:
             layer_boxes[name] = list(mask_box(binary))
     outputs: dict[str, Any] = {"image": image_rel, "masks": mask_rels, "layers": layers}
     if "yolo" in formats:
-        rel = f"labels/{job.item_id}.txt"
+        rel = f"{root}labels/{job.item_id}.txt"
         out.write_bytes(rel, "\n".join(yolo_seg_lines(sample.instances, w, h)).encode() + b"\n")
         outputs["label"] = rel
+    if root:
+        rel = f"{REJECTED}/reasons/{job.item_id}.json"
+        out.write_bytes(rel, json.dumps({"id": job.item_id, "source": job.relpath, "image": image_rel,
+                                         **jsonable(qa)}, indent=1).encode())
+        outputs["reasons"] = rel
     result = {"size": [w, h], "outputs": outputs, "instances": instances,
               "layer_rles": layer_rles, "layer_boxes": layer_boxes,
               "applied": jsonable(sample.meta.get("applied", {})),

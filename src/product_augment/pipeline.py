@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -76,15 +76,19 @@ class Pipeline:
         check_order(self.steps, initial)
 
     def __call__(self, sample: Sample, seed: int, relpath: str, variant: int = 0,
-                 timings: dict[str, float] | None = None) -> Sample:
+                 timings: dict[str, float] | None = None,
+                 observe: Callable[[str, Sample], None] | None = None) -> Sample:
         """Run every step with its own generator; `timings`, when given, receives each step's
-        wall-clock seconds (where the time goes; never part of the result)."""
+        wall-clock seconds (where the time goes; never part of the result); `observe(name, sample)`
+        sees the sample after each step (the quality gate's measurements; it must not change it)."""
         rngs = step_rngs(seed, relpath, variant, len(self.steps))
         for step, rng in zip(self.steps, rngs):
             t0 = time.perf_counter()
             sample = step(sample, rng)
             if timings is not None:
                 timings[step.name] = round(time.perf_counter() - t0, 4)
+            if observe is not None:
+                observe(step.name, sample)
         return sample
 
     def replay(self, sample: Sample, applied: Mapping[str, Mapping[str, Any]]) -> Sample:

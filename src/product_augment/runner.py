@@ -31,7 +31,8 @@ from .storage import Store, UnsafePath
 MANIFEST = J.MANIFEST
 ANNOTATIONS = "annotations.json"
 LAYER_ANNOTATIONS = "layers.json"
-OUTPUT_DIRS = ("images", "masks", "layers", "labels", J.PARTS)
+OUTPUT_DIRS = ("images", "masks", "layers", "labels", J.PARTS, J.REJECTED)
+FLAGGED = "flagged.txt"  # the dataset's images the quality gate flagged, one per line, with the reasons
 MODES = ("resume", "incremental")
 
 
@@ -70,6 +71,8 @@ class RunSummary:
     classes_after: dict[str, int] | None = None    # balancing: output images per class
     executor: str = "local"
     startup_seconds: float = 0.0   # the executor's start (Ray)
+    qa: dict[str, int] = field(default_factory=dict)          # this run's outputs by verdict
+    qa_reasons: dict[str, dict[str, int]] = field(default_factory=dict)  # verdict -> check -> count
 
     @property
     def ok(self) -> bool:
@@ -343,6 +346,7 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
                 new.append(entry)
                 if entry["status"] == "ok":
                     summary.done += 1
+                    _count_qa(summary, entry)
                 else:
                     failed_variants.setdefault((entry["source"], entry["error"]), []).append(entry["variant"])
                 if progress:
@@ -366,6 +370,17 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
                        f"{e.strerror or e}") from None
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _count_qa(summary: RunSummary, entry: dict) -> None:
+    from .qa import verdict
+
+    v = verdict(entry)
+    summary.qa[v] = summary.qa.get(v, 0) + 1
+    for f in (entry.get("qa") or {}).get("failed", []):
+        if f["action"] == v != "keep":
+            by = summary.qa_reasons.setdefault(v, {})
+            by[f["check"]] = by.get(f["check"], 0) + 1
 
 
 def _retryable(error: str) -> bool:
@@ -430,13 +445,20 @@ def _clear_outputs(out: Store) -> None:
 
     for name in OUTPUT_DIRS:
         out.remove_tree(name)
-    for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt", LABELS_FILE):
+    for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt", LABELS_FILE,
+                 FLAGGED):
         out.remove(name)
 
 
 def _write_annotations(out: Store, latest: dict[str, dict], preset: Preset, wanted: set[str]) -> None:
+    from .qa import in_dataset, verdict
+
     formats = preset.model.output.annotations
-    ok = [e for i, e in latest.items() if e.get("status") == "ok" and i in wanted]
+    # rejected outputs (under rejected/) stay out of the annotations and the YOLO split
+    ok = [e for i, e in latest.items() if in_dataset(e) and i in wanted]
+    flagged = sorted((e for e in ok if verdict(e) == "flag"), key=lambda e: e["id"])
+    out.write_bytes(FLAGGED, "".join(
+        f"{e['outputs']['image']}\t{'; '.join(f['reason'] for f in e['qa']['failed'])}\n" for e in flagged).encode())
     if "coco" in formats:
         out.write_bytes(ANNOTATIONS, json.dumps(build_coco(ok)).encode())
         if preset.model.output.layers:  # layer mattes are not products: their own file

@@ -210,6 +210,14 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     extra += f", {summary.replaced} replaced" if summary.replaced else ""
     click.echo(f"{summary.done} written, {summary.resumed} already done, {len(summary.failed)} failed{extra} "
                f"of {summary.total} in {summary.seconds:.1f} s ({rate:.2f} img/s) → {output_dir}")
+    if summary.qa:
+        parts = []
+        for v in ("keep", "flag", "reject"):
+            n = summary.qa.get(v, 0)
+            why = summary.qa_reasons.get(v, {})
+            detail = f" ({', '.join(f'{k} {c}' for k, c in sorted(why.items(), key=lambda kv: -kv[1]))})" if why else ""
+            parts.append(f"{n} {dict(keep='kept', flag='flagged', reject='rejected')[v]}{detail}")
+        click.echo(f"quality gate: {', '.join(parts)}")
     if summary.executor != "local":
         click.echo(f"executor {summary.executor}: start-up {summary.startup_seconds:.1f} s")
     if summary.classes_before is not None:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from ..pipeline import ParamStep, Pipeline, PipelineOrderError, Step, check_order
+from ..qa import QAConfig
 from .errors import PresetError, did_you_mean, format_loc
 from .sampling import ByShape, by_shape, union_members
 
@@ -62,6 +63,8 @@ class PresetModel(BaseModel):
     variants: int = Field(1, ge=1, le=10_000, description="outputs per input image")
     input: InputOptions = Field(default_factory=InputOptions)
     output: OutputOptions = Field(default_factory=OutputOptions)
+    qa: QAConfig = Field(default_factory=QAConfig, description="the quality gate: thresholds of every "
+                         "output's quality signals and what a failed check does (keep, flag, reject)")
     steps: list[dict[str, Any]] = Field(min_length=1, description="ordered steps, each `- name: {params}`")
 
 

@@ -7,6 +7,7 @@ import typing
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from ..qa import QAConfig
 from .loader import STEP_MODULES, InputOptions, OutputOptions, PresetModel, _flatten, _union_members
 
 
@@ -63,7 +64,8 @@ def preset_reference() -> str:
            ("Any number field marked `{range}` / `{choice}` also takes `{range: [lo, hi]}` or "
             "`{choice: [a, b], weights: [1, 2]}`; any step also takes `{choice: [cfgA, cfgB], weights: [..]}` "
             "or `kind: {choice: [a, b]}` to pick a variant per image. Paths are relative to the preset file."), ""]
-    for title, model in (("Top level", PresetModel), ("input", InputOptions), ("output", OutputOptions)):
+    for title, model in (("Top level", PresetModel), ("input", InputOptions), ("output", OutputOptions),
+                         ("qa", QAConfig)):
         out += [f"## {title}", "", *_model_table(model), ""]
     for step, module_name in STEP_MODULES.items():
         module = importlib.import_module(module_name)

@@ -20,6 +20,7 @@ from ..ops.classical_matte import classical_matte
 from ..ops.matte import confine_matte
 from ..pipeline import ParamStep, SampleError
 from ..presets.types import PresetPath
+from ..qa import mask_certainty
 from ..sample import Instance, Sample
 
 SHIPPED_CUT = "cut_effnetlite0.safetensors"
@@ -324,6 +325,8 @@ class YolactSegment(_Segment):
         meta = {**sample.meta, "models": {**sample.meta.get("models", {}), **made_by}}
         if batch_seconds is not None:
             meta["segment_batch_seconds"] = batch_seconds
+        # how decided the product's soft mask is (the quality gate's `mask_quality`)
+        meta["segment_certainty"] = mask_certainty(kept[0][1], kept[0][0].mask)
         return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept), meta=meta)
 
 

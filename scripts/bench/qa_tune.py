@@ -1,0 +1,231 @@
+"""The quality gate on real photographs: measure its signals, tune its thresholds, report the table.
+
+    # 1. signals + IoU against the checked masks, one thread (re-run after the cut model changes)
+    python scripts/bench/qa_tune.py measure data/real/all --stems data/real/all/val.txt --json runs/qa/val.json
+    python scripts/bench/qa_tune.py measure data/real/all --stems data/real/all/test.txt --json runs/qa/test.json
+    # 2. thresholds from the validation half only (prints a `qa:` section)
+    python scripts/bench/qa_tune.py tune runs/qa/val.json --max-good 0.08
+    # 3. the table: reject vs the verdict, with the preset's (default) thresholds or a tuned YAML
+    python scripts/bench/qa_tune.py report runs/qa/test.json [--qa qa.yaml]
+
+A photo is **defective** when the segment step's product mask has IoU < `--iou` (0.85) with the
+checked mask (`masks/<stem>.png`): a hole, a lost part, background or a cast shadow taken all lower
+it. `measure` runs the preset's whole pipeline (default `configs/catalog-white.yaml`, the shipped
+segmenter) on every photo, exactly as `augment run` does one job, with the quality gate watching;
+the segment step's mask is compared with the truth.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# the checks the tuner may make reject: (signal, QAConfig field, a high value fails)
+TUNABLE = {"confidence": ("confidence", "min_confidence", False),
+           "mask_quality": ("mask_quality", "min_mask_quality", False),
+           "border_touch": ("border_touch", "max_border_touch", True),
+           "fragments": ("fragment_area", "max_fragment_area", True),
+           "holes": ("hole_product_area", "max_hole_area", True),
+           "ragged": ("ragged", "max_ragged", True),
+           "lost": ("lost_area", "max_lost_area", True),
+           "taken": ("backdrop_inside", "max_backdrop_inside", True),
+           "shadow": ("shadow_area", "max_shadow_area", True)}
+
+
+@click.group()
+def main() -> None:
+    """Measure, tune and report the quality gate on real photos."""
+
+
+@main.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--stems", "stems_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--preset", default=str(ROOT / "configs" / "catalog-white.yaml"), show_default=True)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--masks", "mask_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write the segment step's masks here.")
+def measure(data_dir, stems_file, preset, json_out, mask_dir) -> None:
+    """Every photo through the preset's pipeline with the gate watching; signals and IoU to JSON."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
+
+    from mask_metrics import scores
+    from product_augment.io import read_image
+    from product_augment.presets.loader import load_preset
+    from product_augment.qa import Inspector, QAConfig
+    from product_augment.runner import limit_threads
+    from product_augment.sample import Sample
+
+    limit_threads()
+    pr = load_preset(preset)
+    pipe = pr.build_pipeline()
+    images = {p.stem: p for p in (data_dir / "images").iterdir()}
+    rows = {}
+    for stem in stems_file.read_text().split():
+        rgb, alpha = read_image(images[stem])
+        gt = cv2.imread(str(data_dir / "masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        if gt.shape != rgb.shape[:2]:
+            gt = cv2.resize(gt.view(np.uint8), rgb.shape[1::-1], interpolation=cv2.INTER_NEAREST).view(bool)
+        seen = {}
+        insp = Inspector(QAConfig(action="keep"))
+
+        def observe(name, sample, _insp=insp, _seen=seen):
+            if name == "segment":
+                _seen["mask"] = sample.instances[0].mask if sample.instances else sample.alpha > 0.5
+            _insp.observe(name, sample)
+
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        try:
+            out = pipe(Sample(image=rgb, alpha=alpha, meta={"relpath": stem}), pr.model.seed, stem, 0, timings,
+                       observe)
+            qa = insp.finish(out)
+        except Exception as e:  # noqa: BLE001 - no product: an empty mask, no signals
+            print(f"{stem}: {e}", file=sys.stderr)
+            qa = {"signals": {}, "failed": []}
+            seen.setdefault("mask", np.zeros_like(gt))
+        seconds = time.perf_counter() - t0
+        sc = scores(seen["mask"], gt)
+        rows[stem] = {"iou": round(sc["iou"], 4), "missed": round(sc["missed"], 4), "extra": round(sc["extra"], 4),
+                      "signals": qa["signals"], "qa_seconds": round(insp.seconds, 4),
+                      "seconds": round(seconds, 4), "step_seconds": timings}
+        if mask_dir:
+            mask_dir.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(mask_dir / f"{stem}.png"), seen["mask"].astype(np.uint8) * 255)
+        print(f"{stem}\tIoU {sc['iou']:.3f}\t" + " ".join(
+            f"{k}={v}" for k, v in qa["signals"].items() if k != "backdrop_lab"), flush=True)
+    qa_s = sum(r["qa_seconds"] for r in rows.values())
+    tot = sum(r["seconds"] for r in rows.values())
+    print(f"{len(rows)} photos; gate {qa_s:.2f} s of {tot:.2f} s pipeline time ({100 * qa_s / max(tot, 1e-9):.1f} %)")
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps({"preset": str(preset), "images": rows}, indent=1))
+
+
+def _rows(path: Path, iou: float) -> tuple[list[dict], np.ndarray]:
+    rows = json.loads(Path(path).read_text())["images"]
+    stems = sorted(rows)
+    return [dict(rows[s], stem=s) for s in stems], np.array([rows[s]["iou"] < iou for s in stems])
+
+
+def _verdicts(rows: list[dict], cfg) -> list[str]:
+    from product_augment.qa import judge
+    return [judge(r["signals"], cfg)["verdict"] for r in rows]
+
+
+def _table(rows, bad, verdicts) -> str:
+    rej = np.array([v == "reject" for v in verdicts])
+    flag = np.array([v == "flag" for v in verdicts])
+    n_bad, n_good = int(bad.sum()), int((~bad).sum())
+    lines = ["| by the checked mask | photos | rejected | flagged | kept |", "|---|---|---|---|---|"]
+    for name, sel in (("defective (IoU < thr)", bad), ("good", ~bad)):
+        lines.append(f"| {name} | {int(sel.sum())} | {int((rej & sel).sum())} | {int((flag & sel).sum())} | "
+                     f"{int((~rej & ~flag & sel).sum())} |")
+    tp = int((rej & bad).sum())
+    prec = tp / max(int(rej.sum()), 1)
+    lines.append("")
+    lines.append(f"reject: recall {tp}/{n_bad} = {tp / max(n_bad, 1):.2f} of the defective, "
+                 f"{int((rej & ~bad).sum())}/{n_good} = {(rej & ~bad).sum() / max(n_good, 1):.2f} of the good; "
+                 f"precision {tp}/{int(rej.sum())} = {prec:.2f}")
+    return "\n".join(lines)
+
+
+def _load_qa(qa_yaml: Path | None):
+    import yaml
+
+    from product_augment.qa import QAConfig
+    if qa_yaml is None:
+        return QAConfig()
+    raw = yaml.safe_load(Path(qa_yaml).read_text())
+    return QAConfig.model_validate(raw.get("qa", raw))
+
+
+@main.command()
+@click.argument("json_in", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--iou", default=0.85, show_default=True, help="Defective below this IoU.")
+@click.option("--max-good", default=0.08, show_default=True, help="Largest share of good photos rejected.")
+@click.option("--max-checks", default=5, show_default=True, help="At most this many rejecting checks.")
+def tune(json_in, iou, max_good, max_checks) -> None:
+    """Greedy thresholds: repeatedly add (or tighten) the rejecting check whose threshold rejects the
+    most newly caught defective photos per newly rejected good one, while at most --max-good of the
+    good photos are rejected. Checks not chosen are off (their defaults stay as they are)."""
+    rows, bad = _rows(json_in, iou)
+    n_good = int((~bad).sum())
+    budget = int(np.floor(max_good * n_good))
+    fails_at: dict[str, list[tuple[float, np.ndarray]]] = {}
+    for check, (sig, _, high) in TUNABLE.items():
+        v = np.array([float(r["signals"].get(sig, np.nan)) for r in rows])
+        opts = []
+        for t in np.unique(v[~np.isnan(v)]):
+            # a threshold just inside each observed value: that photo and those beyond it fail
+            thr = round(float(t) - 1e-4, 4) if high else round(float(t) + 1e-4, 4)
+            fail = (v > thr) if high else (v < thr)
+            opts.append((thr, np.nan_to_num(fail, nan=0).astype(bool)))
+        fails_at[check] = opts
+    chosen: dict[str, tuple[float, np.ndarray]] = {}
+
+    def rejected(sel):
+        out = np.zeros(len(rows), bool)
+        for _, f in sel.values():
+            out |= f
+        return out
+
+    while True:
+        cur = rejected(chosen)
+        best = None
+        for check, opts in fails_at.items():
+            if check not in chosen and len(chosen) >= max_checks:
+                continue
+            for thr, f in opts:
+                trial = {**chosen, check: (thr, f)}
+                rej = rejected(trial)
+                fp = int((rej & ~bad).sum())
+                if fp > budget:
+                    continue
+                gain = int((rej & bad).sum()) - int((cur & bad).sum())
+                cost = fp - int((cur & ~bad).sum())
+                if gain <= 0:
+                    continue
+                key = (gain / (cost + 1), gain)
+                if best is None or key > best[0]:
+                    best = (key, check, thr, f)
+        if best is None:
+            break
+        chosen[best[1]] = (best[2], best[3])
+    rej = rejected(chosen)
+    verdicts = ["reject" if x else "keep" for x in rej]
+    print(_table(rows, bad, verdicts))
+    print("tuned (" + json_in.name + f", defective: IoU < {iou}, at most {budget}/{n_good} good rejected):")
+    for check, (thr, _) in sorted(chosen.items()):
+        print(f"  {TUNABLE[check][1]}: {thr:g}    # check `{check}`")
+
+
+@main.command()
+@click.argument("json_in", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--iou", default=0.85, show_default=True, help="Defective below this IoU.")
+@click.option("--qa", "qa_yaml", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A preset or YAML with a `qa:` section (default: the built-in defaults).")
+@click.option("--list", "show", is_flag=True, help="Also list every photo with its verdict.")
+def report(json_in, iou, qa_yaml, show) -> None:
+    """The confusion table of the gate's verdicts against the IoU verdicts."""
+    from product_augment.qa import judge
+    rows, bad = _rows(json_in, iou)
+    cfg = _load_qa(qa_yaml)
+    verdicts = _verdicts(rows, cfg)
+    print(_table(rows, bad, verdicts))
+    if show:
+        for r, b, v in zip(rows, bad, verdicts):
+            reasons = "; ".join(f["reason"] for f in judge(r["signals"], cfg)["failed"])
+            print(f"{r['stem']:<32} IoU {r['iou']:.3f} {'DEFECT' if b else 'good  '} {v:<6} {reasons}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,429 @@
+"""Quality signals of every output and the gate that keeps, flags or rejects it (issue 22).
+
+Nightly runs write thousands of pictures nobody looks at one by one, so every output is measured
+and judged before it enters the dataset. The signals are cheap (a few milliseconds: everything
+runs on a copy of at most `WORK_SIDE` px) and recorded in the manifest entry's `qa`:
+
+at the segment step, on the input photo and its cut:
+
+* ``confidence``: the segmenter's score of the product (YOLACT's objectness, or the cut's mean);
+* ``mask_quality``: 1 − the share of the product's soft mask that is undecided (0.15 < p < 0.85)
+  (segmenters with a soft mask only; the step records it as ``meta["segment_certainty"]``);
+* ``border_touch``: the share of the product's outline lying on the photo's frame (a cropped product);
+* ``fragments`` / ``fragment_area``: parts besides the largest, and their share of the product;
+* ``hole_area`` (every hole) and ``hole_product_area``: holes whose colour is not the background's
+  around the product but the product's own (a part cut out of it), as a share of the product;
+* ``shadow_area``: dark, background-hued parts of the mask's lower half, attached to its outline with
+  no edge in the photo between them and the backdrop (a cast shadow cut out with the product);
+
+after the last step, on the new picture:
+
+* ``halo``: the share of the cut-out's edge ring that still has the old backdrop's colour while the
+  new background there is far from it (a fringe of the old photo);
+* ``enlargement``: how much the product was scaled up (√ of its output area / its area in the photo);
+* ``logo_skipped``: the logo step found no room (its reason);
+* scene checks: any step may record ``meta["qa_checks"] = {name: {"value": v, "ok": bool}}`` (a scene
+  step's scale and light checks); a check that is not ok fails under its own name.
+
+`Gate` compares them with the preset's ``qa:`` thresholds (`QAConfig`): ``action`` (keep | flag |
+reject) is what a failed check does, checks listed in ``flag_only`` only flag. Rejected outputs are
+written under ``rejected/`` with their reasons and stay out of the annotations and the YOLO split;
+flagged ones stay in, marked.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from .sample import Sample
+
+WORK_SIDE = 384         # signals are measured on a copy of at most this longest side
+MIN_PART = 0.002        # parts / holes smaller than this share of the product are specks, not counted
+HOLE_DE = 12.0          # a hole this far (ΔE76) from the backdrop, and nearer the product, is the product's
+SHADOW_CHROMA = 10.0    # a cast shadow keeps the backdrop's hue: a, b within this of the backdrop's
+SHADOW_JUMP = 14.0      # ... and no edge to the backdrop: L* rises by less than this across the outline
+HALO_OLD_DE = 10.0      # an edge pixel this close to the old backdrop ...
+HALO_NEW_DE = 20.0      # ... and this far from the new background (and from the product) is halo
+
+CHECKS = ("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken", "shadow",
+          "halo", "enlargement", "logo_skipped")
+Action = Literal["keep", "flag", "reject"]
+CheckName = Literal["confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken",
+                    "shadow", "halo", "enlargement", "logo_skipped", "scene"]
+
+
+class QAConfig(BaseModel):
+    """The quality gate (preset section `qa:`): thresholds of the signals and what a failed check does."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Action = Field("reject", description="what a failed check does: keep (record only), flag (stays "
+                                                 "in the dataset, marked) or reject (to rejected/, out of the "
+                                                 "annotations)")
+    flag_only: list[CheckName] = Field(
+        ["shadow", "halo", "enlargement", "logo_skipped"],
+        description="checks that only flag, whatever `action` says ('scene': every scene check)")
+    min_confidence: float = Field(0.4, ge=0, le=1, description="segmenter's score of the product")
+    min_mask_quality: float = Field(0.025, ge=0, le=1, description="1 − undecided share of the soft mask")
+    max_border_touch: float = Field(0.15, ge=0, le=1, description="share of the product's outline on the "
+                                                                 "photo's frame (a cropped product)")
+    max_fragments: int = Field(2, ge=0, description="parts besides the largest")
+    max_fragment_area: float = Field(0.15, ge=0, le=1, description="their share of the product")
+    max_hole_area: float = Field(0.06, ge=0, le=1, description="product-coloured holes, share of the product")
+    max_ragged: float = Field(0.036, ge=0, description="notches and holes a closing over 3 % of the side fills, "
+                                                     "share of the product")
+    max_lost_area: float = Field(0.1, ge=0, description="not-backdrop pixels attached outside the product, share "
+                                                        "of the product (a part left out)")
+    max_backdrop_inside: float = Field(0.22, ge=0, description="backdrop-coloured pixels attached inside the "
+                                                              "outline, share of the product (backdrop taken)")
+    max_shadow_area: float = Field(0.3, ge=0, le=1, description="cast-shadow-like part of the mask, share "
+                                                                "of the product")
+    max_halo: float = Field(0.25, ge=0, le=1, description="share of the cut-out's edge ring with the old "
+                                                         "backdrop's colour")
+    max_enlargement: float = Field(2.5, ge=1, description="product scaled up by more than this")
+    logo_skipped: bool = Field(True, description="a skipped logo fails the check `logo_skipped`")
+
+
+# ---------------------------------------------------------------- measuring
+
+def _work(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h, w = alpha.shape[:2]
+    s = min(1.0, WORK_SIDE / max(h, w))
+    if s >= 1.0:
+        return image, alpha
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return (cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(alpha.astype(np.float32), size, interpolation=cv2.INTER_AREA))
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (L in 0..100) of uint8 sRGB, float32 (OpenCV's conversion: fast, D65)."""
+    return cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def _ring(mask: np.ndarray, r: int) -> np.ndarray:
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(mask.view(np.uint8), k).view(bool) & ~mask
+
+
+def _erode(mask: np.ndarray, r: int) -> np.ndarray:
+    k = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    return cv2.erode(mask.view(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+
+
+def mask_certainty(soft: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """How decided a segmenter's soft mask is, on the mask's box grown by 4 px: `mask_quality`
+    = 1 − undecided pixels (0.15 < p < 0.85) / product pixels, and `uncertain_width` = undecided
+    pixels per pixel of outline, in px of a 1000 px photo (the width of the unsure band)."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if rows.size == 0:
+        return {"mask_quality": 0.0, "uncertain_width": 0.0}
+    y0, y1 = max(0, rows[0] - 4), rows[-1] + 5
+    x0, x1 = max(0, cols[0] - 4), cols[-1] + 5
+    s, m = soft[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    undecided = int(np.count_nonzero((s > 0.15) & (s < 0.85)))
+    outline = int(np.count_nonzero(m & ~_erode(np.ascontiguousarray(m), 1)))
+    side = max(mask.shape)
+    return {"mask_quality": round(max(0.0, 1.0 - undecided / max(int(np.count_nonzero(m)), 1)), 4),
+            "uncertain_width": round(undecided / max(outline, 1) * 1000 / side, 3)}
+
+
+def segment_signals(image: np.ndarray, alpha: np.ndarray, score: float | None = None,
+                    certainty: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """The signals of a photo's cut (`alpha`: its matte, the product > 0.5). Also returns the
+    backdrop's colour around the product (`backdrop_lab`), which the halo check compares with."""
+    img, a = _work(image, alpha)
+    mask = a > 0.5
+    area = int(mask.sum())
+    out: dict[str, Any] = {}
+    if score is not None:
+        out["confidence"] = round(float(score), 4)
+    out.update(certainty or {})
+    if area == 0:
+        return {**out, "product_area": 0.0}
+    h, w = mask.shape
+    out["product_area"] = round(area / (h * w), 4)
+    # the product's outline, the frame counted as outside
+    outline = mask & ~_erode(mask, 1)
+    frame = np.zeros_like(mask)
+    frame[0, :] = frame[-1, :] = frame[:, 0] = frame[:, -1] = True
+    out["border_touch"] = round(int((mask & frame).sum()) / max(int(outline.sum()), 1), 4)
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    parts = areas[areas >= max(MIN_PART * area, 4)]
+    out["fragments"] = int(max(len(parts) - 1, 0))
+    out["fragment_area"] = round(1.0 - float(areas.max()) / area, 4)
+
+    lab = to_lab(img)
+    ring = _ring(mask, max(3, round(0.02 * max(h, w))))
+    ring_px = lab[ring]
+    backdrop = np.median(ring_px, axis=0) if len(ring_px) else np.array([100.0, 0.0, 0.0], np.float32)
+    out["backdrop_lab"] = [round(float(v), 2) for v in backdrop]
+    hole_area, product_holes = _holes(mask, lab, backdrop, area)
+    out["hole_area"] = round(hole_area, 4)
+    out["hole_product_area"] = round(product_holes, 4)
+    out["shadow_area"] = round(_shadow(mask, lab, backdrop, area), 4)
+    # notches and holes, open or closed: what a closing over 3 % of the side fills in
+    r = max(2, round(0.015 * max(h, w)))
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    padded = cv2.copyMakeBorder(mask.view(np.uint8), r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+    closed = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, k)[r:-r, r:-r].view(bool)
+    out["ragged"] = round(int((closed & ~mask).sum()) / area, 4)
+    spread = float(np.median(np.linalg.norm(ring_px - backdrop, axis=1))) if len(ring_px) else 0.0
+    out["backdrop_spread"] = round(spread, 2)
+    out["lost_area"], out["backdrop_inside"] = _lost_and_taken(mask, lab, backdrop, spread, area)
+    return out
+
+
+def _lost_and_taken(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, spread: float,
+                    area: int) -> tuple[float, float]:
+    """(not-backdrop pixels just outside the product, attached to it: a part lost; backdrop-coloured
+    pixels just inside its outline, attached to it: backdrop taken), as shares of the product.
+    Shadow-like pixels (darker, the backdrop's hue) are neither."""
+    h, w = mask.shape
+    d = np.linalg.norm(lab - backdrop, axis=2)
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    lb, ab, bb = (float(v) for v in backdrop)
+    shade = (np.hypot(a - ab, b - bb) < SHADOW_CHROMA) & (L < lb) & (L > 0.55 * lb)
+    near = _ring(mask, max(3, round(0.12 * max(h, w))))
+    far = d > max(20.0, 2.5 * spread)
+    cand = near & far & ~shade
+    touch = _ring(mask, 2)
+    lost = _attached(cand, touch)
+    inner = mask & ~_erode(mask, max(2, round(0.02 * max(h, w))))
+    taken = _attached(inner & (d < max(6.0, 1.5 * spread)), mask & ~_erode(mask, 1))
+    return round(lost / area, 4), round(taken / area, 4)
+
+
+def _attached(cand: np.ndarray, seed: np.ndarray) -> int:
+    """Pixels of the connected parts of `cand` that overlap `seed`."""
+    if not (cand & seed).any():
+        return 0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), connectivity=8)
+    hit = np.unique(labels[cand & seed])
+    hit = hit[hit > 0]
+    return int(stats[hit, cv2.CC_STAT_AREA].sum())
+
+
+def _holes(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int) -> tuple[float, float]:
+    """(all holes, holes coloured like the product rather than the backdrop) as shares of `area`."""
+    h, w = mask.shape
+    pad = np.zeros((h + 2, w + 2), np.uint8)
+    pad[1:-1, 1:-1] = mask
+    ff = (pad == 0).astype(np.uint8)
+    cv2.floodFill(ff, None, (0, 0), 2)
+    holes = ff[1:-1, 1:-1] == 1
+    if not holes.any():
+        return 0.0, 0.0
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(holes.view(np.uint8), connectivity=4)
+    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= max(MIN_PART * area, 3)]
+    total = sum(int(stats[i, cv2.CC_STAT_AREA]) for i in keep)
+    product = 0
+    for i in sorted(keep, key=lambda i: -stats[i, cv2.CC_STAT_AREA])[:20]:
+        x, y, bw, bh, a = stats[i]
+        y0, y1, x0, x1 = max(0, y - 3), min(h, y + bh + 3), max(0, x - 3), min(w, x + bw + 3)
+        hole = labels[y0:y1, x0:x1] == i
+        around = _ring(hole, 2) & mask[y0:y1, x0:x1]
+        win = lab[y0:y1, x0:x1]
+        inside = np.median(win[hole], axis=0)
+        d_bg = float(np.linalg.norm(inside - backdrop))
+        d_fg = float(np.linalg.norm(inside - np.median(win[around], axis=0))) if around.any() else 1e9
+        if d_bg > HOLE_DE and d_fg < d_bg:
+            product += int(a)
+    return total / area, product / area
+
+
+def _shadow(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int) -> float:
+    """Share of the product that looks like a cast shadow: in the lower half of the mask, darker than
+    the backdrop but of its hue, touching the outline where the photo has no edge to the backdrop."""
+    rows = np.flatnonzero(mask.any(1))
+    y_mid = (rows[0] + rows[-1]) // 2
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    lb, ab, bb = (float(v) for v in backdrop)
+    cand = mask & (L < lb - 5) & (L > 0.3 * lb) & (np.hypot(a - ab, b - bb) < SHADOW_CHROMA)
+    cand[: y_mid + 1] = False
+    if not cand.any():
+        return 0.0
+    outline = mask & ~_erode(mask, 1)
+    # the brightest backdrop pixel within 2 px outside: a shadow fades into it, a product's edge jumps
+    outside_l = np.where(mask, 0.0, L).astype(np.float32)
+    near_out = cv2.dilate(outside_l, np.ones((5, 5), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), connectivity=8)
+    shadow = 0
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < max(0.005 * area, 4):
+            continue
+        x, y, bw, bh, _ = stats[i]
+        sl = (slice(y, y + bh), slice(x, x + bw))
+        comp = labels[sl] == i
+        edge = comp & outline[sl]
+        if not edge.any():
+            continue
+        jump = near_out[sl][edge] - L[sl][edge]
+        # only where there is a backdrop pixel next to it (not the frame's edge)
+        jump = jump[near_out[sl][edge] > 0]
+        if jump.size and float(np.median(jump)) < SHADOW_JUMP:
+            shadow += int(stats[i, cv2.CC_STAT_AREA])
+    return shadow / area
+
+
+def halo_signal(image: np.ndarray, alpha: np.ndarray, plate: np.ndarray, backdrop_lab: Any) -> float:
+    """Share of the cut-out's edge ring (2 px inside its outline, on the working copy) coloured like
+    the old backdrop where the new background is far from it and the product's inside is too; 0
+    when the new background is like the old one (no halo can show). Only the ring's pixels are
+    read from the full-size pictures."""
+    h, w = alpha.shape[:2]
+    s = min(1.0, WORK_SIDE / max(h, w))
+    a = alpha if s >= 1.0 else cv2.resize(alpha.astype(np.float32), (max(1, round(w * s)), max(1, round(h * s))),
+                                          interpolation=cv2.INTER_AREA)
+    mask = a > 0.5
+    edge = mask & ~_erode(mask, 2)
+    deep = _erode(mask, 2) & ~_erode(mask, 5)
+    if not edge.any():
+        return 0.0
+
+    def at(img: np.ndarray, sel: np.ndarray) -> np.ndarray:  # Lab of the full-size pixels under `sel`
+        ys, xs = np.nonzero(sel)
+        ys = np.minimum(((ys + 0.5) / s).astype(int), h - 1)
+        xs = np.minimum(((xs + 0.5) / s).astype(int), w - 1)
+        return to_lab(img[ys, xs][None])[0]
+
+    old = np.asarray(backdrop_lab, np.float32)
+    e_img, e_plate = at(image, edge), at(plate, edge)
+    if float(np.linalg.norm(np.median(e_plate, axis=0) - old)) < HALO_NEW_DE:
+        return 0.0
+    inner = np.median(at(image, deep), axis=0) if deep.any() else np.median(e_img, axis=0)
+    if float(np.linalg.norm(inner - old)) < HALO_OLD_DE:  # a product of the backdrop's own colour
+        return 0.0
+    d_old = np.linalg.norm(e_img - old, axis=1)
+    d_new = np.linalg.norm(e_img - e_plate, axis=1)
+    return round(float(np.mean((d_old < HALO_OLD_DE) & (d_new > HALO_NEW_DE))), 4)
+
+
+def _logo_skipped(applied: Mapping[str, Any]) -> str | None:
+    p = applied.get("logo")
+    if not isinstance(p, Mapping):
+        return None
+    if "choice" in p and isinstance(p.get("params"), Mapping):
+        p = p["params"]
+    return p.get("skipped")
+
+
+# ---------------------------------------------------------------- the gate
+
+class Inspector:
+    """Measures one job's signals as the pipeline runs (`observe` after each step, `finish` at the
+    end) and judges them. One per job; never changes the sample."""
+
+    def __init__(self, config: QAConfig, cache: dict | None = None, key: Any = None):
+        """`cache`/`key`: the segment signals of an input are measured once for all its variants
+        (a dict the caller keeps for a shard, and the input's key in it)."""
+        self.config = config
+        self.signals: dict[str, Any] = {}
+        self._area_in = 0
+        self.seconds = 0.0
+        self._cache, self._key = cache, key
+
+    def observe(self, name: str, sample: Sample) -> None:
+        if name != "segment" or sample.alpha is None:
+            return
+        import time
+        t0 = time.perf_counter()
+        cached = self._cache.get(self._key) if self._cache is not None else None
+        if cached is None:
+            score = sample.instances[0].score if sample.instances else None
+            area = int(sample.instances[0].mask.sum()) if sample.instances else int((sample.alpha > 0.5).sum())
+            cached = (segment_signals(sample.image, sample.alpha, score, sample.meta.get("segment_certainty")),
+                      area)
+            if self._cache is not None:
+                self._cache[self._key] = cached
+        self.signals.update(cached[0])
+        self._area_in = cached[1]
+        self.seconds += time.perf_counter() - t0
+
+    def finish(self, sample: Sample) -> dict[str, Any]:
+        """The entry's `qa`: verdict, failed checks (with their values) and every signal."""
+        import time
+        t0 = time.perf_counter()
+        s = self.signals
+        if self._area_in and sample.instances:
+            s["enlargement"] = round(math.sqrt(int(sample.instances[0].mask.sum()) / self._area_in), 4)
+        if (sample.plate is not None and sample.output_alpha is None and sample.alpha is not None
+                and "backdrop_lab" in s):
+            s["halo"] = halo_signal(sample.image, sample.alpha, sample.plate, s["backdrop_lab"])
+        skipped = _logo_skipped(sample.meta.get("applied", {}))
+        if skipped:
+            s["logo_skipped"] = skipped
+        scene = sample.meta.get("qa_checks") or {}
+        if scene:
+            s["scene"] = {k: dict(v) for k, v in scene.items()}
+        result = judge(s, self.config)
+        self.seconds += time.perf_counter() - t0
+        return result
+
+
+def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, str]]:
+    """(check, reason) for every failed check, in `CHECKS` order, then scene checks."""
+    s = signals
+    out: list[tuple[str, str]] = []
+
+    def over(check: str, key: str, limit: float, fmt: str = ".3f") -> None:
+        v = s.get(key)
+        if v is not None and v > limit:
+            out.append((check, f"{key} {v:{fmt}} > {limit:{fmt}}"))
+
+    def under(check: str, key: str, limit: float) -> None:
+        v = s.get(key)
+        if v is not None and v < limit:
+            out.append((check, f"{key} {v:.3f} < {limit:.3f}"))
+
+    under("confidence", "confidence", cfg.min_confidence)
+    under("mask_quality", "mask_quality", cfg.min_mask_quality)
+    over("border_touch", "border_touch", cfg.max_border_touch)
+    if s.get("fragments", 0) > cfg.max_fragments:
+        out.append(("fragments", f"fragments {s['fragments']} > {cfg.max_fragments}"))
+    over("fragments", "fragment_area", cfg.max_fragment_area)
+    over("holes", "hole_product_area", cfg.max_hole_area)
+    over("ragged", "ragged", cfg.max_ragged)
+    over("lost", "lost_area", cfg.max_lost_area)
+    over("taken", "backdrop_inside", cfg.max_backdrop_inside)
+    over("shadow", "shadow_area", cfg.max_shadow_area)
+    over("halo", "halo", cfg.max_halo)
+    over("enlargement", "enlargement", cfg.max_enlargement, ".2f")
+    if cfg.logo_skipped and s.get("logo_skipped"):
+        out.append(("logo_skipped", f"logo skipped: {s['logo_skipped']}"))
+    for name, c in sorted((s.get("scene") or {}).items()):
+        if not c.get("ok", True):
+            v = c.get("value")
+            out.append(("scene", f"scene {name}" + (f" {v}" if v is not None else "")))
+    # one reason per check (fragments may fail on count and area)
+    seen: dict[str, str] = {}
+    for check, reason in out:
+        seen[check] = f"{seen[check]}; {reason}" if check in seen else reason
+    return list(seen.items())
+
+
+def judge(signals: Mapping[str, Any], cfg: QAConfig) -> dict[str, Any]:
+    """{"verdict": keep | flag | reject, "failed": [{"check", "reason", "action"}], "signals"}."""
+    failed = []
+    for check, reason in failed_checks(signals, cfg):
+        action = cfg.action if cfg.action == "keep" or check not in cfg.flag_only else "flag"
+        failed.append({"check": check, "reason": reason, "action": action})
+    actions = {f["action"] for f in failed}
+    verdict = "reject" if "reject" in actions else "flag" if "flag" in actions else "keep"
+    return {"verdict": verdict, "failed": failed, "signals": dict(signals)}
+
+
+def verdict(entry: Mapping[str, Any]) -> str:
+    """An ok manifest entry's verdict (`keep` for entries made before the gate)."""
+    return (entry.get("qa") or {}).get("verdict", "keep")
+
+
+def in_dataset(entry: Mapping[str, Any]) -> bool:
+    """Whether an entry's output belongs in the annotations: ok and not rejected by the gate."""
+    return entry.get("status") == "ok" and verdict(entry) != "reject"
