@@ -25,8 +25,22 @@ SIZE = (1024, 1024)
 def test_the_folder_ships_a_set_of_backdrops_within_budget():
     assert len(FILES) >= 10
     assert sum(p.stat().st_size for p in FILES) <= 4 * 1024 * 1024
-    # nothing else in the folder (the `image` kind would try to read it)
-    assert {p.name for p in FOLDER.iterdir()} == {p.name for p in FILES}
+    # nothing else in the folder but each photo's sidecar (the `image` kind would try to read it)
+    assert {p.name for p in FOLDER.iterdir()} == {p.name for p in FILES} | {p.stem + ".json" for p in FILES}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_backdrop_sidecar_knows_camera_light_and_objects(path):
+    from product_augment import scene
+
+    bd = scene.read_backdrop(scene.sidecar_path(path))
+    assert bd.size == SIZE
+    # the horizon is above where the support plane starts, and both are in the picture
+    assert 0.3 < bd.horizon < bd.support_from < 0.7
+    assert abs(abs(bd.light_azimuth) - 62.5) < 1e-9 and bd.camera_height_cm >= 15
+    # the props of the 21 classes are annotated; their masks are in the picture, below the top
+    masks = bd.object_masks()
+    assert masks and all(m.shape == (SIZE[1], SIZE[0]) and m.any() for _c, m in masks)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

@@ -24,6 +24,7 @@ Origins and licences: LICENSES/ASSETS.md, section "backgrounds/".
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -442,7 +443,8 @@ def blur_layer(layer: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(layer, (0, 0), sigma)
 
 
-def build_scene(scene: Scene, catalog: dict, renderer: Renderer, seed: int, index: int) -> tuple[np.ndarray, list]:
+def build_scene(scene: Scene, catalog: dict, renderer: Renderer, seed: int, index: int
+                ) -> tuple[np.ndarray, list, Camera]:
     rng = np.random.default_rng([seed, index])
     s = SIZE
     cam = make_camera(scene, rng)
@@ -569,7 +571,59 @@ def build_scene(scene: Scene, catalog: dict, renderer: Renderer, seed: int, inde
     for c in front:
         img = over(img, blur_layer(canvas_layer(c, s), float(coc_sigma(c.z, z_focus, aperture, cam.f))))
 
-    return finish(img, scene, rng), cutouts
+    return finish(img, scene, rng), cutouts, cam
+
+
+# ---------------------------------------------------------------------------------------------
+# Sidecar: what the pipeline needs to know about the backdrop (format product_augment.backdrop/1)
+
+# The props' catalogue ids that show one of the 21 product classes (the rest are furniture the
+# classes do not cover: shelves, a bookcase, a bedside table).
+PROP_CLASS = {"sofa2": "sofa", "couch2": "sofa", "couch": "sofa", "plant": "plant", "littlePlant": "plant",
+              "decorativePlant": "plant", "orchids": "plant", "cactus": "plant", "augalas": "plant",
+              "plantie": "plant", "desklamp": "lamp", "wallLight": "lamp", "osakaChair": "chair",
+              "armchair2": "chair", "chair2": "chair", "speaker2": "headphones"}
+KEY_AZIMUTH = 62.5  # the props' key light comes from 50..75 degrees to the key side (render_prop)
+KEY_ELEVATION = 40.0  # 30..50 degrees above the floor
+
+
+def visible_props(scene: Scene, cutouts: list, cam: Camera) -> list[tuple[Cutout, np.ndarray]]:
+    """Each prop's visible silhouette on the canvas (alpha > 0.5 minus what is drawn over it), in
+    the order build_scene draws: far to near; on a table scene the table top hides the room's props."""
+    s = cam.size
+    drawn = [c for c in cutouts if scene.kind != "table" or c.prop.room]
+    front = [c for c in cutouts if scene.kind == "table" and not c.prop.room]
+    masks = [(c, canvas_layer(c, s)[..., 3] > 0.5) for c in drawn + front]
+    if scene.kind == "table":
+        table_rows = np.arange(s)[:, None] >= math.floor(scene.wall_row * s)
+        masks = [(c, m & ~table_rows) if c.prop.room else (c, m) for c, m in masks]
+    out = []
+    for i, (c, m) in enumerate(masks):
+        for _c2, nearer in masks[i + 1:]:
+            m = m & ~nearer
+        out.append((c, m))
+    return out
+
+
+def sidecar(scene: Scene, cutouts: list, cam: Camera) -> dict:
+    from product_augment.annotations import mask_to_rle
+
+    objects = []
+    for c, m in visible_props(scene, cutouts, cam):
+        cls = PROP_CLASS.get(c.prop.model)
+        if cls is not None and m.any():
+            objects.append({"class": cls, "model": c.prop.model, "mask": mask_to_rle(m)})
+    return {
+        "format": "product_augment.backdrop/1",
+        "size": [cam.size, cam.size],
+        "horizon": round(cam.cy / cam.size, 6),
+        "camera_height_cm": scene.cam_h,
+        "support": {"kind": scene.kind, "from": round(scene.wall_row, 4)},
+        "light": {"azimuth": -scene.side * KEY_AZIMUTH, "elevation": KEY_ELEVATION, "kelvin": scene.kelvin},
+        "gloss": scene.gloss,
+        "objects": objects,
+        "made_by": "scripts/assets/make_backgrounds.py",
+    }
 
 
 def finish(img: np.ndarray, scene: Scene, rng) -> np.ndarray:
@@ -618,11 +672,12 @@ def main(out: Path, sheet: Path, seed: int, quality: int, only: tuple[str, ...])
         for i, scene in enumerate(SCENES):
             if only and scene.name not in only:
                 continue
-            img, cutouts = build_scene(scene, catalog, renderer, seed, i)
+            img, cutouts, cam = build_scene(scene, catalog, renderer, seed, i)
             buf = io.BytesIO()
             Image.fromarray(img).save(buf, format="JPEG", quality=quality, optimize=True)
             path = out / f"{scene.name}.jpg"
             path.write_bytes(buf.getvalue())
+            (out / f"{scene.name}.json").write_text(json.dumps(sidecar(scene, cutouts, cam), indent=1) + "\n")
             models = ", ".join(f"'{c.entry.name}' by {c.entry.creator}" for c in cutouts)
             print(f"{path.name}  {len(buf.getvalue()) // 1024} KB  {scene.surface} + {scene.plaster}; {models}")
             done.append((scene.name, img))

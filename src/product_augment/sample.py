@@ -11,12 +11,16 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """One product in the image: class id (1..21), boolean mask, xyxy box, score."""
+    """One product in the image: class id (1..21), boolean mask, xyxy box, score.
+
+    `backdrop` marks an object of the 21 classes that is part of the background photo (a sofa in a
+    room backdrop): annotated like a product, never cut, shadowed or placed."""
 
     class_id: int
     mask: np.ndarray  # H×W bool
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels, x1/y1 exclusive
     score: float = 1.0
+    backdrop: bool = False
 
     @staticmethod
     def from_mask(class_id: int, mask: np.ndarray, score: float = 1.0) -> Instance:
@@ -43,6 +47,16 @@ class PaletteColor:
 
 
 @dataclass(frozen=True, slots=True)
+class SceneLight:
+    """The scene's key light, in the shadow kinds' convention: azimuth is where the light comes from,
+    degrees in the floor plane (0 front, 90 left, -90 right, 180 behind); elevation above the floor."""
+
+    azimuth: float
+    elevation: float
+    source: str  # what set it: "backdrop <file>", "studio", "gradient"
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """An image and everything known about it.
 
@@ -57,6 +71,11 @@ class Sample:
     floor_y:      row of the floor line in the current canvas, when a scene defines one.
     output_alpha: H×W float32 coverage of the final picture when the background is transparent
                   (RGBA output); None means an opaque picture.
+    light:        the scene's key light when the background knows it (backdrop sidecar, studio,
+                  gradient); shadows follow it (`light: scene`).
+    gloss:        how glossy the floor is (0 matte .. 1 mirror), when the background knows it.
+    support:      how the product is held: "standing" (on the floor: contact shadow, reflection)
+                  or "hanging" (from above: no floor shadow, no reflection).
     """
 
     image: np.ndarray
@@ -68,6 +87,9 @@ class Sample:
     plate: np.ndarray | None = None
     floor_y: float | None = None
     output_alpha: np.ndarray | None = None
+    light: SceneLight | None = None
+    gloss: float | None = None
+    support: str = "standing"
 
     @property
     def height(self) -> int:

@@ -19,6 +19,7 @@ from .variable_blur import variable_blur_rows
 
 OPAQUE = 0.5          # alpha at or above this is solid product (for the footprint)
 VISIBLE = 1.0 / 255   # alpha above this is part of the product's box
+MAX_FLOOR_SLOPE = 0.6  # a contact outline steeper than this (rows per column) is not the floor
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,103 @@ def mirror_reflection(image: np.ndarray, alpha: np.ndarray, fp: Footprint, axis_
     np.clip(refl[..., 3], 0.0, 1.0, out=refl[..., 3])
     return Layer(np.ascontiguousarray(refl[..., 3]), np.ascontiguousarray(refl[..., :3]), axis_y,
                  x0).trimmed()
+
+
+def contact_outline(alpha: np.ndarray, fp: Footprint, min_part: float = 0.05) -> np.ndarray | None:
+    """The floor line under the product, per column of its box (float rows, exclusive like a line):
+    a straight line supporting the bottoms of the product's solid parts from below — the edge of
+    their lower envelope (convex hull) that spans at least half the product's width, so a sole
+    drawn in perspective gets a tilted line and a chair the line through its leg tips; a level line
+    at the lowest point for a rounded bottom. Parts smaller than `min_part` of the largest (a stray
+    speck of the cut) do not count. None if nothing is solid."""
+    x0, y0, x1, y1 = fp.box
+    solid = (alpha[y0:y1, x0:x1] >= OPAQUE).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(solid, connectivity=8)
+    if n <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = np.flatnonzero(areas >= min_part * areas.max()) + 1
+    solid = np.isin(labels, keep)
+    has = solid.any(axis=0)
+    if not has.any():
+        return None
+    h = solid.shape[0]
+    bottoms = h - np.argmax(solid[::-1], axis=0) + y0  # row below the lowest solid pixel
+    xs = np.flatnonzero(has).astype(np.float64) + x0
+    ys = bottoms[has].astype(np.float64)
+    # lower envelope in image rows (largest y): monotone chain keeping right turns only
+    hull: list[tuple[float, float]] = []
+    for pt in zip(xs, ys):
+        while len(hull) >= 2:
+            (ox, oy), (ax, ay) = hull[-2], hull[-1]
+            if (ax - ox) * (pt[1] - oy) - (ay - oy) * (pt[0] - ox) >= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(pt)
+    # the floor is flat: a straight line. Where the product rests on a long straight edge of that
+    # envelope (a sole seen at an angle, two leg tips), the line is that edge; a rounded bottom
+    # touches at one point, and the line is level there.
+    cols = np.arange(x0, x1, dtype=np.float64)
+    span = max(1.0, xs[-1] - xs[0])
+    best = None
+    for (ax, ay), (bx, by) in zip(hull, hull[1:]):
+        if bx - ax >= 0.5 * span and abs(by - ay) <= MAX_FLOOR_SLOPE * (bx - ax):
+            best = (ax, ay, bx, by)
+    if best is None:
+        return np.full(cols.shape, float(ys.max()), np.float32)
+    ax, ay, bx, by = best
+    return (ay + (cols - ax) * (by - ay) / (bx - ax)).astype(np.float32)
+
+
+def mirror_reflection_outline(image: np.ndarray, alpha: np.ndarray, fp: Footprint, line: np.ndarray, *,
+                              opacity: float, fade: float, blur: float, squash: float,
+                              plate: np.ndarray | None = None) -> Layer | None:
+    """`mirror_reflection` about a floor line that follows the product's contact outline (`line`,
+    one row per column of its box, see `contact_outline`): each column is mirrored about its own
+    floor row, so the reflection touches the product all along its base. Built in a straightened
+    frame (row i = i px below the line), faded and blurred by distance there, then bent back."""
+    h, w = alpha.shape
+    fade_px = max(1.0, fade * fp.height)
+    bx0, bx1 = fp.box[0], fp.box[2]
+    lo, hi = float(line.min()), float(line.max())
+    n = min(h - math.floor(lo), math.ceil(fade_px))
+    if n <= 0 or lo <= 0 or opacity <= 0:
+        return None
+    dist = np.arange(n, dtype=np.float32) + 0.5
+    sigma = (blur * dist).astype(np.float32)
+    reach = math.ceil(3 * float(sigma[-1])) + 2
+    x0, x1 = max(0, bx0 - reach), min(w, bx1 + reach)
+    cols = np.arange(x0, x1)
+    # the line beyond the box continues flat from its ends (only blur reaches there)
+    full_line = np.interp(cols, np.arange(bx0, bx1), line).astype(np.float32)
+    top = max(0, math.floor(lo - math.ceil(n / max(squash, 1e-3)) - 2))
+    region = (slice(top, min(h, math.ceil(hi) + 1)), slice(x0, x1))
+    rgba = np.empty((region[0].stop - top, x1 - x0, 4), dtype=np.float32)
+    rgba[..., :3] = premultiplied(image[region], alpha[region], None if plate is None else plate[region])
+    rgba[..., 3] = alpha[region]
+    # straighten: row i of column x shows the row (i + 0.5) / squash above that column's line
+    map_x = np.broadcast_to((cols - x0).astype(np.float32), (n, x1 - x0))
+    map_y = (full_line[None, :] - top) - (dist[:, None] / max(squash, 1e-3)) - 0.5
+    straight = cv2.remap(rgba, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y.astype(np.float32)),
+                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    if blur > 0:
+        straight = variable_blur_rows(straight, sigma)
+    straight *= fade_weights(n, opacity, fade_px)[:, None, None]
+    # bend back: canvas row y of column x is row y - line(x) of the straightened frame
+    out_top = math.floor(lo)
+    rows = math.ceil(hi) + n - out_top
+    yy = np.arange(out_top, out_top + rows, dtype=np.float32)[:, None]
+    by = yy + 0.5 - full_line[None, :] - 0.5
+    bent = cv2.remap(straight, np.ascontiguousarray(np.broadcast_to((cols - x0).astype(np.float32), by.shape)),
+                     np.ascontiguousarray(by.astype(np.float32)), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+    bent[yy[:, 0] < full_line.min() - 1] = 0
+    bent[(by < -0.5)] = 0  # above each column's line: nothing
+    rows_in = min(rows, h - out_top)
+    bent = bent[:rows_in]
+    np.clip(bent[..., 3], 0.0, 1.0, out=bent[..., 3])
+    return Layer(np.ascontiguousarray(bent[..., 3]), np.ascontiguousarray(bent[..., :3]), out_top, x0).trimmed()
 
 
 # ----------------------------------------------------------------------------------------------

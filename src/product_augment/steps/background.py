@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .. import compose
+from .. import compose, scene
 from ..io import ImageFolder, check_images
 from ..ops import plates
 from ..ops.color import lab_to_srgb, lch_to_lab, linear_to_srgb, min_delta_e, srgb_to_lab, srgb_to_linear
@@ -34,7 +34,7 @@ from ..ops.placement import scale_translate
 from ..pipeline import ParamStep, SampleError
 from ..presets.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
 from ..presets.types import Color, PresetPath
-from ..sample import Sample
+from ..sample import Instance, Sample, SceneLight
 
 # ---------------------------------------------------------------------------------------------
 # Config
@@ -69,6 +69,14 @@ class _Placed(BaseModel):
         None, description="center (+ jitter), random (anywhere inside), floor (standing on the "
                           "lower part); default floor for studio and image, center otherwise")
     jitter: float = Field(0.05, ge=0, le=0.5, description="center: max offset, fraction of the canvas")
+    max_enlarge: float | None = Field(
+        1.5, ge=1.0, le=100.0, description="never enlarge the product by more than this (input pixels to "
+                                           "canvas pixels): a smaller product is placed smaller, and the "
+                                           "manifest says so; null: no cap")
+    support: Literal["auto", "standing", "hanging"] = Field(
+        "auto", description="how the product is held; auto: hanging when its matte reaches the photo's top "
+                            "border through a narrow part (a cord), else standing. A hanging product hangs "
+                            "from the canvas top and gets no floor shadow or reflection")
     refine: Refine = Field(default_factory=Refine)
 
 
@@ -124,7 +132,12 @@ class ImageConfig(_Placed):
     kind: Literal["image"]
     path: PresetPath = Field(description="folder of background photos")
     scale: SampledFloat | None = Field(default_factory=lambda: RangeSpec(range=(0.35, 0.55)),
-                                       description="product box's longest side / canvas's shortest side")
+                                       description="product box's longest side / canvas's shortest side "
+                                                   "(sizing scale, or true sizing when it cannot apply)")
+    sizing: Literal["true", "scale"] = Field(
+        "true", description="true: the product at its class's physical size (scene.SIZE_PRIOR_CM) where the "
+                            "photo's sidecar gives its camera, standing further back when it is too big or "
+                            "would be enlarged past max_enlarge; scale: always `scale`")
     zoom: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(1.0, 1.3)),
                                description="crop 1/zoom of the photo (random position)")
     flip: bool = Field(True, description="mirror the photo left-right at random")
@@ -253,10 +266,13 @@ class _Background(ParamStep):
         if sample.alpha is None:
             raise SampleError("background needs a matte")
         canvas = cfg.canvas.wh() if cfg.canvas is not None else (sample.width, sample.height)
+        support = cfg.support
+        if support == "auto":
+            support = "hanging" if scene.is_hanging(sample.alpha) else "standing"
         plate = self.draw_plate(sample, rng, canvas)
-        matrix = self._draw_placement(sample, rng, canvas, plate)
+        matrix, placed = self._draw_placement(sample, rng, canvas, plate, support)
         return {"kind": cfg.kind, "canvas": list(canvas), "matrix": matrix.round(9).tolist(),
-                "refine": cfg.refine.model_dump(), "plate": plate}
+                "refine": cfg.refine.model_dump(), "plate": plate, "support": support, **placed}
 
     def draw_plate(self, sample: Sample, rng: np.random.Generator, canvas: tuple[int, int]) -> dict[str, Any]:
         return {}
@@ -266,7 +282,14 @@ class _Background(ParamStep):
         lo, hi = self.floor_range
         return (lo + (hi - lo) * u) * h
 
-    def _draw_placement(self, sample: Sample, rng, canvas, plate) -> np.ndarray:
+    def true_size(self, sample: Sample, rng: np.random.Generator, canvas: tuple[int, int], plate: dict,
+                  box: tuple[int, int, int, int], bottom: float) -> tuple[float, float, dict] | str | None:
+        """(scale, contact row, record) of the product at its physical size, for kinds that know
+        their camera; a string says why it is sized by `scale` instead; None: kinds without a camera."""
+        return None
+
+    def _draw_placement(self, sample: Sample, rng, canvas, plate, support: str = "standing"
+                        ) -> tuple[np.ndarray, dict[str, Any]]:
         cfg = self.config
         w, h = canvas
         box = compose.product_box(sample.alpha)
@@ -277,16 +300,33 @@ class _Background(ParamStep):
         scale = draw(cfg.scale, rng) if cfg.scale is not None else None
         position = cfg.position or self.position
         u = rng.uniform(0, 1, size=2)
+        placed: dict[str, Any] = {}
         if scale is None:
             if cfg.canvas is None:
-                return scale_translate(1.0, 0.0, 0.0)
+                return scale_translate(1.0, 0.0, 0.0), placed
             f = min(w / sample.width, h / sample.height)
-            return scale_translate(f, (w - f * sample.width) / 2, (h - f * sample.height) / 2)
+            return scale_translate(f, (w - f * sample.width) / 2, (h - f * sample.height) / 2), placed
         f = float(scale) * min(w, h) / max(bw, bh)
         f = min(f, 0.98 * w / bw, 0.98 * h / bh)
-        if position == "floor":
-            bottom = self.floor_bottom(plate, h, u[1])
-            f = min(f, (bottom - 0.02 * h) / bh)
+        bottom = self.floor_bottom(plate, h, u[1]) if position == "floor" else None
+        true = None
+        if bottom is not None and support == "standing":
+            true = self.true_size(sample, rng, canvas, plate, box, bottom)
+        if isinstance(true, tuple):
+            f, bottom, placed["size"] = true
+        else:
+            if isinstance(true, str):
+                placed["size"] = {"mode": "scale", "why": true}
+            if cfg.max_enlarge is not None and f > cfg.max_enlarge:
+                placed["enlarge_capped"] = round(f, 4)  # what `scale` asked for
+                f = cfg.max_enlarge
+            if bottom is not None:
+                f = min(f, (bottom - 0.02 * h) / bh)
+        placed["enlargement"] = round(f, 6)
+        if support == "hanging":  # from the canvas top: its cord goes on out of the frame
+            cx = w / 2 + (u[0] * 2 - 1) * cfg.jitter * w
+            tx, ty = cx - f * (bx0 + bx1) / 2, -f * by0
+        elif bottom is not None:
             cx = w / 2 + (u[0] * 2 - 1) * min(cfg.jitter * 2, 0.5) * (w - f * bw) / 2
             tx, ty = cx - f * (bx0 + bx1) / 2, bottom - f * by1
         elif position == "random":
@@ -299,7 +339,7 @@ class _Background(ParamStep):
         # keep the whole product inside the frame
         tx = float(np.clip(tx, -f * bx0, w - f * bx1))
         ty = float(np.clip(ty, -f * by0, h - f * by1))
-        return scale_translate(f, tx, ty)
+        return scale_translate(f, tx, ty), placed
 
     # -- apply --------------------------------------------------------------------------------
 
@@ -307,8 +347,18 @@ class _Background(ParamStep):
         size = tuple(params["canvas"])
         plate = self.render_plate(params["plate"], size)
         out = compose.place(sample, params["matrix"], size, plate, params["refine"])
-        floor_y = self.floor_y(out, params["plate"])
-        return out if floor_y is None else out.replace(floor_y=floor_y)
+        support = params.get("support", "standing")
+        floor_y = None if support == "hanging" else self.floor_y(out, params["plate"])
+        light, gloss = self.light(params["plate"], size)
+        out = out.replace(floor_y=floor_y, support=support, light=light, gloss=gloss)
+        return self.add_backdrop_objects(out, params["plate"])
+
+    def light(self, p: Mapping[str, Any], size: tuple[int, int]) -> tuple[SceneLight | None, float | None]:
+        """The scene's key light and the floor's gloss, for kinds that know them."""
+        return None, None
+
+    def add_backdrop_objects(self, out: Sample, p: Mapping[str, Any]) -> Sample:
+        return out
 
     def render_plate(self, p: Mapping[str, Any], size: tuple[int, int]) -> np.ndarray | None:
         raise NotImplementedError
@@ -362,6 +412,11 @@ class GradientBackground(_Background):
                 c0, h0 = np.hypot(a0, b0), np.degrees(np.arctan2(b0, a0))
         return {"shape": shape, "colors": colors, "angle": round(angle, 6),
                 "center": [round(c, 6) for c in center], "radius": round(radius, 6)}
+
+    def light(self, p, size):
+        lum = [float(srgb_to_lab(np.array(c, np.uint8))[0]) for c in p["colors"]]
+        az, el = scene.light_from_gradient(lum, p["shape"], p["angle"], tuple(p["center"]))
+        return SceneLight(az, el, "gradient"), None
 
     def render_plate(self, p, size):
         return plates.gradient_plate(size, p["colors"], p["shape"], p["angle"], tuple(p["center"]), p["radius"])
@@ -422,23 +477,127 @@ class TextureBackground(_Background):
 
 
 class ImageBackground(_Background):
-    """A background photo from a folder, cropped and zoomed; the product stands on its floor."""
+    """A background photo from a folder, cropped and zoomed; the product stands on its floor.
+
+    A photo may carry a sidecar (`<stem>.json`, `scene.read_backdrop`): its camera sizes the product
+    (`sizing: true`), its light and gloss go to the shadow step, and the objects of the 21 classes it
+    shows are annotated in the output (hidden where the product covers them)."""
 
     uses = frozenset()  # a photo is never recoloured: the palette is not read
     provides = frozenset({"plate", "floor_y"})
     position = "floor"
+    min_object_area = 0.001  # a backdrop object smaller than this share of the canvas is not annotated
 
     def __init__(self, config: Any, photos: ImageFolder):
         super().__init__(config)
         self.photos = photos
         self.floor_range = tuple(config.floor)  # type: ignore[misc]
+        self.backdrops: list[scene.Backdrop | None] = []
+        for path in photos.files:
+            side = scene.sidecar_path(path)
+            bd = scene.read_backdrop(side) if side.is_file() else None
+            if bd is not None:
+                from PIL import Image
+                with Image.open(path) as im:
+                    iw, ih = im.size
+                if abs(iw / ih - bd.size[0] / bd.size[1]) > 0.01:
+                    raise scene.BackdropError(f"{side}: field 'size' {list(bd.size)} does not have the aspect "
+                                              f"of {path.name} ({iw}x{ih})")
+            self.backdrops.append(bd)
+
+    # -- true size ------------------------------------------------------------------------------
+
+    def _prior(self, sample: Sample) -> tuple[str, tuple[float, float]] | None:
+        if self.config.sizing != "true" or not sample.instances:
+            return None
+        name = scene.class_name(sample.instances[0].class_id)
+        return None if name is None else (name, scene.SIZE_PRIOR_CM[name])
+
+    def _crop(self, bd: scene.Backdrop, canvas: tuple[int, int], zoom: float, pos) -> tuple[float, float, float]:
+        """(canvas row of the horizon, canvas row where the support starts, canvas px per backdrop px)
+        of the crop `plates.crop_scale_plate` takes (sidecar pixels; only fractions matter)."""
+        w, h = canvas
+        iw, ih = bd.size
+        cw = min(iw, ih * w / h) / max(zoom, 1.0)
+        ch = cw * h / w
+        y0 = pos[1] * (ih - ch)
+        k = h / ch
+        return (bd.horizon * ih - y0) * k, (bd.support_from * ih - y0) * k, k
+
+    def _stand(self, bd: scene.Backdrop, canvas, zoom, pos, box, size_cm: float, bottom: float,
+               cap: float | None) -> tuple[float, float, str] | None:
+        """(scale, contact row, note) of a product `size_cm` long standing on this crop's support, as
+        near the drawn `bottom` as it fits; None if it fits nowhere on the support."""
+        w, h = canvas
+        bx0, by0, bx1, by1 = box
+        bw, bh = bx1 - bx0, by1 - by0
+        longest = max(bw, bh)
+        hy, start, _k = self._crop(bd, canvas, zoom, pos)
+        y, step = bottom, max(1.0, 0.005 * h)
+        note = "at the drawn contact row"
+        while True:
+            f = size_cm * scene.px_per_cm(y, hy, bd.camera_height_cm) / longest
+            if f > 0 and f * bw <= 0.98 * w and y - f * bh >= 0.02 * h and (cap is None or f <= cap):
+                return f, y, note
+            if y <= start or f <= 0:
+                return None
+            y = max(start, y - step)
+            note = "further back than the drawn contact row: too big there" + \
+                   ("" if cap is None else " or enlarged more than max_enlarge")
 
     def draw_plate(self, sample, rng, canvas):
         cfg = self.config
         i = int(rng.integers(len(self.photos)))
-        return {"file": self.photos.names[i], "index": i, "zoom": round(float(draw(cfg.zoom, rng)), 6),
-                "pos": rng.uniform(0, 1, size=2).round(6).tolist(),
-                "flip": bool(cfg.flip and rng.integers(2))}
+        p = {"file": self.photos.names[i], "index": i, "zoom": round(float(draw(cfg.zoom, rng)), 6),
+             "pos": rng.uniform(0, 1, size=2).round(6).tolist(),
+             "flip": bool(cfg.flip and rng.integers(2))}
+        prior = self._prior(sample)
+        box = compose.product_box(sample.alpha) if prior is not None else None
+        if prior is not None and box is not None and any(b is not None for b in self.backdrops):
+            # the product's physical size, then a backdrop whose support can hold it at that size; if
+            # none can (a small input would be enlarged too much), the class's smallest size
+            mid = sum(self.floor_range) / 2 * canvas[1]
+            drawn = round(float(rng.uniform(*prior[1])), 3)
+            for size_cm in (drawn, prior[1][0]):
+                p["size_cm"] = size_cm
+                ok = [j for j, bd in enumerate(self.backdrops) if bd is not None and
+                      self._stand(bd, canvas, p["zoom"], p["pos"], box, size_cm, mid, cfg.max_enlarge) is not None]
+                if ok:
+                    break
+            if p["size_cm"] != drawn and ok:
+                p["size_note"] = f"{drawn:g} cm fits no backdrop: the class's smallest size"
+            elif not ok:
+                p["size_cm"] = drawn
+            if ok and i not in ok:
+                i = ok[int(rng.integers(len(ok)))]
+                p.update(file=self.photos.names[i], index=i,
+                         redrawn=f"the first backdrop cannot hold a {prior[0]} of {p['size_cm']:g} cm")
+        return p
+
+    def true_size(self, sample, rng, canvas, plate, box, bottom):
+        bd = self.backdrops[plate["index"]]
+        if self.config.sizing != "true":
+            return None
+        if bd is None:
+            return f"{plate['file']} has no sidecar (camera unknown)"
+        prior = self._prior(sample)
+        if prior is None:
+            return "class unknown" if not sample.instances else \
+                f"class unknown ({scene.class_name(sample.instances[0].class_id) or 'product'})"
+        name, size_cm = prior[0], plate.get("size_cm")
+        if size_cm is None:  # a folder without any sidecar never gets here; kept for old params
+            return "size not drawn"
+        stand = self._stand(bd, canvas, plate["zoom"], plate["pos"], box, size_cm, bottom, self.config.max_enlarge)
+        if stand is None:
+            return (f"a {name} of {size_cm:.0f} cm does not fit {plate['file']}'s support at this crop"
+                    + ("" if self.config.max_enlarge is None else " without enlarging it more than max_enlarge"))
+        f, y, note = stand
+        hy = self._crop(bd, canvas, plate["zoom"], plate["pos"])[0]
+        return f, y, {"mode": "true", "class": name, "cm": round(size_cm, 3),
+                      "px_per_cm": round(scene.px_per_cm(y, hy, bd.camera_height_cm), 6),
+                      "contact_row": round(y, 3), "note": note}
+
+    # -- render ---------------------------------------------------------------------------------
 
     def render_plate(self, p, size):
         photo = self.photos[p["index"]]
@@ -449,6 +608,31 @@ class ImageBackground(_Background):
     def floor_y(self, placed, p):
         box = compose.product_box(placed.alpha)
         return float(box[3]) if box is not None else float(placed.height)
+
+    def light(self, p, size):
+        bd = self.backdrops[p["index"]] if p["index"] < len(self.backdrops) else None
+        if bd is None:
+            return None, None
+        az = -bd.light_azimuth if p["flip"] else bd.light_azimuth
+        return SceneLight(az, bd.light_elevation, f"backdrop {p['file']}"), bd.gloss
+
+    def add_backdrop_objects(self, out, p):
+        bd = self.backdrops[p["index"]] if p["index"] < len(self.backdrops) else None
+        if bd is None or not bd.objects:
+            return out
+        size = (out.width, out.height)
+        product = out.alpha > 0.5 if out.alpha is not None else np.zeros((out.height, out.width), bool)
+        extra = []
+        for class_id, mask in bd.object_masks():
+            m = mask.astype(np.float32)
+            if p["flip"]:
+                m = m[:, ::-1]
+            canvas_mask = (plates.crop_scale_plate(np.ascontiguousarray(m), size, p["zoom"], tuple(p["pos"]))
+                           > 0.5) & ~product
+            if canvas_mask.mean() >= self.min_object_area:
+                inst = Instance.from_mask(class_id, canvas_mask)
+                extra.append(Instance(inst.class_id, inst.mask, inst.box, 1.0, backdrop=True))
+        return out.replace(instances=tuple(out.instances) + tuple(extra)) if extra else out
 
 
 class StudioBackground(_Background):
@@ -488,6 +672,12 @@ class StudioBackground(_Background):
         return plates.studio_plate(size, p["wall"], p["floor"], p["horizon"], p["softness"],
                                    tuple(p["light_xy"]), p["light_radius"], p["light_strength"],
                                    p["vignette"], p["sheen"])
+
+    def light(self, p, size):
+        # the light spot on the wall says where the key light is: left of centre, lit from the left
+        lx, ly = p["light_xy"]
+        az = float(np.clip((0.5 - lx) / 0.2, -1.0, 1.0)) * 60.0
+        return SceneLight(round(az, 3), round(70.0 - 60.0 * ly, 3), "studio"), float(p["sheen"])
 
     def floor_y(self, placed, p):
         return float(p["horizon"] * placed.height)

@@ -56,6 +56,9 @@ class _Base(BaseModel):
         return value
 
 
+GLOSS_FULL = 0.15  # a floor at least this glossy reflects with the preset's full opacity
+
+
 class MirrorConfig(_Base):
     """A reflection on a glossy floor, fading and blurring away from the product."""
 
@@ -64,6 +67,10 @@ class MirrorConfig(_Base):
     fade: SampledFloat = Field(0.5, description="distance (× product height) over which it fades out")
     blur: SampledFloat = Field(0.03, description="blur radius per px of distance from the line (0 = sharp)")
     squash: SampledFloat = Field(1.0, description="vertical scale of the reflection (perspective), 0.3..1")
+    gloss: Literal["scene", "preset"] = Field(
+        "scene", description=f"scene: opacity × min(1, floor gloss / {GLOSS_FULL}) where the background knows "
+                             "its floor's gloss (a backdrop's sidecar, the studio's sheen): matte wood barely "
+                             "reflects, polished marble fully; preset: opacity as given")
     limits: ClassVar[dict[str, tuple[float, float]]] = {
         "opacity": (0.0, 1.0), "fade": (0.01, 3.0), "blur": (0.0, 0.5), "squash": (0.3, 1.0)}
 
@@ -80,6 +87,10 @@ class DropConfig(_Base):
     opacity: SampledFloat = Field(0.55, description="strength of the cast shadow, 0..1")
     contact: SampledFloat = Field(0.85, description="strength of the dark contact shadow, 0..1")
     floor_tilt: SampledFloat = Field(0.3, description="how the camera foreshortens the floor, 0.05..1")
+    light: Literal["scene", "preset"] = Field(
+        "scene", description="scene: the background's key light where it knows one (a backdrop's sidecar, "
+                             "the studio's light spot, a gradient's lighter side; flipped with the backdrop), "
+                             "else azimuth/elevation; preset: always azimuth/elevation")
     color: sampled(Literal["auto"] | Color) = Field(
         "auto", description="shadow colour multiplied onto the background; auto = a darker "
                             "version of the background's own colour")
@@ -104,6 +115,10 @@ class RealisticConfig(_Base):
     contact: SampledFloat = Field(0.85, description="strength of the ambient occlusion near the contact, 0..1")
     floor_tilt: SampledFloat = Field(0.3, description="how the camera foreshortens the floor, 0.05..1 (sine of "
                                                       "the camera's elevation; trained on 0.09..1)")
+    light: Literal["scene", "preset"] = Field(
+        "scene", description="scene: the background's key light where it knows one (a backdrop's sidecar, "
+                             "the studio's light spot, a gradient's lighter side; flipped with the backdrop), "
+                             "else azimuth/elevation; preset: always azimuth/elevation")
     color: sampled(Literal["auto"] | Color) = Field(
         "auto", description="shadow colour multiplied onto the background; auto = a darker "
                             "version of the background's own colour")
@@ -143,6 +158,14 @@ def _draw_light(config: Any, rng: np.random.Generator, kind: str) -> dict[str, A
     return params
 
 
+def _scene_light(params: dict[str, Any], config: Any, sample: Sample) -> dict[str, Any]:
+    """The drawn light replaced by the scene's where the config says so and the scene knows one."""
+    if config.light == "scene" and sample.light is not None:
+        params.update(azimuth=float(sample.light.azimuth), elevation=float(sample.light.elevation),
+                      light=sample.light.source)
+    return params
+
+
 def _draw_fields(config: BaseModel, rng: np.random.Generator, names: tuple[str, ...]) -> dict[str, Any]:
     return {n: float(draw(getattr(config, n), rng)) for n in names}
 
@@ -170,21 +193,31 @@ class NoShadowStep(_ShadowStep):
 
 
 class MirrorShadowStep(_ShadowStep):
-    """Each product mirrored about its contact line, fading and blurring with distance."""
+    """Each product mirrored about the floor under it (`ops.contact_outline`: a tilted line under a
+    sole seen at an angle, level under a rounded bottom), fading and blurring with distance."""
 
     def __init__(self, config: MirrorConfig):
         self.config = config
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        return {"kind": "mirror", **_draw_fields(self.config, rng, ("opacity", "fade", "blur", "squash"))}
+        params = {"kind": "mirror", **_draw_fields(self.config, rng, ("opacity", "fade", "blur", "squash"))}
+        if self.config.gloss == "scene" and sample.gloss is not None:
+            params["gloss"] = round(float(sample.gloss), 6)
+            params["opacity"] = round(params["opacity"] * min(1.0, float(sample.gloss) / GLOSS_FULL), 6)
+        return params
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         alpha = _alpha(sample)
         layers = []
         for part, fp, axis in _standing_products(sample, alpha):
-            layer = ops.mirror_reflection(
-                sample.image, part, fp, axis, opacity=float(params["opacity"]), fade=float(params["fade"]),
-                blur=float(params["blur"]), squash=float(params["squash"]), plate=sample.plate)
+            kw = dict(opacity=float(params["opacity"]), fade=float(params["fade"]), blur=float(params["blur"]),
+                      squash=float(params["squash"]), plate=sample.plate)
+            line = ops.contact_outline(part, fp)
+            if line is None:
+                layer = ops.mirror_reflection(sample.image, part, fp, axis, **kw)
+            else:  # about the floor under its base (moved onto the scene's floor where it stands on it)
+                line = line + (axis - fp.base_y if axis != fp.base_y else 0)
+                layer = ops.mirror_reflection_outline(sample.image, part, fp, line, **kw)
             if layer is not None:
                 layers.append(layer)
         return compose.paint_under(sample, ops.merge_layers(layers), "shadow", shadow=False)
@@ -197,7 +230,7 @@ class DropShadowStep(_ShadowStep):
         self.config = config
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        return _draw_light(self.config, rng, "drop")
+        return _scene_light(_draw_light(self.config, rng, "drop"), self.config, sample)
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         alpha = _alpha(sample)
@@ -232,7 +265,7 @@ class RealisticShadowStep(_ShadowStep):
         return self._predictor
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        return _draw_light(self.config, rng, "realistic")
+        return _scene_light(_draw_light(self.config, rng, "realistic"), self.config, sample)
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         from ..models.shadow import frame
@@ -270,15 +303,20 @@ def _paint_shadow(sample: Sample, layers: list[ops.Layer], params: Mapping[str, 
 
 
 def _products(sample: Sample, alpha: np.ndarray) -> list[np.ndarray]:
-    """The matte of each product, so each stands on its own contact line (one matte for one product)."""
-    if len(sample.instances) <= 1:
+    """The matte of each product, so each stands on its own contact line (one matte for one product).
+    Objects of the backdrop are not products: they have their shadows in the photo already."""
+    products = [inst for inst in sample.instances if not inst.backdrop]
+    if len(products) <= 1:
         return [alpha]
-    return ops.split_products(alpha, [inst.mask for inst in sample.instances])
+    return ops.split_products(alpha, [inst.mask for inst in products])
 
 
 def _standing_products(sample: Sample, alpha: np.ndarray) -> list[tuple[np.ndarray, ops.Footprint, int]]:
-    """(matte, footprint, contact line) of each product that has a footprint."""
+    """(matte, footprint, contact line) of each product that has a footprint; none for a hanging
+    product (no floor under it to shadow or reflect)."""
     out = []
+    if sample.support == "hanging":
+        return out
     for part in _products(sample, alpha):
         fp = ops.find_footprint(part)
         if fp is not None:
