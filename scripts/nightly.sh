@@ -4,7 +4,10 @@
 # bar, one run at a time.
 #
 #   scripts/nightly.sh --config PRESET --input IN --output OUT [--max-failures N] [--log-dir DIR]
-#                      [--executor local|ray] [--ray-address ADDR] [--workers W] [-- MORE RUN OPTIONS]
+#                      [--executor local|ray] [--ray-address ADDR] [--workers W] [--no-report]
+#                      [-- MORE RUN OPTIONS]
+#
+# After the run it writes the run's page, OUTPUT/report/index.html (`augment report`; --no-report: not).
 #
 # crontab example (02:15 every night, 20 bad photos tolerated, Ray cluster with GPU workers):
 #   15 2 * * * /srv/product-augment/scripts/nightly.sh --config catalog-white \
@@ -22,7 +25,7 @@ if [[ -z "$augment" ]]; then
   if [[ -x "$here/.venv/bin/augment" ]]; then augment="$here/.venv/bin/augment"; else augment="augment"; fi
 fi
 
-config="" input="" output="" max_failures=0 log_dir="${LOG_DIR:-$here/logs}" extra=()
+config="" input="" output="" max_failures=0 log_dir="${LOG_DIR:-$here/logs}" extra=() report_on=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --config) config="$2"; shift 2 ;;
@@ -30,9 +33,10 @@ while [[ $# -gt 0 ]]; do
     --output) output="$2"; shift 2 ;;
     --max-failures) max_failures="$2"; shift 2 ;;
     --log-dir) log_dir="$2"; shift 2 ;;
+    --no-report) report_on=0; shift ;;
     --executor|--ray-address|--workers|--shard-size|--retries|--balance) extra+=("$1" "$2"); shift 2 ;;
     --) shift; extra+=("$@"); break ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "nightly.sh: unknown option $1 (options for augment run go after --)" >&2; exit 2 ;;
   esac
 done
@@ -67,7 +71,14 @@ rc=$?
 {
   echo "# $(date -u +%FT%TZ) exit $rc after $(( $(date +%s) - start )) s"
 } >>"$log"
+# the run's page (RUN_DIR/report/index.html: outputs, the quality gate's verdicts, times, preset);
+# a run that could not start (exit 2, 3, or no manifest) has none; a failed report never changes rc
+report=""
+if [[ "$report_on" == 1 ]] && "$augment" report "$output" >>"$log" 2>&1; then
+  report="; report $output/report/index.html"
+fi
 # one line for cron's mail (or the journal): the run's summary and where the log is
 summary="$(grep -E ' written, ' "$log" | tail -1)"
-echo "nightly $stamp: ${summary:-no summary (see the log)}; exit $rc; log $log"
+gate="$(grep -E '^quality gate: ' "$log" | tail -1)"
+echo "nightly $stamp: ${summary:-no summary (see the log)}${gate:+; $gate}; exit $rc; log $log$report"
 exit "$rc"

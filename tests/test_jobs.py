@@ -165,7 +165,10 @@ def test_fsspec_locations_give_the_same_files(tmp_path, input_dir, classical_pre
     got = {f[len("/runs/a/"):]: mem.cat_file(f) for f in mem.find("/runs/a")}
     # dataset.yaml names its own location (the URL here): compare the rest
     got["dataset.yaml"] = got["dataset.yaml"].replace(b'"memory://runs/a"', b"<root>")
-    assert {k: v for k, v in got.items() if not k.startswith("parts/") and k != MANIFEST} == files_of(ref)
+    # run.json names the input (the URL here)
+    same = {k: v for k, v in files_of(ref).items() if k != "run.json"}
+    assert {k: v for k, v in got.items() if not k.startswith("parts/") and k not in (MANIFEST, "run.json")} == same
+    assert json.loads(got["run.json"])["input"] == "memory://photos"
     again = run(classical_preset, opts("memory://photos", "memory://runs/a"))
     assert again.resumed == 8 and again.done == 0
     # file:// URLs are local folders
@@ -204,6 +207,8 @@ def test_nightly_script_logs_and_exits_by_max_failures(tmp_path, input_dir, clas
     logs = sorted((tmp_path / "logs").glob("nightly-*.log"))
     assert logs and all("\r" not in p.read_text() for p in logs)  # no progress bar off a terminal
     assert "FAILED blank.png" in logs[-1].read_text() and "exit 0" in logs[-1].read_text()
+    # the night's page is written after the run
+    assert (tmp_path / "b" / "report" / "index.html").exists() and "report " in r.stdout.splitlines()[-1]
 
 
 def test_output_bases_are_distinct_even_when_a_suffixed_name_exists():

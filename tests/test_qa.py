@@ -105,13 +105,30 @@ def test_judge_actions_flag_only_and_scene_checks():
     v = judge(s, QAConfig())
     assert v["verdict"] == "reject"
     by = {f["check"]: f["action"] for f in v["failed"]}
-    assert by == {"confidence": "reject", "enlargement": "flag", "scene": "reject"}
+    assert by == {"confidence": "reject", "enlargement": "flag", "scene:scale": "flag"}
     assert judge(s, QAConfig(action="flag"))["verdict"] == "flag"
+    assert {f["check"]: f["action"] for f in judge(s, QAConfig(flag_only=[]))["failed"]}["scene:scale"] == "reject"
     keep = judge(s, QAConfig(action="keep"))
     assert keep["verdict"] == "keep" and len(keep["failed"]) == 3        # recorded, nothing done
     assert judge({"enlargement": 3.0}, QAConfig())["verdict"] == "flag"
     assert judge({"enlargement": 3.0}, QAConfig(max_enlargement=4))["verdict"] == "keep"
     assert judge({"logo_skipped": "no room"}, QAConfig(logo_skipped=False))["verdict"] == "keep"
+
+
+def test_scene_checks_read_what_the_steps_recorded():
+    true = {"background": {"kind": "image", "size": {"mode": "true", "class": "cup", "cm": 11.0}},
+            "shadow": {"kind": "drop", "light": "backdrop oak.jpg"}}
+    assert {k: v["ok"] for k, v in qa.scene_checks(true).items()} == {"scale": True, "light": True}
+    fallback = {"background": {"choice": 1, "params": {"kind": "image", "size": {"mode": "scale",
+                                                                              "why": "class unknown"}}},
+                "shadow": {"kind": "realistic"}}
+    checks = qa.scene_checks(fallback)
+    assert checks == {"scale": {"value": "class unknown", "ok": False},
+                      "light": {"value": "the preset's light, not the scene's", "ok": False}}
+    v = judge({"scene": checks}, QAConfig())
+    assert v["verdict"] == "flag" and [f["reason"] for f in v["failed"]] == [
+        "scene light: the preset's light, not the scene's", "scene scale: class unknown"]
+    assert qa.scene_checks({"background": {"kind": "solid"}, "shadow": {"kind": "drop"}}) == {}
 
 
 def test_bad_qa_section_names_the_field(tmp_path):

@@ -22,8 +22,9 @@ after the last step, on the new picture:
   new background there is far from it (a fringe of the old photo);
 * ``enlargement``: how much the product was scaled up (√ of its output area / its area in the photo);
 * ``logo_skipped``: the logo step found no room (its reason);
-* scene checks: any step may record ``meta["qa_checks"] = {name: {"value": v, "ok": bool}}`` (a scene
-  step's scale and light checks); a check that is not ok fails under its own name.
+* scene checks (`scene_checks`): ``scale``, the product at its class's physical size or not, and
+  ``light``, the shadow lit by the scene's key light or by the preset's; any step may add its own as
+  ``meta["qa_checks"] = {name: {"value": v, "ok": bool}}``. A check that is not ok fails as `scene`.
 
 `Gate` compares them with the preset's ``qa:`` thresholds (`QAConfig`): ``action`` (keep | flag |
 reject) is what a failed check does, checks listed in ``flag_only`` only flag. Rejected outputs are
@@ -65,7 +66,7 @@ class QAConfig(BaseModel):
                                                  "in the dataset, marked) or reject (to rejected/, out of the "
                                                  "annotations)")
     flag_only: list[CheckName] = Field(
-        ["shadow", "halo", "enlargement", "logo_skipped"],
+        ["shadow", "halo", "enlargement", "logo_skipped", "scene"],
         description="checks that only flag, whatever `action` says ('scene': every scene check)")
     min_confidence: float = Field(0.4, ge=0, le=1, description="segmenter's score of the product")
     min_mask_quality: float = Field(0.025, ge=0, le=1, description="1 − undecided share of the soft mask")
@@ -305,13 +306,41 @@ def halo_signal(image: np.ndarray, alpha: np.ndarray, plate: np.ndarray, backdro
     return round(float(np.mean((d_old < HALO_OLD_DE) & (d_new > HALO_NEW_DE))), 4)
 
 
-def _logo_skipped(applied: Mapping[str, Any]) -> str | None:
-    p = applied.get("logo")
+def _params(p: Any) -> Mapping[str, Any]:
+    """A step's recorded parameters (a `choice:` step's chosen ones)."""
     if not isinstance(p, Mapping):
-        return None
+        return {}
     if "choice" in p and isinstance(p.get("params"), Mapping):
-        p = p["params"]
-    return p.get("skipped")
+        return p["params"]
+    return p
+
+
+def _logo_skipped(applied: Mapping[str, Any]) -> str | None:
+    return _params(applied.get("logo")).get("skipped")
+
+
+LIT_SCENES = ("image", "studio", "gradient")  # background kinds whose scene may know its key light
+
+
+def scene_checks(applied: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The scale and light checks of a composed scene, from what the steps recorded:
+
+    * ``scale``: the background placed the product at its class's physical size (`size.mode` true)
+      or fell back to the preset's `scale` (the reason recorded as `size.why`);
+    * ``light``: a drop or realistic shadow on a background that may know its light took the
+      scene's light (`light` recorded) rather than the preset's own direction."""
+    out: dict[str, dict[str, Any]] = {}
+    bg, sh = _params(applied.get("background")), _params(applied.get("shadow"))
+    size = bg.get("size")
+    if isinstance(size, Mapping):
+        if size.get("mode") == "true":
+            out["scale"] = {"value": f"{size.get('class')} at {size.get('cm')} cm", "ok": True}
+        else:
+            out["scale"] = {"value": str(size.get("why", "not at its true size")), "ok": False}
+    if bg.get("kind") in LIT_SCENES and sh.get("kind") in ("drop", "realistic"):
+        out["light"] = ({"value": str(sh["light"]), "ok": True} if sh.get("light")
+                        else {"value": "the preset's light, not the scene's", "ok": False})
+    return out
 
 
 # ---------------------------------------------------------------- the gate
@@ -359,7 +388,7 @@ class Inspector:
         skipped = _logo_skipped(sample.meta.get("applied", {}))
         if skipped:
             s["logo_skipped"] = skipped
-        scene = sample.meta.get("qa_checks") or {}
+        scene = {**scene_checks(sample.meta.get("applied", {})), **(sample.meta.get("qa_checks") or {})}
         if scene:
             s["scene"] = {k: dict(v) for k, v in scene.items()}
         result = judge(s, self.config)
@@ -400,7 +429,7 @@ def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, 
     for name, c in sorted((s.get("scene") or {}).items()):
         if not c.get("ok", True):
             v = c.get("value")
-            out.append(("scene", f"scene {name}" + (f" {v}" if v is not None else "")))
+            out.append((f"scene:{name}", f"scene {name}" + (f": {v}" if v is not None else "")))
     # one reason per check (fragments may fail on count and area)
     seen: dict[str, str] = {}
     for check, reason in out:
@@ -412,7 +441,8 @@ def judge(signals: Mapping[str, Any], cfg: QAConfig) -> dict[str, Any]:
     """{"verdict": keep | flag | reject, "failed": [{"check", "reason", "action"}], "signals"}."""
     failed = []
     for check, reason in failed_checks(signals, cfg):
-        action = cfg.action if cfg.action == "keep" or check not in cfg.flag_only else "flag"
+        # scene checks are `scene:<name>`; flag_only's 'scene' covers them all
+        action = cfg.action if cfg.action == "keep" or check.split(":")[0] not in cfg.flag_only else "flag"
         failed.append({"check": check, "reason": reason, "action": action})
     actions = {f["action"] for f in failed}
     verdict = "reject" if "reject" in actions else "flag" if "flag" in actions else "keep"

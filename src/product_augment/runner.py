@@ -365,11 +365,26 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
         out.write_bytes(MANIFEST, J.to_lines(merged[k] for k in sorted(merged)))
         wanted = set(merged) if opts.mode == "incremental" else {j.item_id for j in jobs}
         _write_annotations(out, merged, preset, wanted)
+        summary.seconds = time.perf_counter() - t0
+        _write_run_info(out, preset, opts, inputs, summary)
     except OSError as e:
         raise RunError(f"cannot write the run's manifest and annotations: {e.filename or out.root}: "
                        f"{e.strerror or e}") from None
-    summary.seconds = time.perf_counter() - t0
     return summary
+
+
+RUN_INFO = "run.json"  # the last run's preset (its YAML) and input location, for `augment report`
+
+
+def _write_run_info(out: Store, preset: Preset, opts: RunOptions, inputs: Store, summary: RunSummary) -> None:
+    """Only what the run's outputs depend on (the same bytes from 1 or 2 workers, resumed or not);
+    counts and times are in the manifest."""
+    import yaml
+
+    info = {"preset_path": str(preset.path), "preset_sha256": preset.sha256,
+            "preset_yaml": yaml.safe_dump(preset.raw, sort_keys=False, allow_unicode=True),
+            "input": inputs.location}
+    out.write_bytes(RUN_INFO, json.dumps(info, indent=1).encode())
 
 
 def _count_qa(summary: RunSummary, entry: dict) -> None:
@@ -446,7 +461,7 @@ def _clear_outputs(out: Store) -> None:
     for name in OUTPUT_DIRS:
         out.remove_tree(name)
     for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt", LABELS_FILE,
-                 FLAGGED):
+                 FLAGGED, RUN_INFO):
         out.remove(name)
 
 
