@@ -263,3 +263,40 @@ def test_photo_scene_preset_records_size_light_and_support_for_every_output(tmp_
             assert out.light is not None
             assert abs(((a["shadow"]["azimuth"] - out.light.azimuth) + 180) % 360 - 180) <= 30
             assert math.isfinite(a["background"]["enlargement"]) and a["background"]["enlargement"] <= 1.5
+
+
+def test_harmonize_gains_are_neutral_bounded_and_partial():
+    from product_augment.ops import harmonize as hz
+
+    light = np.array([0.8, 0.7, 0.5], np.float32)
+    assert np.allclose(hz.gains(light, light, 1.0), 1.0)
+    assert np.allclose(hz.gains(light, light * 0.25, 0.0), 1.0)
+    full = hz.gains(light, light * 0.25, 1.0)  # two stops darker: capped at one
+    assert np.allclose(full, 0.5, atol=1e-6)
+    half = hz.gains(light, light * 0.25, 0.5)
+    assert np.allclose(half, 2 ** -0.5, atol=1e-6)
+    warm_to_cool = hz.gains(np.array([0.9, 0.7, 0.5], np.float32), np.array([0.5, 0.7, 0.9], np.float32), 1.0)
+    assert warm_to_cool[2] > 1 > warm_to_cool[0] and warm_to_cool.max() <= 1.25 * 1.01
+
+
+def test_image_kind_relights_a_warm_product_for_a_cool_room(tmp_path):
+    """A product shot on warm paper (warm light), put in a cool neutral room: with harmonize its
+    colour moves toward blue; with harmonize 0 it is the product as shot."""
+    room = tmp_path / "room"
+    room.mkdir()
+    from PIL import Image
+    Image.fromarray(np.full((256, 256, 3), (170, 190, 225), np.uint8)).save(room / "cool.png")
+    s = _product("cup")
+    warm = s.image.copy()
+    warm[s.alpha == 0] = (250, 225, 180)
+    warm[s.alpha > 0] = (200, 180, 150)
+    s = s.replace(image=warm)
+    base = {"kind": "image", "path": str(room), "canvas": {"size": 256}, "flip": False,
+            "refine": {"feather": 0, "decontaminate": False}}
+    plain = _bg({**base, "harmonize": 0.0})(s, np.random.default_rng(0))
+    relit = _bg({**base, "harmonize": 1.0})(s, np.random.default_rng(0))
+    inside = plain.alpha > 0.99
+    p, r = plain.image[inside].astype(float).mean(0), relit.image[inside].astype(float).mean(0)
+    assert np.allclose(p, (200, 180, 150), atol=1.5)
+    assert r[2] - r[0] > p[2] - p[0] + 20  # bluer
+    assert np.array_equal(plain.image[~(plain.alpha > 0)], relit.image[~(relit.alpha > 0)])  # room untouched

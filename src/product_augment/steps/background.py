@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import compose, scene
 from ..io import ImageFolder, check_images
-from ..ops import plates
+from ..ops import harmonize, plates
 from ..ops.color import lab_to_srgb, lch_to_lab, linear_to_srgb, min_delta_e, srgb_to_lab, srgb_to_linear
 from ..ops.placement import scale_translate
 from ..pipeline import ParamStep, SampleError
@@ -78,6 +78,10 @@ class _Placed(BaseModel):
                             "border through a narrow part (a cord), else standing. A hanging product hangs "
                             "from the canvas top and gets no floor shadow or reflection")
     refine: Refine = Field(default_factory=Refine)
+
+
+SMALL_PRODUCT_CM = 60.0  # classes at most this long go on tables and counters, at least this long on floors
+HARMONIZE_IMAGE = 0.5  # the image kind's default strength (tuned on rendered pairs: scripts/bench/harmonize.py)
 
 
 class _Contrast(BaseModel):
@@ -134,6 +138,11 @@ class ImageConfig(_Placed):
     scale: SampledFloat | None = Field(default_factory=lambda: RangeSpec(range=(0.35, 0.55)),
                                        description="product box's longest side / canvas's shortest side "
                                                    "(sizing scale, or true sizing when it cannot apply)")
+    harmonize: float = Field(
+        HARMONIZE_IMAGE, ge=0.0, le=1.0,
+        description="relight the product like the photo: its white balance and exposure moved this far "
+                    "(0 = as shot, 1 = fully) from the light of its own photo's background to the light "
+                    "of the backdrop (ops/harmonize.py: white patch, von Kries)")
     sizing: Literal["true", "scale"] = Field(
         "true", description="true: the product at its class's physical size (scene.SIZE_PRIOR_CM) where the "
                             "photo's sidecar gives its camera, standing further back when it is too big or "
@@ -346,12 +355,25 @@ class _Background(ParamStep):
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         size = tuple(params["canvas"])
         plate = self.render_plate(params["plate"], size)
+        sample = self.harmonized(sample, plate)
         out = compose.place(sample, params["matrix"], size, plate, params["refine"])
         support = params.get("support", "standing")
         floor_y = None if support == "hanging" else self.floor_y(out, params["plate"])
         light, gloss = self.light(params["plate"], size)
         out = out.replace(floor_y=floor_y, support=support, light=light, gloss=gloss)
         return self.add_backdrop_objects(out, params["plate"])
+
+    def harmonized(self, sample: Sample, plate: np.ndarray | None) -> Sample:
+        """The input photo relit from the light of its own background to the plate's (`harmonize`)."""
+        strength = float(getattr(self.config, "harmonize", 0.0))
+        if strength <= 0 or plate is None or sample.alpha is None:
+            return sample
+        src = harmonize.light_estimate(sample.image, sample.alpha < 0.02)
+        dst = harmonize.light_estimate(plate)
+        if src is None or dst is None:
+            return sample
+        g = harmonize.gains(src, dst, strength)
+        return sample.replace(image=harmonize.apply_gains(sample.image, g))
 
     def light(self, p: Mapping[str, Any], size: tuple[int, int]) -> tuple[SceneLight | None, float | None]:
         """The scene's key light and the floor's gloss, for kinds that know them."""
@@ -557,13 +579,19 @@ class ImageBackground(_Background):
             # the product's physical size, then a backdrop whose support can hold it at that size; if
             # none can (a small input would be enlarged too much), the class's smallest size
             mid = sum(self.floor_range) / 2 * canvas[1]
-            drawn = round(float(rng.uniform(*prior[1])), 3)
+            # log-uniform: as many kettles as washing machines between 20 and 90 cm would be too many big ones
+            drawn = round(float(np.exp(rng.uniform(np.log(prior[1][0]), np.log(prior[1][1])))), 3)
             for size_cm in (drawn, prior[1][0]):
                 p["size_cm"] = size_cm
                 ok = [j for j, bd in enumerate(self.backdrops) if bd is not None and
                       self._stand(bd, canvas, p["zoom"], p["pos"], box, size_cm, mid, cfg.max_enlarge) is not None]
                 if ok:
                     break
+            # where a photographer would set it: small things on a table or counter, furniture on the floor
+            lo, hi = prior[1]
+            kinds = {"counter", "table"} if hi <= SMALL_PRODUCT_CM else {"floor"} if lo >= SMALL_PRODUCT_CM else None
+            preferred = [j for j in ok if kinds is None or self.backdrops[j].support_kind in kinds]
+            ok = preferred or ok
             if p["size_cm"] != drawn and ok:
                 p["size_note"] = f"{drawn:g} cm fits no backdrop: the class's smallest size"
             elif not ok:
