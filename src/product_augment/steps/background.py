@@ -137,14 +137,14 @@ class ImageConfig(_Placed):
     path: PresetPath = Field(description="folder of background photos")
     scale: SampledFloat | None = Field(default_factory=lambda: RangeSpec(range=(0.35, 0.55)),
                                        description="product box's longest side / canvas's shortest side "
-                                                   "(sizing scale, or true sizing when it cannot apply)")
+                                                   "(sizing scale, or physical sizing where it cannot apply)")
     harmonize: float = Field(
         HARMONIZE_IMAGE, ge=0.0, le=1.0,
         description="relight the product like the photo: its white balance and exposure moved this far "
                     "(0 = as shot, 1 = fully) from the light of its own photo's background to the light "
                     "of the backdrop (ops/harmonize.py: white patch, von Kries)")
-    sizing: Literal["true", "scale"] = Field(
-        "true", description="true: the product at its class's physical size (scene.SIZE_PRIOR_CM) where the "
+    sizing: Literal["physical", "scale"] = Field(
+        "physical", description="physical: the product at its class's physical size (scene.SIZE_PRIOR_CM) where the "
                             "photo's sidecar gives its camera, standing further back when it is too big or "
                             "would be enlarged past max_enlarge; scale: always `scale`")
     zoom: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(1.0, 1.3)),
@@ -502,7 +502,7 @@ class ImageBackground(_Background):
     """A background photo from a folder, cropped and zoomed; the product stands on its floor.
 
     A photo may carry a sidecar (`<stem>.json`, `scene.read_backdrop`): its camera sizes the product
-    (`sizing: true`), its light and gloss go to the shadow step, and the objects of the 21 classes it
+    (`sizing: physical`), its light and gloss go to the shadow step, and the objects of the 21 classes it
     shows are annotated in the output (hidden where the product covers them)."""
 
     uses = frozenset()  # a photo is never recoloured: the palette is not read
@@ -530,7 +530,7 @@ class ImageBackground(_Background):
     # -- true size ------------------------------------------------------------------------------
 
     def _prior(self, sample: Sample) -> tuple[str, tuple[float, float]] | None:
-        if self.config.sizing != "true" or not sample.instances:
+        if self.config.sizing != "physical" or not sample.instances:
             return None
         name = scene.class_name(sample.instances[0].class_id)
         return None if name is None else (name, scene.SIZE_PRIOR_CM[name])
@@ -604,7 +604,7 @@ class ImageBackground(_Background):
 
     def true_size(self, sample, rng, canvas, plate, box, bottom):
         bd = self.backdrops[plate["index"]]
-        if self.config.sizing != "true":
+        if self.config.sizing != "physical":
             return None
         if bd is None:
             return f"{plate['file']} has no sidecar (camera unknown)"
