@@ -9,7 +9,8 @@ and light. Pure functions and small records; no randomness, no file writes.
   at image row y (its contact row) measures (y − horizon) / camera_height_cm pixels per centimetre;
   the same holds after the backdrop is cropped and zoomed, rows and horizon both in canvas pixels.
 - **Support**: a product is hanging when its matte reaches the input photo's top border through a
-  narrow part (a cord, a chain, a hook) and standing otherwise.
+  cord (one narrow, nearly vertical run per row over the top tenth of its height) and standing
+  otherwise.
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ SIZE_PRIOR_CM: dict[str, tuple[float, float]] = {
 assert set(SIZE_PRIOR_CM) == set(CLASS_NAMES)
 
 HANG_TOP_ROWS = 0.01  # the matte must reach the top 1 % of the input photo
-HANG_NECK = 0.2  # ... through a part at most this fraction of the product's width
+HANG_BAND = 0.1  # ... through a cord seen over the top 10 % of the product's height
+HANG_NECK = 0.1  # ... at most this fraction of the product's width in every row
+HANG_DRIFT = 0.05  # ... and nearly vertical
 
 
 class BackdropError(ValueError):
@@ -122,17 +125,29 @@ def sidecar_path(photo: Path) -> Path:
 
 
 def is_hanging(alpha: np.ndarray) -> bool:
-    """Whether the matte hangs from the photo's top border: it reaches the top rows, and there it is
-    narrow compared with the product (a cord, not a product cropped by the frame)."""
+    """Whether the matte hangs from the photo's top border by a cord: it reaches the top rows, and
+    down from there, over the top HANG_BAND of the product's height, every row holds one narrow
+    run (at most HANG_NECK of the product's width) that stays nearly vertical (its centre drifts by
+    at most HANG_DRIFT of the width). A product cropped by the top border (a ball's crown), a loop
+    handle (two runs) or a strap leaving at an angle is not hanging."""
     h, w = alpha.shape
     solid = alpha > 0.5
     top = max(1, math.ceil(HANG_TOP_ROWS * h))
-    reach = solid[:top].any(axis=0)
-    if not reach.any():
+    if not solid[:top].any():
         return False
+    rows = np.flatnonzero(solid.any(axis=1))
     cols = np.flatnonzero(solid.any(axis=0))
-    width = cols[-1] - cols[0] + 1
-    return int(reach.sum()) <= HANG_NECK * width
+    width, height = cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
+    band = max(3, math.ceil(HANG_BAND * height))
+    centres = []
+    for y in range(min(band, h)):
+        xs = np.flatnonzero(solid[y])
+        if xs.size == 0:
+            return False
+        if np.any(np.diff(xs) > 1) or xs.size > HANG_NECK * width:
+            return False
+        centres.append((xs[0] + xs[-1]) / 2)
+    return float(np.ptp(centres)) <= HANG_DRIFT * width
 
 
 # ----------------------------------------------------------------------------------------------

@@ -300,3 +300,21 @@ def test_image_kind_relights_a_warm_product_for_a_cool_room(tmp_path):
     assert np.allclose(p, (200, 180, 150), atol=1.5)
     assert r[2] - r[0] > p[2] - p[0] + 20  # bluer
     assert np.array_equal(plain.image[~(plain.alpha > 0)], relit.image[~(relit.alpha > 0)])  # room untouched
+
+
+def test_not_hanging_when_cropped_by_the_top_a_loop_handle_or_a_strap_at_an_angle():
+    h, w = 300, 300
+    yy, xx = np.mgrid[:h, :w]
+    ball = (((yy - 120) ** 2 + (xx - 150) ** 2) < 130 ** 2).astype(np.float32)  # crown cut by the frame
+    bag = np.zeros((h, w), np.float32)
+    bag[60:280, 60:240] = 1
+    bag[0:60, 100:108] = 1  # a loop handle: two straps up to the border
+    bag[0:60, 192:200] = 1
+    bag[0:4, 100:200] = 1
+    strap = np.zeros((h, w), np.float32)
+    strap[150:260, 80:220] = 1
+    for y in range(150):  # a strap leaving at 45 degrees
+        strap[y, 220 - 150 + y:220 - 150 + y + 10] = 1
+    for m in (ball, bag, strap):
+        assert not scene.is_hanging(m)
+    assert scene.is_hanging(_hanging().alpha)
