@@ -72,7 +72,7 @@ def test_report_lists_every_output_and_makes_thumbnails_once(run_dir):
     assert {"segment", "background", "qa", "write"} <= steps
     assert "max_enlargement: 1.3" in page.read_text()           # the run's preset
     for i in d["items"]:
-        for suffix in (".jpg", ".m.png", ".e.png"):
+        for suffix in (".jpg", ".o.png"):
             assert (run_dir / "report" / "thumbs" / f"{i['t']}{suffix}").stat().st_size > 0
     again = write_report(run_dir)
     assert again.thumbs_made == 0 and page_data(page)["items"] == d["items"]
@@ -205,7 +205,7 @@ def test_report_in_a_real_browser(run_dir, tmp_path):
         dt.wait_event("Page.loadEventFired")
         # every thumbnail of the sheet (in view) loads and decodes
         assert dt.evaluate("Promise.all([...document.querySelectorAll('#grid img')].map(i => i.decode()"
-                           ".then(() => i.naturalWidth > 0, () => false))).then(ok => ok.length === 18 && ok.every(x => x))")
+                           ".then(() => i.naturalWidth > 0, () => false))).then(ok => ok.length === 6 && ok.every(x => x))")
         cards = "document.querySelectorAll('#grid .card').length"
         assert dt.evaluate(cards) == 6
         # each rejected output beside its input photo
@@ -222,10 +222,14 @@ def test_report_in_a_real_browser(run_dir, tmp_path):
         dt.evaluate(select.format("f-choice", "background#1 (gradient)"))
         assert solid + dt.evaluate(cards) == 6 and 0 < solid < 6
         dt.evaluate(select.format("f-choice", ""))
-        mask_shown = "getComputedStyle(document.querySelector('#grid img.m')).display"
+        mask_shown = "getComputedStyle(document.querySelector('#grid .ov.m')).display"
         assert dt.evaluate(mask_shown) == "none"
         dt.evaluate("document.getElementById('t-mask').click(); document.getElementById('t-edge').click()")
         assert dt.evaluate(mask_shown) == "block"
+        # the overlay sprite (tint | edge) loads at twice the thumbnail's width
+        assert dt.evaluate("(() => { const d = document.querySelector('#grid .ov.m'); const i = new Image(); "
+                           "i.src = getComputedStyle(d).backgroundImage.slice(5, -2); return i.decode().then("
+                           "() => i.naturalWidth === 2 * parseInt(d.style.width)); })()")
         time.sleep(0.3)
         errors = [e for e in dt.events if e.get("method") == "Runtime.exceptionThrown"
                   or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))

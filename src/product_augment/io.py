@@ -186,8 +186,10 @@ def odd_name(rel: str) -> str | None:
     return f"file name has control characters ({', '.join(bad)}): rename the file" if bad else None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that it either exists complete or not at all (temp file + fsync + rename)."""
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write a file so that it either exists complete or not at all (temp file + fsync + rename).
+    `durable=False` skips the fsync (still complete or absent while the system runs; a cache that
+    can be made again, such as the report's thumbnails, needs no more)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=".tmp", dir=path.parent)
@@ -205,7 +207,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         with f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -85,24 +85,23 @@ def _jpeg(rgb: np.ndarray) -> bytes:
     return cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
-def _overlays(entry: dict, size: tuple[int, int]) -> tuple[bytes, bytes]:
-    """(mask tint, edge line) as RGBA PNGs of the thumbnail's size, from the manifest's RLEs."""
+def _overlays(entry: dict, size: tuple[int, int]) -> bytes:
+    """The mask tint (left half) and the edge line (right half) side by side, one RGBA PNG twice
+    the thumbnail's width, from the manifest's RLEs; the page shows either half on demand."""
     from pycocotools import mask as mask_utils
 
     w, h = size
-    m = np.zeros((h, w), np.float32)
+    m = np.zeros((h, w), np.uint8)
     for inst in entry.get("instances", []):
         rle = inst["rle"]
         full = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
-        m = np.maximum(m, cv2.resize(full.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA))
-    inside = (m > 0.5).astype(np.uint8)
-    tint = np.zeros((h, w, 4), np.uint8)
-    tint[inside > 0] = (255, 170, 0, 110)  # BGRA: a light blue
+        m = np.maximum(m, cv2.resize(full * np.uint8(255), (w, h), interpolation=cv2.INTER_AREA))
+    inside = (m > 127).astype(np.uint8)
     edge = cv2.morphologyEx(inside, cv2.MORPH_GRADIENT, np.ones((2, 2), np.uint8)) > 0
-    line = np.zeros((h, w, 4), np.uint8)
-    line[edge] = (255, 0, 255, 255)  # magenta
-    png = [cv2.IMWRITE_PNG_COMPRESSION, 9]
-    return cv2.imencode(".png", tint, png)[1].tobytes(), cv2.imencode(".png", line, png)[1].tobytes()
+    sprite = np.zeros((h, 2 * w, 4), np.uint8)
+    sprite[:, :w][inside > 0] = (255, 170, 0, 110)  # BGRA: a light blue tint
+    sprite[:, w:][edge] = (255, 0, 255, 255)         # a magenta line
+    return cv2.imencode(".png", sprite, [cv2.IMWRITE_PNG_COMPRESSION, 6])[1].tobytes()
 
 
 def _choices(applied: dict) -> list[str]:
@@ -120,10 +119,18 @@ def _choices(applied: dict) -> list[str]:
     return out
 
 
+def _thumb_size(entry: dict) -> tuple[int, int]:
+    """(width, height) of an output's thumbnail, from its recorded size (as `_decode` makes it)."""
+    w, h = entry.get("size") or (THUMB, THUMB)
+    s = min(1.0, THUMB / max(w, h))
+    return max(1, round(w * s)), max(1, round(h * s))
+
+
 def write_report(run_dir: str | Any, input_dir: str | Any | None = None, page_size: int = 120,
-                 progress: Callable[[int, int], None] | None = None) -> ReportSummary:
-    """Write `RUN_DIR/report/index.html` and its thumbnails (the missing ones); returns a summary.
-    `input_dir` (default: the input `run.json` names) is where the rejected items' photos are read."""
+                 progress: Callable[[int, int], None] | None = None, rebuild: bool = False) -> ReportSummary:
+    """Write `RUN_DIR/report/index.html` and its thumbnails (the missing ones; all with `rebuild`);
+    returns a summary. `input_dir` (default: the input `run.json` names) is where the rejected
+    items' photos are read. Thumbnails are a cache, written without fsync; the page last, durably."""
     t0 = time.perf_counter()
     out = Store(run_dir)
     if not J.part_names(out) and not out.exists(J.MANIFEST):
@@ -143,16 +150,17 @@ def write_report(run_dir: str | Any, input_dir: str | Any | None = None, page_si
     src_thumbs: dict[str, str | None] = {}
     for n, e in enumerate(ok):
         key = _key(e["outputs"]["image"], e.get("job", ""))
-        names = (f"{key}.jpg", f"{key}.m.png", f"{key}.e.png")
-        if not all(x in have for x in names):
+        w, h = _thumb_size(e)
+        names = (f"{key}.jpg", f"{key}.o.png")
+        if rebuild or not all(x in have for x in names):
             try:
                 img = _decode(out.read_bytes(e["outputs"]["image"]))
             except OSError:
                 img = None
             if img is not None:
-                tint, line = _overlays(e, (img.shape[1], img.shape[0]))
-                for name, data in zip(names, (_jpeg(img), tint, line)):
-                    out.write_bytes(f"{REPORT_DIR}/thumbs/{name}", data)
+                h, w = img.shape[:2]
+                for name, data in zip(names, (_jpeg(img), _overlays(e, (w, h)))):
+                    out.write_bytes(f"{REPORT_DIR}/thumbs/{name}", data, durable=False)
                 made += 1
             else:
                 key = ""
@@ -161,10 +169,10 @@ def write_report(run_dir: str | Any, input_dir: str | Any | None = None, page_si
         src = None
         if v == "reject" and inputs is not None:
             if e["source"] not in src_thumbs:
-                src_thumbs[e["source"]] = _source_thumb(out, inputs, e, have)
+                src_thumbs[e["source"]] = _source_thumb(out, inputs, e, set() if rebuild else have)
             src = src_thumbs[e["source"]]
         insts = e.get("instances") or []
-        items.append({"id": e["id"], "t": key, "c": class_name(insts[0]["class_id"]) if insts else "none",
+        items.append({"id": e["id"], "t": key, "w": w, "h": h, "c": class_name(insts[0]["class_id"]) if insts else "none",
                       "v": v, "ch": _choices(e.get("applied", {})), "s": e["source"], "src": src,
                       "r": [f["reason"] for f in qa.get("failed", []) if f["action"] != "keep"],
                       "f": [f["reason"] for f in qa.get("failed", []) if f["action"] == "keep"]})
@@ -189,7 +197,7 @@ def _source_thumb(out: Store, inputs: Store, e: dict, have: set[str]) -> str | N
         return None
     if img is None:
         return None
-    out.write_bytes(f"{REPORT_DIR}/thumbs/{key}.jpg", _jpeg(img))
+    out.write_bytes(f"{REPORT_DIR}/thumbs/{key}.jpg", _jpeg(img), durable=False)
     have.add(f"{key}.jpg")
     return key
 
@@ -258,8 +266,10 @@ td:first-child,th:first-child{text-align:left}
 .card{width:164px;background:#fff;border:1px solid #ddd;border-radius:4px;padding:2px;font-size:11px}
 .card.flag{border-color:#e0b400}.card.reject{border-color:#d33}
 .pic{position:relative;width:160px;height:160px;display:flex;align-items:center;justify-content:center}
-.pic img{max-width:160px;max-height:160px}.pic img.ov{position:absolute;display:none}
-body.show-mask .pic img.m,body.show-edge .pic img.e{display:block}
+.pic img{max-width:160px;max-height:160px}
+.pic .ov{position:absolute;display:none;background-size:200% 100%;background-repeat:no-repeat}
+.pic .ov.m{background-position:left}.pic .ov.e{background-position:right}
+body.show-mask .pic .ov.m,body.show-edge .pic .ov.e{display:block}
 .id{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}.why{color:#b00}.note{color:#777}
 .rej{display:flex;gap:8px;align-items:flex-start;background:#fff;border:1px solid #e3b3b3;padding:4px;margin:4px 0}
 .rej img{max-width:160px;max-height:160px}.rej .txt{font-size:12px}
@@ -314,8 +324,9 @@ function filtered() {
 }
 function pic(i) {
   if (!i.t) return '<div class="pic note">no picture</div>';
-  return `<div class="pic"><img loading="lazy" src="${T(i.t)}.jpg" alt="${esc(i.id)}">` +
-    `<img class="ov m" src="${T(i.t)}.m.png" alt=""><img class="ov e" src="${T(i.t)}.e.png" alt=""></div>`;
+  const ov = c => `<div class="ov ${c}" style="width:${i.w}px;height:${i.h}px;background-image:url('${T(i.t)}.o.png')"></div>`;
+  return `<div class="pic"><img loading="lazy" src="${T(i.t)}.jpg" width="${i.w}" height="${i.h}" alt="${esc(i.id)}">` +
+    ov("m") + ov("e") + "</div>";
 }
 function render() {
   const list = filtered(), n = Math.max(1, Math.ceil(list.length / D.pageSize));

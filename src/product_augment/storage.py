@@ -81,10 +81,11 @@ class Store:
                     raise UnsafePath(f"{cur} is a symlink: refusing to write or delete through it")
         return self.path(rel)
 
-    def write_bytes(self, rel: str, data: bytes) -> None:
-        """Atomic: complete or absent (local: temp + fsync + rename; object stores: one put)."""
+    def write_bytes(self, rel: str, data: bytes, durable: bool = True) -> None:
+        """Atomic: complete or absent (local: temp + fsync + rename; object stores: one put);
+        `durable=False`: no fsync (a cache)."""
         if self.local:
-            write_atomic(self.inside(rel), data)
+            write_atomic(self.inside(rel), data, durable)
         else:
             parent = self.path(str(PurePosixPath(rel).parent)) if "/" in rel else self.root
             self.fs.makedirs(parent, exist_ok=True)

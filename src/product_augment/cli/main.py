@@ -263,13 +263,15 @@ def export(fmt, out, run_dir):
               help="Where the input photos are (default: the input run.json names), for the rejected ones.")
 @click.option("--page-size", type=click.IntRange(10, 2000), default=120, show_default=True,
               help="Outputs per page of the contact sheet.")
-def report(run_dir, input_dir, page_size):
+@click.option("--rebuild", is_flag=True, help="Make every thumbnail again (they are a cache).")
+def report(run_dir, input_dir, page_size, rebuild):
     """Write RUN_DIR/report/index.html: a static page (no server, no network) with the outputs,
     their masks and edges, the quality gate's verdicts, per-class counts, step times and the preset."""
     from ..report import ReportError, write_report
 
     try:
-        r = write_report(_location(run_dir), _location(input_dir) if input_dir else None, page_size)
+        r = write_report(_location(run_dir), _location(input_dir) if input_dir else None, page_size,
+                         rebuild=rebuild)
     except ReportError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{r.outputs} outputs, {r.thumbs_made} new thumbnails, {r.bytes / 1e6:.1f} MB, "
