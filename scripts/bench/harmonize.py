@@ -29,8 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
-from product_augment.ops import harmonize as hz  # noqa: E402
-from product_augment.ops.color import linear_to_srgb, srgb_to_linear  # noqa: E402
+from product_augment.ops import harmonize as hz
+from product_augment.ops.color import linear_to_srgb, srgb_to_linear
 
 SIZE = 256
 
@@ -81,12 +81,13 @@ def render(out: Path, count: int, seed: int) -> None:
                 continue
             try:
                 model = prepare_model(e.model_path, e.rotation, e.size_cm)
-            except Exception:  # noqa: BLE001 - a model the loader cannot read is skipped
+            except Exception as err:  # noqa: BLE001 - a model the loader cannot read is skipped
+                print(f"skipped {e.id}: {err}", flush=True)
                 continue
             az, el = float(rng.uniform(0, 360)), float(rng.uniform(5, 35))
             la, lb = _light(rng), _light(rng)
 
-            def shot(lt):  # white light from the light's direction; its colour and strength come later
+            def shot(lt, model=model, az=az, el=el):  # white light from the light's direction; colour comes later
                 key = Light(az + lt["key_az"], lt["key_el"], 1.6, 6500.0)
                 fill = Light(az + 180 - lt["key_az"], 20.0, 0.5, 6500.0)
                 return r.render(model, View(az, el, 30.0, key, fill, ambient=0.25, frame=0.7)).rgba

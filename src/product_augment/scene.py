@@ -130,7 +130,7 @@ def is_hanging(alpha: np.ndarray) -> bool:
     run (at most HANG_NECK of the product's width) that stays nearly vertical (its centre drifts by
     at most HANG_DRIFT of the width). A product cropped by the top border (a ball's crown), a loop
     handle (two runs) or a strap leaving at an angle is not hanging."""
-    h, w = alpha.shape
+    h = alpha.shape[0]
     solid = alpha > 0.5
     top = max(1, math.ceil(HANG_TOP_ROWS * h))
     if not solid[:top].any():

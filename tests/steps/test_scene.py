@@ -113,7 +113,7 @@ def test_enlargement_cap_places_a_small_product_smaller_and_records_it():
     out = _bg({"kind": "solid", "color": "white", "canvas": {"size": 512}, "scale": 0.7})(s, np.random.default_rng(0))
     p = out.meta["applied"]["background"]
     assert p["enlargement"] == 1.5 and p["enlarge_capped"] == pytest.approx(0.7 * 512 / 20, rel=1e-3)
-    x0, y0, x1, y1 = out.instances[0].box
+    x0, _y0, x1, _y1 = out.instances[0].box
     assert x1 - x0 == pytest.approx(30, abs=2)
     uncapped = _bg({"kind": "solid", "color": "white", "canvas": {"size": 512}, "scale": 0.7, "max_enlarge": None})(
         s, np.random.default_rng(0))

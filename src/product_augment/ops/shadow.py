@@ -9,6 +9,7 @@ picture is `ops.shadow_composite`.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -248,7 +249,7 @@ def contact_outline(alpha: np.ndarray, fp: Footprint, min_part: float = 0.05) ->
     cols = np.arange(x0, x1, dtype=np.float64)
     span = max(1.0, xs[-1] - xs[0])
     best = None
-    for (ax, ay), (bx, by) in zip(hull, hull[1:]):
+    for (ax, ay), (bx, by) in itertools.pairwise(hull):
         if bx - ax >= 0.5 * span and abs(by - ay) <= MAX_FLOOR_SLOPE * (bx - ax):
             best = (ax, ay, bx, by)
     if best is None:

@@ -17,10 +17,19 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, Generic, TypeVar, Union
+from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import core_schema
 
 T = TypeVar("T")
@@ -135,3 +144,44 @@ def draw(spec: Any, rng: np.random.Generator) -> Any:
             p = w / w.sum()
         return draw(spec.choice[int(rng.choice(len(spec.choice), p=p))], rng)
     return spec
+
+
+class Bounds(NamedTuple):
+    """Where every value a sampled number can take must lie: [lo, hi], or (lo, hi] with open_low."""
+
+    lo: float
+    hi: float
+    open_low: bool = False
+
+    def check(self, v: float) -> None:
+        if (v <= self.lo if self.open_low else v < self.lo) or v > self.hi:
+            low = f"({self.lo:g}" if self.open_low else f"[{self.lo:g}"
+            raise ValueError(f"{v:g} is outside {low}, {self.hi:g}]")
+
+
+def spec_values(spec: Any) -> list[float]:
+    """The numbers a spec can produce at its extremes: a fixed number, a range's ends, every choice."""
+    if isinstance(spec, RangeSpec):
+        return list(spec.range)
+    if isinstance(spec, ChoiceSpec):
+        return [v for c in spec.choice for v in spec_values(c)]
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        return [float(spec)]
+    return []
+
+
+class Bounded(BaseModel):
+    """A step config whose numbers (fixed, ranges, choices) must lie in `limits[field]`: the one
+    bounds check of the preset language, so a negative scale is an error naming the field."""
+
+    limits: ClassVar[dict[str, Bounds | tuple]] = {}
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _within_limits(cls, value: Any, info: ValidationInfo) -> Any:
+        bounds = cls.limits.get(info.field_name or "")
+        if bounds is not None:
+            b = bounds if isinstance(bounds, Bounds) else Bounds(*bounds)
+            for v in spec_values(value):
+                b.check(v)
+        return value

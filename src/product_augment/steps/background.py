@@ -32,7 +32,7 @@ from ..ops import harmonize, plates
 from ..ops.color import lab_to_srgb, lch_to_lab, linear_to_srgb, min_delta_e, srgb_to_lab, srgb_to_linear
 from ..ops.placement import scale_translate
 from ..pipeline import ParamStep, SampleError
-from ..presets.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.sampling import Bounded, Bounds, ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
 from ..presets.types import Color, PresetPath
 from ..sample import Instance, Sample, SceneLight
 
@@ -58,8 +58,19 @@ class Refine(BaseModel):
     decontaminate: bool = Field(True, description="remove the old background mixed into edge colours")
 
 
-class _Placed(BaseModel):
+# Every number a background config can draw must lie in these bounds (a preset error names the field).
+LIMITS: dict[str, Bounds] = {
+    "scale": Bounds(0.0, 10.0, open_low=True), "zoom": Bounds(1.0, 20.0), "radius": Bounds(0.0, 5.0, open_low=True),
+    "tile_size": Bounds(0.0, 5.0, open_low=True), "tint": Bounds(0.0, 1.0), "brightness": Bounds(0.0, 3.0, open_low=True),
+    "spread": Bounds(0.0, 100.0), "floor_delta": Bounds(-100.0, 100.0), "horizon": Bounds(0.0, 1.0),
+    "softness": Bounds(0.0, 1.0), "light_strength": Bounds(0.0, 1.0), "light_radius": Bounds(0.0, 2.0, open_low=True),
+    "vignette": Bounds(0.0, 1.0), "sheen": Bounds(0.0, 1.0),
+}
+
+
+class _Placed(Bounded):
     model_config = ConfigDict(extra="forbid")
+    limits: ClassVar[dict[str, Bounds]] = LIMITS
     canvas: Canvas | None = Field(default_factory=Canvas, description="null keeps the input size")
     scale: SampledFloat | None = Field(
         default_factory=lambda: RangeSpec(range=(0.6, 0.8)),

@@ -22,38 +22,18 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import compose
 from ..ops import shadow as ops
 from ..pipeline import ParamStep
-from ..presets.sampling import ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.sampling import Bounded, SampledFloat, draw, sampled
 from ..presets.types import Color, PresetPath
 from ..sample import Sample
 
 
-def _bounds(spec: Any) -> list[float]:
-    if isinstance(spec, RangeSpec):
-        return list(spec.range)
-    if isinstance(spec, ChoiceSpec):
-        return [float(v) for v in spec.choice]
-    return [float(spec)]
-
-
-class _Base(BaseModel):
+class _Base(Bounded):
     model_config = ConfigDict(extra="forbid")
-    # field -> (low, high) every fixed value, range end or choice must lie in
-    limits: ClassVar[dict[str, tuple[float, float]]] = {}
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _within_limits(cls, value: Any, info: ValidationInfo) -> Any:
-        lo_hi = cls.limits.get(info.field_name or "")
-        if lo_hi is not None:
-            for v in _bounds(value):
-                if not lo_hi[0] <= v <= lo_hi[1]:
-                    raise ValueError(f"{v:g} is outside [{lo_hi[0]:g}, {lo_hi[1]:g}]")
-        return value
 
 
 GLOSS_FULL = 0.15  # a floor at least this glossy reflects with the preset's full opacity
@@ -210,8 +190,8 @@ class MirrorShadowStep(_ShadowStep):
         alpha = _alpha(sample)
         layers = []
         for part, fp, axis in _standing_products(sample, alpha):
-            kw = dict(opacity=float(params["opacity"]), fade=float(params["fade"]), blur=float(params["blur"]),
-                      squash=float(params["squash"]), plate=sample.plate)
+            kw = {"opacity": float(params["opacity"]), "fade": float(params["fade"]), "blur": float(params["blur"]),
+                      "squash": float(params["squash"]), "plate": sample.plate}
             line = ops.contact_outline(part, fp)
             if line is None:
                 layer = ops.mirror_reflection(sample.image, part, fp, axis, **kw)
