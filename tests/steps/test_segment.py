@@ -195,3 +195,33 @@ def test_large_photos_are_detected_on_a_smaller_copy_with_the_same_cut(monkeypat
     assert m.shape == (1600, 1600) and small.alpha.shape == (1600, 1600)
     assert iou(m, whole.instances[0].mask) > 0.98 and iou(m, truth) > 0.9
     assert small.instances[0].class_id == whole.instances[0].class_id
+
+
+def test_very_large_photos_are_cut_on_a_working_copy_and_masked_at_full_size(monkeypatch):
+    """Above WORK_SIDE the cut and its merge run on a smaller copy (cost grows with the pixels, not
+    faster); the mask and the matte come back at the photo's resolution, the same product as when
+    the cut sees every pixel."""
+    from pathlib import Path
+
+    import cv2
+
+    root = Path(__file__).resolve().parents[2] / "weights"
+    if not (root / "cut_effnetlite0.onnx").exists():
+        pytest.skip("shipped cut weights not present")
+    img, mask = make_packshot(fg=(40, 90, 190))
+    big = cv2.resize(img, (1200, 900), interpolation=cv2.INTER_LINEAR)
+    truth = cv2.resize(mask.astype(np.uint8), (1200, 900), interpolation=cv2.INTER_NEAREST) > 0
+    cfg = {"backend": "yolact", "weights": str(root / "yolact_ws_effnetlite0.safetensors"), "fallback": "none"}
+    s = step(cfg)
+    seen = []
+    orig = s.cut.alpha
+    monkeypatch.setattr(s.cut, "alpha", lambda im: seen.append(im.shape) or orig(im))
+    monkeypatch.setattr(segment, "WORK_SIDE", 600)
+    work = s.apply(Sample(image=big), {})
+    monkeypatch.setattr(segment, "WORK_SIDE", 4096)
+    full = s.apply(Sample(image=big), {})
+    assert seen == [(450, 600, 3), (900, 1200, 3)]
+    m = work.instances[0].mask
+    assert m.shape == (900, 1200) and work.alpha.shape == (900, 1200)
+    assert iou(m, full.instances[0].mask) > 0.98 and iou(m, truth) > 0.9
+    assert work.instances[0].box == pytest.approx(full.instances[0].box, abs=3)

@@ -25,6 +25,7 @@ from ..sample import Instance, Sample
 
 SHIPPED_CUT = "cut_effnetlite0.safetensors"
 DETECT_SIDE = 1024  # longest side YOLACT sees when the cut draws the product (its input is 320²)
+WORK_SIDE = 2048  # mode top with the cut: the cut and its merge run on a copy of at most this many px
 
 
 class _Base(BaseModel):
@@ -247,9 +248,19 @@ class YolactSegment(_Segment):
         cut = self.cut
         if cut is not None:
             from ..models.cut.runtime import merge_with_detections
-            return merge_with_detections(found, soft, cut.alpha(image), self.class_id,
+            h, w = image.shape[:2]
+            work = image
+            if self.config.mode == "top" and max(h, w) > WORK_SIDE:  # the cut on a copy of at most WORK_SIDE
+                s = WORK_SIDE / max(h, w)
+                work = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            kept = merge_with_detections(found, soft, cut.alpha(work), self.class_id,
                                          keep_all=self.config.mode == "all", min_fraction=cut.min_fragment,
                                          threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor)
+            if work is not image:  # the soft masks back at the photo's resolution; the masks from them
+                up = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for _, m in kept]
+                kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for (i, _), m in zip(kept, up)
+                        if (m > 0.5).any()]
+            return kept
         # boxes and masks of the annotations come from the mask itself, so they always agree
         kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
                 if (m > 0.5).any()]
