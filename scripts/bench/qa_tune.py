@@ -16,7 +16,6 @@ the segment step's mask is compared with the truth.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import sys
@@ -57,8 +56,8 @@ def measure(data_dir, stems_file, preset, json_out, mask_dir) -> None:
     """Every photo through the preset's pipeline with the gate watching; signals and IoU to JSON."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
-
     from mask_metrics import scores
+
     from product_augment.io import read_image
     from product_augment.presets.loader import load_preset
     from product_augment.qa import Inspector, QAConfig

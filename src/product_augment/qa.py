@@ -154,7 +154,7 @@ def segment_signals(image: np.ndarray, alpha: np.ndarray, score: float | None = 
     frame[0, :] = frame[-1, :] = frame[:, 0] = frame[:, -1] = True
     out["border_touch"] = round(int((mask & frame).sum()) / max(int(outline.sum()), 1), 4)
 
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    stats = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)[2]
     areas = stats[1:, cv2.CC_STAT_AREA]
     parts = areas[areas >= max(MIN_PART * area, 4)]
     out["fragments"] = int(max(len(parts) - 1, 0))
@@ -253,7 +253,7 @@ def _attached(cand: np.ndarray, seed: np.ndarray) -> int:
     """Pixels of the connected parts of `cand` that overlap `seed`."""
     if not (cand & seed).any():
         return 0
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), connectivity=8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), connectivity=8)
     hit = np.unique(labels[cand & seed])
     hit = hit[hit > 0]
     return int(stats[hit, cv2.CC_STAT_AREA].sum())

@@ -216,7 +216,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
             n = summary.qa.get(v, 0)
             why = summary.qa_reasons.get(v, {})
             detail = f" ({', '.join(f'{k} {c}' for k, c in sorted(why.items(), key=lambda kv: -kv[1]))})" if why else ""
-            parts.append(f"{n} {dict(keep='kept', flag='flagged', reject='rejected')[v]}{detail}")
+            parts.append(f"{n} { {'keep': 'kept', 'flag': 'flagged', 'reject': 'rejected'}[v]}{detail}")
         click.echo(f"quality gate: {', '.join(parts)}")
     if summary.executor != "local":
         click.echo(f"executor {summary.executor}: start-up {summary.startup_seconds:.1f} s")
