@@ -1,3 +1,6 @@
+"""confine_matte: the matte made from a soft probability map."""
+import numpy as np
+
 
 
 def test_confine_matte_tiles_give_the_full_frame_values():
