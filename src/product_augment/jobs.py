@@ -33,6 +33,7 @@ import numpy as np
 
 from . import __version__
 from .annotations import mask_to_rle, yolo_seg_lines
+from .api import Augmenter
 from .io import ImageReadError, encode_image, encode_mask
 from .pipeline import SampleError
 from .presets.loader import Preset
@@ -392,10 +393,12 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext, qa_c
                     raise img
                 img = images[job.relpath] = ctx.inputs.read_input(job.relpath, preset.model.input.max_side)
             rgb, alpha = img
-            sample = Sample(image=rgb, alpha=alpha, meta={"relpath": job.relpath})
             timings: dict[str, float] = {}
             inspector = Inspector(preset.model.qa, qa_cache, (job.relpath, job.source_sha256))
-            sample = pipe(sample, preset.model.seed, job.relpath, job.variant, timings, inspector.observe)
+            # the public API's one way in (api.Augmenter), on this worker's pipeline
+            sample = Augmenter(preset, pipeline=pipe)(rgb, alpha=alpha, seed=preset.model.seed, key=job.relpath,
+                                                      variant=job.variant, timings=timings,
+                                                      observe=inspector.observe).sample
             qa = inspector.finish(sample)
             timings["qa"] = round(inspector.seconds, 4)
             batched = sample.meta.get("segment_batch_seconds")

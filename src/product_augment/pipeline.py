@@ -81,7 +81,15 @@ class Pipeline:
         """Run every step with its own generator; `timings`, when given, receives each step's
         wall-clock seconds (where the time goes; never part of the result); `observe(name, sample)`
         sees the sample after each step (the quality gate's measurements; it must not change it)."""
-        rngs = step_rngs(seed, relpath, variant, len(self.steps))
+        return self.run(sample, step_rngs(seed, relpath, variant, len(self.steps)), timings, observe)
+
+    def run(self, sample: Sample, rngs: Sequence[np.random.Generator],
+            timings: dict[str, float] | None = None,
+            observe: Callable[[str, Sample], None] | None = None) -> Sample:
+        """Run every step with the given generators, one per step (`__call__` makes them from the
+        seed; `api.Augmenter` also from a caller's generator)."""
+        if len(rngs) != len(self.steps):
+            raise ValueError(f"{len(rngs)} generators for {len(self.steps)} steps")
         for step, rng in zip(self.steps, rngs):
             t0 = time.perf_counter()
             sample = step(sample, rng)

@@ -85,8 +85,8 @@ def is_packaged(path: Path) -> bool:
 
 
 def _load_or_exit(path: Path, overrides: dict | None = None):
+    from ..api import load_preset  # the public API's loader (files; shipped names)
     from ..presets.errors import PresetError
-    from ..presets.loader import load_preset
     try:
         return load_preset(path, overrides)
     except PresetError as e:

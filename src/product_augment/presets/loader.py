@@ -188,6 +188,31 @@ def load_preset(path: str | Path, overrides: dict[str, Any] | None = None) -> Pr
     return _validate_preset(path, raw, sha)
 
 
+DICT_PRESET_NAME = "<preset dict>"  # the file name a preset given as a mapping is reported under
+
+
+def preset_from_dict(raw: dict, base_dir: str | Path | None = None,
+                     overrides: dict[str, Any] | None = None) -> Preset:
+    """A preset given as a mapping (what its YAML file would parse to); its relative paths are
+    resolved against `base_dir` (default: the current folder). Errors name `<preset dict>` in it."""
+    import copy
+    import json
+
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    path = base / DICT_PRESET_NAME
+    if not isinstance(raw, dict):
+        raise PresetError(path, [f"a preset must be a mapping with version, steps, ...; got {type(raw).__name__}"])
+    raw = copy.deepcopy(raw)
+    for key, value in (overrides or {}).items():
+        _set_dotted(raw, key, value)
+    try:
+        text = json.dumps(raw, sort_keys=True, default=str)
+    except (TypeError, ValueError) as e:
+        raise PresetError(path, [f"a preset mapping holds plain values only: {e}"]) from None
+    sha = hashlib.sha256(f"dict:{base.resolve()}:{text}".encode()).hexdigest()
+    return _validate_preset(path, raw, sha)
+
+
 def _validate_preset(path: Path, raw: dict, sha256: str) -> Preset:
     """A Preset from its parsed YAML (overrides applied): every field, path and the step order."""
     try:
