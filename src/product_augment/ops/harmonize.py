@@ -12,6 +12,7 @@ a dark floor.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .color import linear_to_srgb, srgb_to_linear
@@ -24,12 +25,11 @@ def light_estimate(rgb: np.ndarray, mask: np.ndarray | None = None, percentile: 
                    ) -> np.ndarray | None:
     """Per-channel `percentile` of the linear colour where `mask` is true (all pixels if None);
     None when fewer than MIN_PIXELS pixels are there."""
-    lin = srgb_to_linear(rgb if mask is None else rgb[mask])
-    lin = lin.reshape(-1, 3)
-    if lin.shape[0] < MIN_PIXELS:
+    px = (rgb if mask is None else rgb[mask]).reshape(-1, 3)
+    if px.shape[0] < MIN_PIXELS:
         return None
-    step = max(1, lin.shape[0] // 20000)  # a subsample is as good for a percentile, and fast
-    return np.percentile(lin[::step], percentile, axis=0).astype(np.float32)
+    step = max(1, px.shape[0] // 20000)  # a subsample is as good for a percentile, and fast
+    return np.percentile(srgb_to_linear(px[::step]), percentile, axis=0).astype(np.float32)
 
 
 def gains(source: np.ndarray, target: np.ndarray, strength: float, max_stops: float = 1.0,
@@ -44,5 +44,8 @@ def gains(source: np.ndarray, target: np.ndarray, strength: float, max_stops: fl
 
 
 def apply_gains(rgb: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """sRGB uint8 colour multiplied by `g` in linear light, back to sRGB uint8."""
-    return np.clip(np.round(linear_to_srgb(np.clip(srgb_to_linear(rgb) * g, 0.0, 1.0)) * 255.0), 0, 255).astype(np.uint8)
+    """sRGB uint8 colour multiplied by `g` in linear light, back to sRGB uint8 (one 256-entry table
+    per channel: the same values as converting every pixel)."""
+    levels = srgb_to_linear(np.arange(256, dtype=np.uint8)[:, None].repeat(3, 1))  # 256×3
+    table = np.clip(np.round(linear_to_srgb(np.clip(levels * g[None, :], 0.0, 1.0)) * 255.0), 0, 255).astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(rgb), table[None, :, :])
