@@ -241,7 +241,7 @@ def test_same_bytes_as_augment_run(tmp_path, preset):
 def python_blocks(path: Path, marker: str) -> list[str]:
     """The ```python blocks of a Markdown file that follow a `<!-- marker -->` line."""
     text = path.read_text()
-    return re.findall(rf"<!-- {marker} -->\n```python\n(.*?)```", text, flags=re.S)
+    return re.findall(rf"<!-- {marker} -->\n```python\n(.*?)```", text, flags=re.DOTALL)
 
 
 def test_docs_api_examples_run(monkeypatch):

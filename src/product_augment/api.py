@@ -125,6 +125,18 @@ class Result:
         fmt = "png" if self.alpha is not None and format == "jpg" else format
         return encode_image(self.image, self.alpha, fmt, quality)
 
+    @property
+    def placement(self) -> tuple[np.ndarray, tuple[int, int]] | None:
+        """(2×3 affine matrix from the input's pixels to this image's, (width, height)): where
+        the background step put the product, the same warp its masks went through; None when the
+        preset has no background step (the picture keeps the input's geometry)."""
+        bg = self.params.get("background")
+        if bg is None:
+            return None
+        if "choice" in bg and "params" in bg:
+            bg = bg["params"]
+        return np.asarray(bg["matrix"], np.float64), (int(bg["canvas"][0]), int(bg["canvas"][1]))
+
     @staticmethod
     def from_sample(sample: Sample) -> Result:
         from .jobs import jsonable
