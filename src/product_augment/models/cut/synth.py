@@ -11,6 +11,11 @@ real product photos have and plain composites lack.
   product), thin parts drawn from the edge (cables, straps, legs: they are), close-ups that fill
   the frame and are cropped by it;
 - sometimes a second, smaller object at the border (a prop): in the picture, not in the mask;
+- metal: the product (or one side of it: a pair of pliers' head, a lure's body) turned into polished
+  chrome or brushed steel, grey and banded with reflections, so that grey metal on a grey table
+  is product;
+- products of two parts (a lipstick and its cap, a pair of earrings): a second cut-out set beside
+  the first, touching or a small gap apart, both in the mask;
 - camera effects: defocus, noise, JPEG.
 
 Every draw comes from the generator passed in; one seed gives one picture.
@@ -111,6 +116,38 @@ def _relight(rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
     rgb = (rgb - 128) * rng.uniform(0.75, 1.25) + 128 + rng.uniform(-30, 30)
     rgb = rgb * rng.uniform(0.85, 1.15, 3)
     return np.clip(rgb, 0, 255)
+
+
+def _metal(rng: np.random.Generator, rgb: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The cut-out as metal: its luminance folded into reflection bands (chrome) or compressed with
+    streaks (brushed steel), almost no colour; all of it, or one side of a soft random line."""
+    h, w = a.shape
+    lum = rgb @ np.array([0.299, 0.587, 0.114], np.float32) / 255
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    th = rng.uniform(0, np.pi)
+    along = (xx * np.cos(th) + yy * np.sin(th)) / max(h, w)
+    if rng.random() < 0.5:  # chrome: the environment's bright and dark bands
+        f = rng.uniform(1.0, 4.0)
+        v = 0.5 + 0.5 * np.sin(2 * np.pi * (f * along + rng.uniform(0.5, 1.5) * lum) + rng.uniform(0, 2 * np.pi))
+        v = 0.15 + 0.8 * v ** rng.uniform(0.6, 1.6)
+    else:  # brushed steel: mid greys, fine streaks across the grain
+        streak = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 0.6)
+        k = max(3, int(0.15 * max(h, w)) | 1)
+        kernel = np.zeros((k, k), np.float32)
+        kernel[k // 2, :] = 1.0 / k
+        rot = cv2.getRotationMatrix2D((k / 2 - 0.5, k / 2 - 0.5), float(np.degrees(th)), 1.0)
+        kernel = cv2.warpAffine(kernel, rot, (k, k))
+        streak = cv2.filter2D(streak, -1, kernel / max(kernel.sum(), 1e-6))
+        v = rng.uniform(0.45, 0.7) + 0.35 * (lum - lum[a > 0.5].mean() if (a > 0.5).any() else 0) + 0.6 * streak
+    tint = np.array([1.0, 1.0, 1.0], np.float32) + rng.uniform(-0.06, 0.06, 3).astype(np.float32)
+    metal = np.clip(v, 0, 1)[..., None] * 255 * tint
+    if rng.random() < 0.5:  # one side only: a two-material product
+        side = (along - np.median(along[a > 0.5]) if (a > 0.5).any() else along) * max(h, w)
+        m = np.clip(0.5 + side / max(2.0, 0.03 * max(h, w)), 0, 1)[..., None]
+        if rng.random() < 0.5:
+            m = 1 - m
+        return rgb * (1 - m) + metal * m
+    return metal
 
 
 def _highlights(rng: np.random.Generator, rgb: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -246,6 +283,28 @@ def _cast_shadow(rng: np.random.Generator, a: np.ndarray) -> np.ndarray:
     return np.clip(sh * rng.uniform(0.25, 0.75) + cont * rng.uniform(0.3, 0.8), 0, 0.9)
 
 
+def _two_parts(rng: np.random.Generator, bank: Bank, rgb: np.ndarray, a: np.ndarray, x0: int, y0: int,
+               H: int, W: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The product with a second part beside it (left or right, bottoms near the same line, touching
+    or a gap of up to 6 % of the frame): one RGB and one alpha on the union of both boxes."""
+    part = bank.cutouts[rng.integers(len(bank.cutouts))]
+    prgb, pa, _, _ = _paste_geometry(rng, part, H, W, (0.02, 0.12))
+    h, w = a.shape
+    ph, pw = pa.shape
+    gap = int(rng.uniform(-0.1, 0.06) * W)
+    px = x0 + w + gap if rng.random() < 0.5 else x0 - pw - gap
+    py = y0 + h - ph + int(rng.normal(0, 0.05) * H)
+    X0, Y0 = min(x0, px), min(y0, py)
+    X1, Y1 = max(x0 + w, px + pw), max(y0 + h, py + ph)
+    A = _place((Y1 - Y0, X1 - X0), a, x0 - X0, y0 - Y0)
+    PA = _place((Y1 - Y0, X1 - X0), pa, px - X0, py - Y0) * (1 - A)
+    F = _place((Y1 - Y0, X1 - X0), rgb, x0 - X0, y0 - Y0)
+    P = _place((Y1 - Y0, X1 - X0), prgb, px - X0, py - Y0)
+    AC = np.clip(A + PA, 0.0, 1.0)
+    FC = (F * A[..., None] + P * PA[..., None]) / np.maximum(AC, 1e-6)[..., None]
+    return FC, AC, X0, Y0
+
+
 def compose(rng: np.random.Generator, bank: Bank, size: int = 320) -> tuple[np.ndarray, np.ndarray]:
     """One training picture (size×size RGB uint8) and its product mask (size×size float32 in [0, 1]).
 
@@ -262,7 +321,11 @@ def compose(rng: np.random.Generator, bank: Bank, size: int = 320) -> tuple[np.n
     if rng.random() < 0.2:
         cut = _thin_part(rng, cut)
     rgb, a, x0, y0 = _paste_geometry(rng, cut, H, W, (0.06, 0.5) if rng.random() < 0.75 else (0.5, 0.85))
+    if rng.random() < 0.12:
+        rgb, a, x0, y0 = _two_parts(rng, bank, rgb, a, x0, y0, H, W)
     rgb = _relight(rng, rgb)
+    if rng.random() < 0.15:
+        rgb = _metal(rng, rgb, a)
     if rng.random() < 0.25:
         rgb = _highlights(rng, rgb, a)
     if rng.random() < 0.5:  # the product as soft as the backdrop: no sharpness seam to learn
@@ -293,5 +356,5 @@ def compose(rng: np.random.Generator, bank: Bank, size: int = 320) -> tuple[np.n
         _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 95))])
         img = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
     img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if max(H, W) > size else cv2.INTER_LINEAR)
-    mask = cv2.resize(A, (size, size), interpolation=cv2.INTER_LINEAR)
+    mask = np.clip(cv2.resize(A, (size, size), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
     return img, mask
