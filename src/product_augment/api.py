@@ -423,7 +423,14 @@ def _from_coco(annotations: Sequence[Mapping[str, Any]], categories: Sequence[Ma
     for j, ann in enumerate(annotations):
         if "segmentation" not in ann:
             raise ValueError(f"annotations[{j}] has no segmentation")
-        masks.append(CocoMasks.decode({"height": h, "width": w}, ann))
+        seg = ann["segmentation"]
+        size = seg.get("size") if isinstance(seg, Mapping) else None  # an RLE knows its size
+        m = CocoMasks.decode({"height": size[0], "width": size[1]} if size else {"height": h, "width": w}, ann)
+        if m.shape != shape:  # the image was downscaled on read (input.max_side)
+            from .steps.segment import _fit
+
+            m = _fit(m, h, w, Path(f"annotations[{j}]"), label=True)
+        masks.append(m)
         cat = ann.get("category_id")
         if names is not None:
             try:
