@@ -663,11 +663,10 @@ class ImageBackground(_Background):
         product = out.alpha > 0.5 if out.alpha is not None else np.zeros((out.height, out.width), bool)
         extra = []
         for class_id, mask in bd.object_masks():
-            m = mask.astype(np.float32)
+            m = mask.view(np.uint8) * np.uint8(255)
             if p["flip"]:
-                m = m[:, ::-1]
-            canvas_mask = (plates.crop_scale_plate(np.ascontiguousarray(m), size, p["zoom"], tuple(p["pos"]))
-                           > 0.5) & ~product
+                m = cv2.flip(m, 1)
+            canvas_mask = (plates.crop_scale_plate(m, size, p["zoom"], tuple(p["pos"])) > 127) & ~product
             if canvas_mask.mean() >= self.min_object_area:
                 inst = Instance.from_mask(class_id, canvas_mask)
                 extra.append(Instance(inst.class_id, inst.mask, inst.box, 1.0, backdrop=True))
