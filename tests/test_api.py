@@ -252,3 +252,19 @@ def test_docs_api_examples_run(monkeypatch):
     ns: dict = {}
     for code in blocks:
         exec(compile(code, "docs/API.md", "exec"), ns)  # noqa: S102
+
+
+def test_readme_examples_run(monkeypatch):
+    """The README's three examples (API, albumentations, DataLoader) run as written."""
+    blocks = python_blocks(ROOT / "README.md", "example")
+    assert len(blocks) == 3
+    monkeypatch.chdir(ROOT)
+    for code in blocks:
+        ns: dict = {}
+        exec(compile(code, "README.md", "exec"), ns)  # noqa: S102
+        if "result" in ns:
+            assert np.array_equal(ns["again"].image, ns["result"].image)
+        if "out" in ns:
+            assert ns["out"]["image"].shape == (768, 768, 3)
+        if "images" in ns:
+            assert tuple(ns["images"].shape) == (4, 3, 640, 640) and len(ns["targets"]) == 4
