@@ -15,9 +15,9 @@ from pydantic import TypeAdapter
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
-from product_augment.io import read_image  # noqa: E402
-from product_augment.sample import Sample  # noqa: E402
-from product_augment.steps import segment  # noqa: E402
+from product_augment.io import read_image
+from product_augment.sample import Sample
+from product_augment.steps import segment
 
 cfg = TypeAdapter(segment.Config).validate_python(
     {"backend": "yolact", "weights": "weights/yolact_ws_effnetlite0.safetensors"}, context={"base_dir": str(ROOT)})
