@@ -167,10 +167,9 @@ def test_yolact_with_the_cut_draws_the_product_and_names_its_class():
         step({**cfg, "cut_weights": "no/such/file.safetensors"})
 
 
-def test_large_photos_are_detected_on_a_smaller_copy_with_the_same_cut(monkeypatch):
-    """With the cut drawing the product, YOLACT sees a copy of at most DETECT_SIDE px (no D×H×W
-    full-resolution masks for a large photo); the product's mask is at the photo's resolution and
-    the same as when YOLACT sees the whole photo."""
+def _shipped_step_on_a_large_packshot(size: tuple[int, int]):
+    """The shipped segmenter (skipped without its weights), a packshot enlarged to `size` (w, h)
+    and its true mask."""
     from pathlib import Path
 
     import cv2
@@ -179,10 +178,17 @@ def test_large_photos_are_detected_on_a_smaller_copy_with_the_same_cut(monkeypat
     if not (root / "cut_effnetlite0.onnx").exists():
         pytest.skip("shipped cut weights not present")
     img, mask = make_packshot(fg=(40, 90, 190))
-    big = cv2.resize(img, (1600, 1600), interpolation=cv2.INTER_LINEAR)
-    truth = cv2.resize(mask.astype(np.uint8), (1600, 1600), interpolation=cv2.INTER_NEAREST) > 0
+    big = cv2.resize(img, size, interpolation=cv2.INTER_LINEAR)
+    truth = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     cfg = {"backend": "yolact", "weights": str(root / "yolact_ws_effnetlite0.safetensors"), "fallback": "none"}
-    s = step(cfg)
+    return step(cfg), big, truth
+
+
+def test_large_photos_are_detected_on_a_smaller_copy_with_the_same_cut(monkeypatch):
+    """With the cut drawing the product, YOLACT sees a copy of at most DETECT_SIDE px (no D×H×W
+    full-resolution masks for a large photo); the product's mask is at the photo's resolution and
+    the same as when YOLACT sees the whole photo."""
+    s, big, truth = _shipped_step_on_a_large_packshot((1600, 1600))
     seen = []
     orig = s.predictor.soft_masks
     monkeypatch.setattr(s.predictor, "soft_masks", lambda im, **k: seen.append(im.shape) or orig(im, **k))
@@ -201,18 +207,7 @@ def test_very_large_photos_are_cut_on_a_working_copy_and_masked_at_full_size(mon
     """Above WORK_SIDE the cut and its merge run on a smaller copy (cost grows with the pixels, not
     faster); the mask and the matte come back at the photo's resolution, the same product as when
     the cut sees every pixel."""
-    from pathlib import Path
-
-    import cv2
-
-    root = Path(__file__).resolve().parents[2] / "weights"
-    if not (root / "cut_effnetlite0.onnx").exists():
-        pytest.skip("shipped cut weights not present")
-    img, mask = make_packshot(fg=(40, 90, 190))
-    big = cv2.resize(img, (1200, 900), interpolation=cv2.INTER_LINEAR)
-    truth = cv2.resize(mask.astype(np.uint8), (1200, 900), interpolation=cv2.INTER_NEAREST) > 0
-    cfg = {"backend": "yolact", "weights": str(root / "yolact_ws_effnetlite0.safetensors"), "fallback": "none"}
-    s = step(cfg)
+    s, big, truth = _shipped_step_on_a_large_packshot((1200, 900))
     seen = []
     orig = s.cut.alpha
     monkeypatch.setattr(s.cut, "alpha", lambda im: seen.append(im.shape) or orig(im))
