@@ -354,6 +354,8 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
         summary.startup_seconds = getattr(executor, "startup_seconds", 0.0)
     finally:
         executor.close()
+    if out.local:  # a worker killed mid-write (a crashed pool) leaves its temp file; the folder is ours
+        remove_stale_temps(out.root)
     # one line per file and reason: an unreadable file fails the same way in every variant
     for (source, error), vs in sorted(failed_variants.items()):
         which = "" if len(vs) == n_variants.get(source) else f" (variant {', '.join(map(str, sorted(vs)))})"

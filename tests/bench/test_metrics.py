@@ -89,3 +89,11 @@ def test_converge_epoch_and_mean_std():
     s = mean_std([1.0, 2.0, 3.0, None])
     assert s["mean"] == 2.0 and s["std"] == pytest.approx(1.0) and s["n"] == 3
     assert mean_std([0.5])["std"] == 0.0
+
+
+def test_sign_flip_p_is_exact():
+    from product_augment.bench.run import sign_flip_p
+
+    assert sign_flip_p([0.05, 0.03, 0.04, 0.02, 0.06]) == 2 / 32  # all up: only the all-up and all-down patterns
+    assert sign_flip_p([0.01, -0.01]) == 1.0
+    assert sign_flip_p([0.3]) is None

@@ -136,6 +136,13 @@ def test_bench_quick_profile_end_to_end(bench_config, tmp_path):
     assert "| pixel accuracy | 85 % → 92 % |" in report and "| epochs to converge | 150 → 120 |" in report
     assert "scenes: base → augmented (paired Δ)" in report and "augmented+classical" in report
     assert "by the original's aspect ratio" in report
+    # paired Δ against every control, base-steps first, with the sign count and the test's p
+    assert r["profile_config"]["seeds"] == 2
+    dv = r["arms"]["augmented"]["summary"]["tests"]["photos"]["delta_vs"]
+    assert list(dv)[0] == "base-steps" and set(dv) == {"base-steps", "base", "classical", "copy-paste"}
+    d = dv["base-steps"]["iou_image"]
+    assert d["n"] == 2 and d["positive"] + d["negative"] <= 2 and (d["p"] is None or 0 < d["p"] <= 1)
+    assert "| augmented − base-steps |" in report and "Test sets (images): `scenes`" in report
     try:
         import matplotlib  # noqa: F401
         assert (out / "curves.png").stat().st_size > 1000 and r["curves"] == "curves.png"

@@ -29,6 +29,39 @@ def _delta(d: dict | None, pct: bool = False) -> str:
     return f" (Δ {d['mean']:+.3f} ± {d['std']:.3f})"
 
 
+def _controls_table(arms: dict, tests: list[str]) -> list[str]:
+    """Foreground IoU and mAP of each augmented arm against each control, paired by seed: mean Δ ±
+    std, the seeds where the arm wins, and the sign-flip test's p."""
+    rows = []
+    for name, arm in arms.items():
+        if not name.startswith("augmented"):
+            continue
+        for control in ("base-steps", "base", "classical", "copy-paste"):
+            cells = []
+            for t in tests:
+                dv = arm["summary"]["tests"][t].get("delta_vs", {}).get(control)
+                if not dv:
+                    break
+                cell = []
+                for m in ("iou_image", "ap"):
+                    d = dv.get(m) or {}
+                    if d.get("mean") is None:
+                        cell.append("–")
+                        continue
+                    p = "" if d.get("p") is None else f", p {d['p']:.2f}"
+                    cell.append(f"{d['mean']:+.3f} ± {d['std']:.3f} ({d.get('positive', 0)}/{d['n']} up{p})")
+                cells.append(" · ".join(cell))
+            if len(cells) == len(tests):
+                rows.append(f"| {name} − {control} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return (["Paired Δ of each augmented arm against each control (IoU · mAP; seeds where the arm is "
+             "higher; two-sided p of the exact sign-flip test — 5 seeds cannot go below p 0.06). "
+             "`base-steps` has seen as many images as the augmented arm; `base` has half its steps:", "",
+             "| comparison | " + " | ".join(f"{t}: IoU · mAP" for t in tests) + " |",
+             "|---|" + "---|" * len(tests)] + rows + [""])
+
+
 def _paper(key: str | None, pct: bool) -> str:
     from .run import PAPER
 
@@ -50,7 +83,10 @@ def markdown(results: dict) -> str:
                  + (f", ablation: no {results['ablate']}" if results.get("ablate") else "")
                  + ("" if results.get("complete") else " — **incomplete run**") + ".")
     lines.append("Values are mean ± std over seeds; Δ is the paired difference (same seed, same initial weights).")
+    sizes = ", ".join(f"`{t}` {v.get('images')}" for t, v in results["data"]["tests"].items())
+    lines.append(f"Test sets (images): {sizes}.")
     lines.append("")
+    lines.extend(_controls_table(arms, tests))
     if "base" in arms and "augmented" in arms:
         b, a = arms["base"]["summary"], arms["augmented"]["summary"]
         lines.append("| metric | paper: base → augmented | "
@@ -135,12 +171,15 @@ def plot_curves(results: dict, path: Path) -> str | None:
                 ax.fill_between(x, np.nanmin(vals, 0), np.nanmax(vals, 0), color=line.get_color(), alpha=0.15)
     axes[0].set_xlabel("epoch")
     axes[1].set_xlabel("training images seen")
+    n_val = (results.get("data", {}).get("val") or {}).get("images")
     for ax in axes:
-        ax.set_ylabel("validation IoU (image mean)")
+        ax.set_ylabel("validation IoU (image mean, the validation sets pooled"
+                      + (f", {n_val} images)" if n_val else ")"))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"U-Net bench, profile {results['profile']}: validation IoU (mean over {results['seeds']} "
-                 f"seeds, band min–max)")
+    ran = max((len(r) for r in (a.get("runs", []) for a in results["arms"].values())), default=0)
+    fig.suptitle(f"U-Net bench, profile {results['profile']}: validation IoU (mean over {ran} seed(s) run, "
+                 f"band min–max)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -123,7 +123,7 @@ def run_bench(cfg: BenchConfig, profile: str | None = None, seeds: int | None = 
         "command": command,
         "started": _now(),
         "profile": pname,
-        "profile_config": prof.model_dump(),
+        "profile_config": {**prof.model_dump(), "seeds": n_seeds},
         "seeds": n_seeds,
         "device": dev,
         "torch_threads": torch.get_num_threads(),
@@ -269,17 +269,41 @@ def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:.3f}"
 
 
+# The controls every arm is compared with, most telling first: base-steps has seen as many images as
+# the augmented arm; base has half its optimiser steps.
+CONTROLS = ("base-steps", "base", "classical", "copy-paste")
+
+
 def _paired_delta(runs: list[dict], base_runs: list[dict], test: str, metric: str) -> dict:
-    """mean ± std over seeds of (arm − base) for the seeds both have (same seed = same init)."""
+    """mean ± std over seeds of (arm − control) for the seeds both have (same seed = same init), the
+    sign count (`positive`/`negative` of `n`) and the paired sign-flip test's two-sided `p`."""
     base_by_seed = {r["seed"]: r["tests"][test].get(metric) for r in base_runs}
     diffs = [r["tests"][test].get(metric) - base_by_seed[r["seed"]] for r in runs
              if base_by_seed.get(r["seed"]) is not None and r["tests"][test].get(metric) is not None]
-    return mean_std(diffs)
+    out = mean_std(diffs)
+    out["positive"] = sum(d > 0 for d in diffs)
+    out["negative"] = sum(d < 0 for d in diffs)
+    out["p"] = sign_flip_p(diffs)
+    return out
+
+
+def sign_flip_p(diffs: list[float]) -> float | None:
+    """Two-sided p of the exact paired sign-flip (randomisation) test: the share of the 2^n sign
+    patterns whose mean is at least as far from 0 as the observed one. None below 2 pairs; with n
+    pairs the smallest possible p is 2/2^n (0.0625 for 5 seeds)."""
+    n = len(diffs)
+    if n < 2 or n > 16:
+        return None
+    d = np.asarray(diffs, dtype=float)
+    signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+    means = np.abs((signs * d).mean(axis=1))
+    return float((means >= abs(d.mean()) - 1e-12).mean())
 
 
 def _summarise(results: dict) -> None:
     base_runs = results["arms"].get("base", {}).get("runs", [])
-    for arm in results["arms"].values():
+    controls = {c: results["arms"][c]["runs"] for c in CONTROLS if results["arms"].get(c, {}).get("runs")}
+    for name, arm in results["arms"].items():
         runs = arm["runs"]
         if not runs:
             continue
@@ -295,6 +319,8 @@ def _summarise(results: dict) -> None:
                                                            for r in runs])} for b in buckets}
             if base_runs:
                 per["delta_vs_base"] = {m: _paired_delta(runs, base_runs, t, m) for m in TEST_METRICS}
+            per["delta_vs"] = {c: {m: _paired_delta(runs, c_runs, t, m) for m in TEST_METRICS}
+                               for c, c_runs in controls.items() if c != name}
             summ["tests"][t] = per
         curves = [[p.get("val_iou") for p in r["curve"]] for r in runs]
         length = min(len(c) for c in curves)
