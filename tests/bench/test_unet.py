@@ -139,7 +139,7 @@ def test_bench_quick_profile_end_to_end(bench_config, tmp_path):
     # paired Δ against every control, base-steps first, with the sign count and the test's p
     assert r["profile_config"]["seeds"] == 2
     dv = r["arms"]["augmented"]["summary"]["tests"]["photos"]["delta_vs"]
-    assert list(dv)[0] == "base-steps" and set(dv) == {"base-steps", "base", "classical", "copy-paste"}
+    assert next(iter(dv)) == "base-steps" and set(dv) == {"base-steps", "base", "classical", "copy-paste"}
     d = dv["base-steps"]["iou_image"]
     assert d["n"] == 2 and d["positive"] + d["negative"] <= 2 and (d["p"] is None or 0 < d["p"] <= 1)
     assert "| augmented − base-steps |" in report and "Test sets (images): `scenes`" in report

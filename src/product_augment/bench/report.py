@@ -55,11 +55,11 @@ def _controls_table(arms: dict, tests: list[str]) -> list[str]:
                 rows.append(f"| {name} − {control} | " + " | ".join(cells) + " |")
     if not rows:
         return []
-    return (["Paired Δ of each augmented arm against each control (IoU · mAP; seeds where the arm is "
+    intro = ("Paired Δ of each augmented arm against each control (IoU · mAP; seeds where the arm is "
              "higher; two-sided p of the exact sign-flip test — 5 seeds cannot go below p 0.06). "
-             "`base-steps` has seen as many images as the augmented arm; `base` has half its steps:", "",
-             "| comparison | " + " | ".join(f"{t}: IoU · mAP" for t in tests) + " |",
-             "|---|" + "---|" * len(tests)] + rows + [""])
+             "`base-steps` has seen as many images as the augmented arm; `base` has half its steps:")
+    header = "| comparison | " + " | ".join(f"{t}: IoU · mAP" for t in tests) + " |"
+    return [intro, "", header, "|---|" + "---|" * len(tests), *rows, ""]
 
 
 def _paper(key: str | None, pct: bool) -> str:
