@@ -18,6 +18,13 @@ def mask_to_rle(mask: np.ndarray) -> dict:
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
+def rle_to_mask(rle: dict) -> np.ndarray:
+    """The H×W uint8 (0/1) mask of a JSON-ready RLE (`mask_to_rle`'s form: counts as str)."""
+    from pycocotools import mask as mask_utils
+
+    return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
+
+
 def rle_area(rle: dict) -> float:
     from pycocotools import mask as mask_utils
 

@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from . import jobs as J
-from .annotations import build_coco, yolo_dataset_yaml, yolo_names, yolo_seg_lines, yolo_split
+from .annotations import build_coco, rle_to_mask, yolo_dataset_yaml, yolo_names, yolo_seg_lines, yolo_split
 from .storage import Store
 
 
@@ -77,8 +77,6 @@ def export_coco(run_dir: str, out: str) -> dict:
 
 
 def export_yolo(run_dir: str, out: str) -> dict:
-    from pycocotools import mask as mask_utils
-
     src, dst = Store(run_dir), Store(out)
     entries = dataset_entries(src)
     if not entries:
@@ -90,9 +88,7 @@ def export_yolo(run_dir: str, out: str) -> dict:
             image = e["outputs"]["image"]
             rel = str(PurePosixPath(image).relative_to("images"))
             w, h = e["size"]
-            insts = [_Inst(i["class_id"], mask_utils.decode({"size": i["rle"]["size"],
-                                                             "counts": i["rle"]["counts"].encode("ascii")}))
-                     for i in e["instances"]]
+            insts = [_Inst(i["class_id"], rle_to_mask(i["rle"])) for i in e["instances"]]
             dst.write_bytes(f"images/{split}/{rel}", src.read_bytes(image))
             label = str(PurePosixPath(rel).with_suffix(".txt"))
             dst.write_bytes(f"labels/{split}/{label}", "\n".join(yolo_seg_lines(insts, w, h)).encode() + b"\n")

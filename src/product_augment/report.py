@@ -88,13 +88,12 @@ def _jpeg(rgb: np.ndarray) -> bytes:
 def _overlays(entry: dict, size: tuple[int, int]) -> bytes:
     """The mask tint (left half) and the edge line (right half) side by side, one RGBA PNG twice
     the thumbnail's width, from the manifest's RLEs; the page shows either half on demand."""
-    from pycocotools import mask as mask_utils
+    from .annotations import rle_to_mask
 
     w, h = size
     m = np.zeros((h, w), np.uint8)
     for inst in entry.get("instances", []):
-        rle = inst["rle"]
-        full = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
+        full = rle_to_mask(inst["rle"])
         m = np.maximum(m, cv2.resize(full * np.uint8(255), (w, h), interpolation=cv2.INTER_AREA))
     inside = (m > 127).astype(np.uint8)
     edge = cv2.morphologyEx(inside, cv2.MORPH_GRADIENT, np.ones((2, 2), np.uint8)) > 0

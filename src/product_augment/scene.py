@@ -68,10 +68,9 @@ class Backdrop:
     objects: tuple[BackdropObject, ...]
 
     def object_masks(self) -> list[tuple[int, np.ndarray]]:
-        from pycocotools import mask as mask_utils
+        from .annotations import rle_to_mask
 
-        return [(o.class_id, mask_utils.decode({"size": o.rle["size"], "counts": o.rle["counts"].encode("ascii")})
-                 .astype(bool)) for o in self.objects]
+        return [(o.class_id, rle_to_mask(o.rle).astype(bool)) for o in self.objects]
 
 
 def read_backdrop(path: Path) -> Backdrop:
