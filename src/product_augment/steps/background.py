@@ -18,6 +18,7 @@ textures the rule applies to the texture's mean colour after tint.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -375,16 +376,8 @@ class _Background(ParamStep):
         return self.add_backdrop_objects(out, params["plate"])
 
     def harmonized(self, sample: Sample, plate: np.ndarray | None) -> Sample:
-        """The input photo relit from the light of its own background to the plate's (`harmonize`)."""
-        strength = float(getattr(self.config, "harmonize", 0.0))
-        if strength <= 0 or plate is None or sample.alpha is None:
-            return sample
-        src = harmonize.light_estimate(sample.image, sample.alpha < 0.02)
-        dst = harmonize.light_estimate(plate)
-        if src is None or dst is None:
-            return sample
-        g = harmonize.gains(src, dst, strength)
-        return sample.replace(image=harmonize.apply_gains(sample.image, g))
+        """The input photo as it goes onto the plate (relit by kinds that harmonize)."""
+        return sample
 
     def light(self, p: Mapping[str, Any], size: tuple[int, int]) -> tuple[SceneLight | None, float | None]:
         """The scene's key light and the floor's gloss, for kinds that know them."""
@@ -546,16 +539,16 @@ class ImageBackground(_Background):
         name = scene.class_name(sample.instances[0].class_id)
         return None if name is None else (name, scene.SIZE_PRIOR_CM[name])
 
-    def _crop(self, bd: scene.Backdrop, canvas: tuple[int, int], zoom: float, pos) -> tuple[float, float, float]:
-        """(canvas row of the horizon, canvas row where the support starts, canvas px per backdrop px)
-        of the crop `plates.crop_scale_plate` takes (sidecar pixels; only fractions matter)."""
+    def _crop(self, bd: scene.Backdrop, canvas: tuple[int, int], zoom: float, pos) -> tuple[float, float]:
+        """(canvas row of the horizon, canvas row where the support starts) of the crop
+        `plates.crop_scale_plate` takes (sidecar pixels; only fractions matter)."""
         w, h = canvas
         iw, ih = bd.size
         cw = min(iw, ih * w / h) / max(zoom, 1.0)
         ch = cw * h / w
         y0 = pos[1] * (ih - ch)
         k = h / ch
-        return (bd.horizon * ih - y0) * k, (bd.support_from * ih - y0) * k, k
+        return (bd.horizon * ih - y0) * k, (bd.support_from * ih - y0) * k
 
     def _stand(self, bd: scene.Backdrop, canvas, zoom, pos, box, size_cm: float, bottom: float,
                cap: float | None) -> tuple[float, float, str] | None:
@@ -565,7 +558,7 @@ class ImageBackground(_Background):
         bx0, by0, bx1, by1 = box
         bw, bh = bx1 - bx0, by1 - by0
         longest = max(bw, bh)
-        hy, start, _k = self._crop(bd, canvas, zoom, pos)
+        hy, start = self._crop(bd, canvas, zoom, pos)
         y, step = bottom, max(1.0, 0.005 * h)
         note = "at the drawn contact row"
         while True:
@@ -593,20 +586,18 @@ class ImageBackground(_Background):
             # log-uniform: as many kettles as washing machines between 20 and 90 cm would be too many big ones
             drawn = round(float(np.exp(rng.uniform(np.log(prior[1][0]), np.log(prior[1][1])))), 3)
             for size_cm in (drawn, prior[1][0]):
-                p["size_cm"] = size_cm
                 ok = [j for j, bd in enumerate(self.backdrops) if bd is not None and
                       self._stand(bd, canvas, p["zoom"], p["pos"], box, size_cm, mid, cfg.max_enlarge) is not None]
                 if ok:
                     break
+            p["size_cm"] = size_cm if ok else drawn
             # where a photographer would set it: small things on a table or counter, furniture on the floor
             lo, hi = prior[1]
             kinds = {"counter", "table"} if hi <= SMALL_PRODUCT_CM else {"floor"} if lo >= SMALL_PRODUCT_CM else None
             preferred = [j for j in ok if kinds is None or self.backdrops[j].support_kind in kinds]
             ok = preferred or ok
-            if p["size_cm"] != drawn and ok:
+            if p["size_cm"] != drawn:
                 p["size_note"] = f"{drawn:g} cm fits no backdrop: the class's smallest size"
-            elif not ok:
-                p["size_cm"] = drawn
             if ok and i not in ok:
                 i = ok[int(rng.integers(len(ok)))]
                 p.update(file=self.photos.names[i], index=i,
@@ -623,20 +614,30 @@ class ImageBackground(_Background):
         if prior is None:
             return "class unknown" if not sample.instances else \
                 f"class unknown ({scene.class_name(sample.instances[0].class_id) or 'product'})"
-        name, size_cm = prior[0], plate.get("size_cm")
-        if size_cm is None:  # a folder without any sidecar never gets here; kept for old params
-            return "size not drawn"
+        name, size_cm = prior[0], plate["size_cm"]
         stand = self._stand(bd, canvas, plate["zoom"], plate["pos"], box, size_cm, bottom, self.config.max_enlarge)
         if stand is None:
             return (f"a {name} of {size_cm:.0f} cm does not fit {plate['file']}'s support at this crop"
                     + ("" if self.config.max_enlarge is None else " without enlarging it more than max_enlarge"))
         f, y, note = stand
-        hy = self._crop(bd, canvas, plate["zoom"], plate["pos"])[0]
+        hy, _start = self._crop(bd, canvas, plate["zoom"], plate["pos"])
         return f, y, {"mode": "true", "class": name, "cm": round(size_cm, 3),
                       "px_per_cm": round(scene.px_per_cm(y, hy, bd.camera_height_cm), 6),
                       "contact_row": round(y, 3), "note": note}
 
     # -- render ---------------------------------------------------------------------------------
+
+    def harmonized(self, sample, plate):
+        """The input photo relit from the light of its own background to the plate's (`harmonize`)."""
+        strength = self.config.harmonize
+        if strength <= 0 or plate is None or sample.alpha is None:
+            return sample
+        src = harmonize.light_estimate(sample.image, sample.alpha < 0.02)
+        dst = harmonize.light_estimate(plate)
+        if src is None or dst is None:
+            return sample
+        g = harmonize.gains(src, dst, strength)
+        return sample.replace(image=harmonize.apply_gains(sample.image, g))
 
     def render_plate(self, p, size):
         photo = self.photos[p["index"]]
@@ -649,14 +650,14 @@ class ImageBackground(_Background):
         return float(box[3]) if box is not None else float(placed.height)
 
     def light(self, p, size):
-        bd = self.backdrops[p["index"]] if p["index"] < len(self.backdrops) else None
+        bd = self.backdrops[p["index"]]
         if bd is None:
             return None, None
         az = -bd.light_azimuth if p["flip"] else bd.light_azimuth
         return SceneLight(az, bd.light_elevation, f"backdrop {p['file']}"), bd.gloss
 
     def add_backdrop_objects(self, out, p):
-        bd = self.backdrops[p["index"]] if p["index"] < len(self.backdrops) else None
+        bd = self.backdrops[p["index"]]
         if bd is None or not bd.objects:
             return out
         size = (out.width, out.height)
@@ -668,8 +669,7 @@ class ImageBackground(_Background):
                 m = cv2.flip(m, 1)
             canvas_mask = (plates.crop_scale_plate(m, size, p["zoom"], tuple(p["pos"])) > 127) & ~product
             if canvas_mask.mean() >= self.min_object_area:
-                inst = Instance.from_mask(class_id, canvas_mask)
-                extra.append(Instance(inst.class_id, inst.mask, inst.box, 1.0, backdrop=True))
+                extra.append(dataclasses.replace(Instance.from_mask(class_id, canvas_mask), backdrop=True))
         return out.replace(instances=tuple(out.instances) + tuple(extra)) if extra else out
 
 
