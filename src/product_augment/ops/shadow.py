@@ -178,6 +178,25 @@ def premultiplied(image: np.ndarray, alpha: np.ndarray, plate: np.ndarray | None
     return np.clip(prem, 0.0, 255.0 * a)
 
 
+def _reflection_reach(n: int, blur: float, fp: Footprint, width: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """For a reflection n rows deep: each row's distance from the floor line, its blur radius, and
+    the columns the blurred reflection can reach (the product's box grown by 3 radii)."""
+    dist = np.arange(n, dtype=np.float32) + 0.5
+    sigma = (blur * dist).astype(np.float32)
+    reach = math.ceil(3 * float(sigma[-1])) + 2
+    return dist, sigma, max(0, fp.box[0] - reach), min(width, fp.box[2] + reach)
+
+
+def _premultiplied_rgba(image: np.ndarray, alpha: np.ndarray, plate: np.ndarray | None,
+                        region: tuple[slice, slice]) -> np.ndarray:
+    """The product's premultiplied colour and its matte over `region`, h×w×4 float32, to reflect."""
+    rows, cols = region
+    rgba = np.empty((rows.stop - rows.start, cols.stop - cols.start, 4), dtype=np.float32)
+    rgba[..., :3] = premultiplied(image[region], alpha[region], None if plate is None else plate[region])
+    rgba[..., 3] = alpha[region]
+    return rgba
+
+
 def mirror_reflection(image: np.ndarray, alpha: np.ndarray, fp: Footprint, axis_y: int, *,
                       opacity: float, fade: float, blur: float, squash: float,
                       plate: np.ndarray | None = None) -> Layer | None:
@@ -193,15 +212,9 @@ def mirror_reflection(image: np.ndarray, alpha: np.ndarray, fp: Footprint, axis_
     n = min(h - axis_y, math.ceil(fade_px))
     if n <= 0 or axis_y <= 0 or opacity <= 0:
         return None
-    dist = np.arange(n, dtype=np.float32) + 0.5
-    sigma = (blur * dist).astype(np.float32)
-    reach = math.ceil(3 * float(sigma[-1])) + 2
-    x0, x1 = max(0, fp.box[0] - reach), min(w, fp.box[2] + reach)
+    _dist, sigma, x0, x1 = _reflection_reach(n, blur, fp, w)
     top = max(0, axis_y - math.ceil(n / max(squash, 1e-3)) - 2)
-    region = (slice(top, axis_y), slice(x0, x1))
-    rgba = np.empty((axis_y - top, x1 - x0, 4), dtype=np.float32)
-    rgba[..., :3] = premultiplied(image[region], alpha[region], None if plate is None else plate[region])
-    rgba[..., 3] = alpha[region]
+    rgba = _premultiplied_rgba(image, alpha, plate, (slice(top, axis_y), slice(x0, x1)))
     refl = reflect_rows(rgba, axis_y - top, squash, rows=n)
     if blur > 0:
         refl = variable_blur_rows(refl, sigma)
@@ -272,18 +285,12 @@ def mirror_reflection_outline(image: np.ndarray, alpha: np.ndarray, fp: Footprin
     n = min(h - math.floor(lo), math.ceil(fade_px))
     if n <= 0 or lo <= 0 or opacity <= 0:
         return None
-    dist = np.arange(n, dtype=np.float32) + 0.5
-    sigma = (blur * dist).astype(np.float32)
-    reach = math.ceil(3 * float(sigma[-1])) + 2
-    x0, x1 = max(0, bx0 - reach), min(w, bx1 + reach)
+    dist, sigma, x0, x1 = _reflection_reach(n, blur, fp, w)
     cols = np.arange(x0, x1)
     # the line beyond the box continues flat from its ends (only blur reaches there)
     full_line = np.interp(cols, np.arange(bx0, bx1), line).astype(np.float32)
     top = max(0, math.floor(lo - math.ceil(n / max(squash, 1e-3)) - 2))
-    region = (slice(top, min(h, math.ceil(hi) + 1)), slice(x0, x1))
-    rgba = np.empty((region[0].stop - top, x1 - x0, 4), dtype=np.float32)
-    rgba[..., :3] = premultiplied(image[region], alpha[region], None if plate is None else plate[region])
-    rgba[..., 3] = alpha[region]
+    rgba = _premultiplied_rgba(image, alpha, plate, (slice(top, min(h, math.ceil(hi) + 1)), slice(x0, x1)))
     # straighten: row i of column x shows the row (i + 0.5) / squash above that column's line
     map_x = np.broadcast_to((cols - x0).astype(np.float32), (n, x1 - x0))
     map_y = (full_line[None, :] - top) - (dist[:, None] / max(squash, 1e-3)) - 0.5
@@ -300,8 +307,7 @@ def mirror_reflection_outline(image: np.ndarray, alpha: np.ndarray, fp: Footprin
     bent = cv2.remap(straight, np.ascontiguousarray(np.broadcast_to((cols - x0).astype(np.float32), by.shape)),
                      np.ascontiguousarray(by.astype(np.float32)), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-    bent[yy[:, 0] < full_line.min() - 1] = 0
-    bent[(by < -0.5)] = 0  # above each column's line: nothing
+    bent[by < -0.5] = 0  # above each column's line: nothing
     rows_in = min(rows, h - out_top)
     bent = bent[:rows_in]
     np.clip(bent[..., 3], 0.0, 1.0, out=bent[..., 3])

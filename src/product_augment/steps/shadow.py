@@ -196,7 +196,7 @@ class MirrorShadowStep(_ShadowStep):
             if line is None:
                 layer = ops.mirror_reflection(sample.image, part, fp, axis, **kw)
             else:  # about the floor under its base (moved onto the scene's floor where it stands on it)
-                line = line + (axis - fp.base_y if axis != fp.base_y else 0)
+                line = line + (axis - fp.base_y)
                 layer = ops.mirror_reflection_outline(sample.image, part, fp, line, **kw)
             if layer is not None:
                 layers.append(layer)
