@@ -101,13 +101,19 @@ def read_image(path: Path, max_side: int | None = None,
         if "truncated" in msg.lower():
             raise ImageReadError("image file is truncated") from None
         raise ImageReadError(f"cannot decode image: {msg}") from None
-    if max_side and max(rgb.shape[:2]) > max_side:
-        s = max_side / max(rgb.shape[:2])
-        dsize = (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s)))
-        rgb = cv2.resize(rgb, dsize, interpolation=cv2.INTER_AREA)
-        if alpha is not None:
-            alpha = cv2.resize(alpha, dsize, interpolation=cv2.INTER_AREA)
+    if max_side:
+        rgb = shrunk(rgb, max_side)
+        alpha = None if alpha is None else shrunk(alpha, max_side)
     return rgb, alpha
+
+
+def shrunk(image: np.ndarray, side: int) -> np.ndarray:
+    """`image` itself when its longest side is at most `side`, else a copy that long (INTER_AREA)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= side:
+        return image
+    s = side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
 
 
 def _to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:

@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..classes import class_id
-from ..io import CocoMasks, MaskFolder, read_mask
+from ..io import CocoMasks, MaskFolder, read_mask, shrunk
 from ..models.yolact.spec import EDGE_REFINE
 from ..ops.classical_matte import classical_matte
 from ..ops.matte import confine_matte
@@ -238,21 +238,14 @@ class YolactSegment(_Segment):
         names it and anchors it, so a photo larger than DETECT_SIDE is detected on a smaller copy:
         its D full-resolution soft masks (D × H × W float32, ~450 MB at 16 MP) are never made."""
         cfg = self.config
-        h, w = image.shape[:2]
-        if cfg.mask != "cut" or cfg.mode != "top" or max(h, w) <= DETECT_SIDE:
-            return image
-        s = DETECT_SIDE / max(h, w)
-        return cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        return shrunk(image, DETECT_SIDE) if cfg.mask == "cut" and cfg.mode == "top" else image
 
     def _kept(self, image: np.ndarray, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
         cut = self.cut
         if cut is not None:
             from ..models.cut.runtime import merge_with_detections
             h, w = image.shape[:2]
-            work = image
-            if self.config.mode == "top" and max(h, w) > WORK_SIDE:  # the cut on a copy of at most WORK_SIDE
-                s = WORK_SIDE / max(h, w)
-                work = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            work = shrunk(image, WORK_SIDE) if self.config.mode == "top" else image  # the cut on a smaller copy
             kept = merge_with_detections(found, soft, cut.alpha(work), self.class_id,
                                          keep_all=self.config.mode == "all", min_fraction=cut.min_fragment,
                                          threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor)
