@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Rebuild the unlabelled pool of real product photos (data/real/pool/images, gitignored).
+
+Photos come from demo/sample product images shipped in public e-commerce repositories
+(only permissive or copyleft licences; never vendored into this repo).  Each source is
+pinned to a commit of a bare git mirror (as produced by the `fetch` tool:
+<mirror_root>/<owner>+<name>/repo).  Steps:
+
+  1. list image blobs matching the source's path globs at the pinned commit;
+  2. skip LFS pointers / tiny files / undecodable blobs / images < MIN_SIDE;
+  3. flatten alpha onto white, convert to RGB, resize so the long side <= 1024,
+     save JPEG q92 as images/<prefix>_<name>.jpg;
+  4. drop names listed in DROPPED (manual review: non-photo, non-product, holdout hit...);
+  5. drop near-duplicates (8x8 dHash, Hamming <= 6) of data/real/all/images and within the pool;
+  6. write scripts/data/pool_photos.json (photos + dropped with reasons).
+
+    .venv/bin/python scripts/data/gather_pool.py [--mirror-root /work/.mirror] [--out data/real/pool]
+
+Afterwards run /work/shared/tools/holdout_check.py on the pool and add any hits to DROPPED.
+Sources used by the validation/test set (aws-samples/retail-demo-store, gcompris-qt-data,
+magento2-sample-data, microservices-demo, cognitive-services-sample-data-files,
+python-docs-samples, opencv, scikit-image) and all Vendure packages/repos are excluded.
+"""
+import argparse, fnmatch, io, json, os, re, subprocess, sys
+
+from PIL import Image, ImageOps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MAX_SIDE, MIN_SIDE, QUALITY, HAMMING = 1024, 256, 92, 6
+EXTS = (".jpg", ".jpeg", ".png", ".webp")
+
+# repo, commit, include globs, exclude globs, licence, prefix, how many leading path parts to strip for the name
+SOURCES = [
+    dict(repo="bagisto/bagisto", commit="889a7c6bd7200867d528f6ddc2668798e7db05d8",
+         include=["packages/Webkul/Installer/src/Resources/assets/images/seeders/products/*"],
+         exclude=[], licence="MIT", prefix="bagisto", strip=8,
+         reject="source rejected on review: AI-generated images (garbled text), mostly people modelling "
+                "clothes or scenes, not genuine product photographs"),
+    dict(repo="spree/spree", commit="cee28a23d9965d3c873955f2a567212450e4b335",
+         include=["docs/images/demo-images/*"], exclude=[], licence="BSD-3-Clause", prefix="spree", strip=3),
+    dict(repo="solidusio/solidus", commit="1f5bf5c638f5fe9fbda4d480bdb7ebcfa39a9a5e",
+         include=["sample/db/samples/images/*"], exclude=[], licence="BSD-3-Clause", prefix="solidus", strip=4),
+    dict(repo="opencart/opencart", commit="01254c2138915763c3a86139e24b26c33b3aeb17",
+         include=["upload/image/catalog/demo/*"],
+         exclude=["*/manufacturer/*", "*/banners/*", "*logo*", "*gift-voucher*", "*/canon_eos_5d_*"],
+         licence="GPL-3.0", prefix="opencart", strip=4),
+    dict(repo="Sylius/Sylius", commit="3466cbab1098367b7107e756714f9390bf5e4bf6",
+         include=["src/Sylius/Bundle/CoreBundle/Resources/fixtures/*"], exclude=["*/adminAvatars/*"],
+         licence="MIT", prefix="sylius", strip=6),
+    dict(repo="evershopcommerce/evershop", commit="770c47bb89b600bebabbc035c014ba7dd8dd0b78",
+         include=["seed/images/*"], exclude=[], licence="GPL-3.0", prefix="evershop", strip=2),
+    dict(repo="shuup/shuup", commit="25f78cfe370109b9885b903e503faac295c7b7f2",
+         include=["shuup/testing/modules/sample_data/images/*"], exclude=[], licence="OSL-3.0",
+         prefix="shuup", strip=5),
+    dict(repo="thelia/thelia", commit="87d276393c262b04757189b73d623bf6f3cf7cee",
+         include=["core/lib/Thelia/Command/Import/data/images/PROD*"], exclude=[], licence="GPL-3.0",
+         prefix="thelia", strip=7),
+    dict(repo="woocommerce/woocommerce-blocks", commit="03c7cfacb225be345ab30240ef483476c080bae8",
+         include=["images/pattern-placeholders/*", "images/previews/*"], exclude=[], licence="GPL-3.0",
+         prefix="wooblocks", strip=2),
+    dict(repo="oroinc/orocommerce", commit="0da6b964fd873b6abd2d002058a0e9ab4bf34e0a",
+         include=["src/Oro/Bundle/ProductBundle/Migrations/Data/Demo/ORM/images/*"],
+         exclude=["*/resized/*"],  # resized/ holds copies of the same 60 photos
+         licence="OSL-3.0", prefix="oro", strip=8),
+    dict(repo="saleor/saleor", commit="723cd4eba87dfc72822ade45dc08a3caa548428d",
+         include=["saleor/static/placeholders/*"], exclude=[], licence="BSD-3-Clause", prefix="saleor", strip=3),
+]
+
+# name -> reason (filled from the contact-sheet review and the holdout check)
+DROPPED = {
+    # flagged by /work/shared/tools/holdout_check.py (photo of the independent evaluation)
+    'wooblocks_watch-hand-brand-jewellery-strap-platinum': 'holdout_check hit (independent evaluation photo, dHash distance 2)',
+    # group shot / several products
+    'opencart_iphone_3': 'group shot / several products',
+    'opencart_iphone_4': 'group shot / several products',
+    'opencart_iphone_5': 'group shot / several products',
+    'opencart_ipod_nano_5': 'group shot / several products',
+    'opencart_ipod_shuffle_5': 'group shot / several products',
+    'opencart_ipod_classic_3': 'group shot / several products',
+    'opencart_macbook_pro_4': 'group shot / several products',
+    'opencart_compaq_presario': 'group shot / several products',
+    'opencart_sony_vaio_2': 'group shot / several products',
+    'opencart_sony_vaio_3': 'group shot / several products',
+    'opencart_samsung_tab_1': 'group shot / several products',
+    'shuup_default_category01': 'group shot / several products',
+    'sylius_stickers': 'group shot / several products',
+    'wooblocks_drinkware-liquid-tableware-dishware-bottle-fluid': 'group shot / several products',
+    'wooblocks_table-floor-home-living-room-furniture-room': 'group shot / several products',
+    'wooblocks_table-floor-home-living-room-furniture-room-square': 'group shot / several products',
+    'wooblocks_table-floor-interior-atmosphere-living-room-furniture-square-lg': 'group shot / several products',
+    'wooblocks_table-floor-interior-atmosphere-living-room-furniture-square': 'group shot / several products',
+    'wooblocks_collection': 'group shot / several products',
+    # diagram / multi-view technical sheet
+    'opencart_iphone_6': 'diagram / multi-view technical sheet',
+    'opencart_ipod_nano_1': 'diagram / multi-view technical sheet',
+    'opencart_ipod_nano_2': 'diagram / multi-view technical sheet',
+    'opencart_ipod_shuffle_2': 'diagram / multi-view technical sheet',
+    'opencart_macbook_3': 'diagram / multi-view technical sheet',
+    'opencart_macbook_pro_1': 'diagram / multi-view technical sheet',
+    # banner (wide, text or scene)
+    'opencart_samsung_banner': 'banner (wide, text or scene)',
+    'shuup_default_banner01': 'banner (wide, text or scene)',
+    'shuup_default_banner02': 'banner (wide, text or scene)',
+    'evershop_banner-one': 'banner (wide, text or scene)',
+    'evershop_banner-two': 'banner (wide, text or scene)',
+    'saleor_products-list_accessories': 'banner (wide, text or scene)',
+    'saleor_products-list_apparel': 'banner (wide, text or scene)',
+    'saleor_products-list_clothing': 'banner (wide, text or scene)',
+    'saleor_products-list_groceries': 'banner (wide, text or scene)',
+    'saleor_products-list_summer': 'banner (wide, text or scene)',
+    # people-dominated (product worn by a model)
+    'sylius_caps_cap_01': 'people-dominated (product worn by a model)',
+    'sylius_caps_cap_02': 'people-dominated (product worn by a model)',
+    'sylius_caps_cap_03': 'people-dominated (product worn by a model)',
+    'sylius_caps_cap_04': 'people-dominated (product worn by a model)',
+    'sylius_dresses_dress_01': 'people-dominated (product worn by a model)',
+    'sylius_dresses_dress_02': 'people-dominated (product worn by a model)',
+    'sylius_dresses_dress_03': 'people-dominated (product worn by a model)',
+    'sylius_jeans_man_jeans_01': 'people-dominated (product worn by a model)',
+    'sylius_jeans_man_jeans_02': 'people-dominated (product worn by a model)',
+    'sylius_jeans_man_jeans_03': 'people-dominated (product worn by a model)',
+    'sylius_jeans_woman_jeans_01': 'people-dominated (product worn by a model)',
+    'sylius_jeans_woman_jeans_02': 'people-dominated (product worn by a model)',
+    'sylius_jeans_woman_jeans_03': 'people-dominated (product worn by a model)',
+    'sylius_jeans_woman_jeans_04': 'people-dominated (product worn by a model)',
+    'sylius_t-shirts': 'people-dominated (product worn by a model)',
+    'sylius_t-shirts_man_t-shirt_01': 'people-dominated (product worn by a model)',
+    'sylius_t-shirts_man_t-shirt_02': 'people-dominated (product worn by a model)',
+    'sylius_t-shirts_man_t-shirt_03': 'people-dominated (product worn by a model)',
+    'sylius_t-shirts_woman_t-shirt_01': 'people-dominated (product worn by a model)',
+    'sylius_t-shirts_woman_t-shirt_02': 'people-dominated (product worn by a model)',
+    'sylius_t-shirts_woman_t-shirt_03': 'people-dominated (product worn by a model)',
+    'oro_images_2JV62-Basic-Women-s-4-Pocket-Black-Scrub-Set': 'people-dominated (product worn by a model)',
+    'oro_images_3LV37-Women-s-5-Pocket-V-neck-Fashion-Scrub-Top': 'people-dominated (product worn by a model)',
+    'oro_images_3RE23-Men-s-2-Pocket-Lab-Coat': 'people-dominated (product worn by a model)',
+    'oro_images_3YB32-Women-s-Teal-Scrub-Cap': 'people-dominated (product worn by a model)',
+    'oro_images_4HC51-Women-s-Physician-s-3-Pocket-Lab-Coat': 'people-dominated (product worn by a model)',
+    'oro_images_4QI22-Women-s-Basic-1-Pocket-Pink-Scrub-Top': 'people-dominated (product worn by a model)',
+    'oro_images_5GN30-Physician-s-5-Pocket-Lab-Coat': 'people-dominated (product worn by a model)',
+    'oro_images_7YV41-Women-s-Fashion-Scrub-Set': 'people-dominated (product worn by a model)',
+    'oro_images_8BC37-Colorful-Floral-Women-s-Scrub-Top': 'people-dominated (product worn by a model)',
+    'oro_images_9OK21-Men-s-Basic-V-neck-1-Pocket-Light-Blue-Scrub-Top': 'people-dominated (product worn by a model)',
+    'oro_images_6UB33-Men-s-White-Scrub-Set': 'people-dominated (product worn by a model)',
+    # people photo, not a product
+    'wooblocks_man-person-music-black-and-white-white-photography': 'people photo, not a product',
+    'wooblocks_man-person-winter-photography-statue-coat': 'people photo, not a product',
+    'wooblocks_white-black-black-and-white-photograph-monochrome-photography': 'people photo, not a product',
+    'wooblocks_portrait': 'people photo, not a product',
+    'wooblocks_beach-landscape-sea-coast-nature-person': 'people photo, not a product',
+    # drawing / flat graphic, not a photo
+    'wooblocks_beanie': 'drawing / flat graphic, not a photo',
+    'wooblocks_cap': 'drawing / flat graphic, not a photo',
+    'wooblocks_hoodie-with-logo': 'drawing / flat graphic, not a photo',
+    'wooblocks_hoodie-with-pocket': 'drawing / flat graphic, not a photo',
+    'wooblocks_hoodie-with-zipper': 'drawing / flat graphic, not a photo',
+    'wooblocks_long-sleeve-tee': 'drawing / flat graphic, not a photo',
+    'wooblocks_polo': 'drawing / flat graphic, not a photo',
+    'wooblocks_tshirt': 'drawing / flat graphic, not a photo',
+    'wooblocks_pennant': 'drawing / flat graphic, not a photo',
+    'solidus_solidus_sticker': 'drawing / flat graphic, not a photo',
+    'saleor_saleor-gift-100': 'drawing / flat graphic, not a photo',
+    'saleor_saleor-gift-50': 'drawing / flat graphic, not a photo',
+    'saleor_saleor-gift-500': 'drawing / flat graphic, not a photo',
+    'saleor_saleor-digital-product': 'drawing / flat graphic, not a photo',
+    # produce texture / loose food, no single product
+    'wooblocks_fresh-lettuce-washed': 'produce texture / loose food, no single product',
+    'wooblocks_fresh-organic-tomatoes': 'produce texture / loose food, no single product',
+    'wooblocks_russet-organic-potatoes': 'produce texture / loose food, no single product',
+    'wooblocks_sweet-organic-lemons': 'produce texture / loose food, no single product',
+    'wooblocks_tea-leaf-meal-food-herb-produce': 'produce texture / loose food, no single product',
+}
+
+
+def git(mirror, *args):
+    return subprocess.run(["git", "--git-dir", mirror, *args], check=True, capture_output=True).stdout
+
+
+def dhash(im):
+    g = im.convert("L").resize((9, 8), Image.LANCZOS).tobytes()
+    bits = 0
+    for r in range(8):
+        for c in range(8):
+            bits = (bits << 1) | (g[r * 9 + c] > g[r * 9 + c + 1])
+    return bits
+
+
+def thumb(im):
+    return im.convert("RGB").resize((16, 16), Image.BOX).tobytes()
+
+
+def close(a, b, tol=12.0):
+    """Within-pool confirmation: an 8x8 dHash alone collides for unrelated objects on plain
+    backgrounds, so a pool pair must also agree in a 16x16 colour thumbnail (mean abs diff)."""
+    return sum(abs(x - y) for x, y in zip(a, b)) / len(a) <= tol
+
+
+def to_rgb(im):
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("RGBA", "LA", "P", "PA"):
+        im = im.convert("RGBA")
+        bg = Image.new("RGB", im.size, (255, 255, 255))
+        bg.paste(im, mask=im.getchannel("A"))
+        return bg
+    return im.convert("RGB")
+
+
+def list_blobs(mirror, src):
+    out = git(mirror, "ls-tree", "-r", "-l", src["commit"]).decode()
+    for line in out.splitlines():
+        meta, path = line.split("\t", 1)
+        _, kind, sha, size = meta.split()
+        if kind != "blob" or not path.lower().endswith(EXTS):
+            continue
+        if not any(fnmatch.fnmatch(path, g) for g in src["include"]):
+            continue
+        if any(fnmatch.fnmatch(path, g) for g in src["exclude"]):
+            continue
+        yield path, sha, int(size) if size != "-" else 0
+
+
+def name_for(src, path):
+    rel = "_".join(path.split("/")[src["strip"]:])
+    rel = os.path.splitext(rel)[0]
+    return src["prefix"] + "_" + re.sub(r"[^A-Za-z0-9_-]+", "-", rel).strip("-")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mirror-root", default="/work/.mirror")
+    ap.add_argument("--out", default=os.path.join(ROOT, "data/real/pool"))
+    ap.add_argument("--ref", default=os.path.join(ROOT, "data/real/all/images"))
+    ap.add_argument("--record", default=os.path.join(ROOT, "scripts/data/pool_photos.json"))
+    ap.add_argument("--holdout-tool", default="/work/shared/tools/holdout_check.py",
+                    help="if present, its HOLDOUT hashes are applied too (distance <= 8)")
+    a = ap.parse_args()
+    holdout = []
+    if os.path.exists(a.holdout_tool):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("holdout_check", a.holdout_tool)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        holdout = [int(x, 16) for x in mod.HOLDOUT]
+    img_dir = os.path.join(a.out, "images")
+    os.makedirs(img_dir, exist_ok=True)
+    for f in os.listdir(img_dir):
+        os.remove(os.path.join(img_dir, f))
+
+    ref = []
+    if os.path.isdir(a.ref):
+        for f in sorted(os.listdir(a.ref)):
+            try:
+                with Image.open(os.path.join(a.ref, f)) as im:
+                    ref.append((f, dhash(to_rgb(im))))
+            except Exception:
+                pass
+    photos, dropped, kept = {}, dict(DROPPED), []  # kept: (name, hash, pixels)
+    for src in SOURCES:
+        mirror = os.path.join(a.mirror_root, src["repo"].replace("/", "+"), "repo")
+        n = 0
+        for path, sha, size in list_blobs(mirror, src):
+            name = name_for(src, path)
+            if src.get("reject"):
+                dropped[name] = src["reject"]
+                continue
+            if name in DROPPED:
+                continue
+            if size < 2000:
+                dropped[name] = "tiny file / LFS pointer"
+                continue
+            data = git(mirror, "cat-file", "blob", sha)
+            if data.startswith(b"version https://git-lfs"):
+                dropped[name] = "LFS pointer"
+                continue
+            try:
+                im = to_rgb(Image.open(io.BytesIO(data)))
+            except Exception as e:
+                dropped[name] = f"undecodable ({type(e).__name__})"
+                continue
+            if min(im.size) < MIN_SIDE:
+                dropped[name] = f"too small {im.size[0]}x{im.size[1]}"
+                continue
+            h = dhash(im)
+            if any(bin(h ^ x).count("1") <= 8 for x in holdout):
+                dropped[name] = "holdout_check hit (independent evaluation photo)"
+                continue
+            hit = next((f for f, rh in ref if bin(h ^ rh).count("1") <= HAMMING), None)
+            if hit:
+                dropped[name] = f"near-duplicate of data/real/all/images/{hit}"
+                continue
+            th = thumb(im)
+            dup = next((k for k in kept if bin(h ^ k[1]).count("1") <= HAMMING and close(th, k[2])), None)
+            if dup:
+                dropped[name] = f"near-duplicate within pool of {dup[0]}"
+                continue
+            s = MAX_SIDE / max(im.size)
+            if s < 1:
+                im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS)
+            im.save(os.path.join(img_dir, name + ".jpg"), quality=QUALITY)
+            kept.append((name, h, th))
+            photos[name] = {"source": f"github:{src['repo']}@{src['commit']} {path}", "licence": src["licence"]}
+            n += 1
+        print(f"{src['repo']}: {n} kept", file=sys.stderr)
+    rec = {"what": ("Unlabelled pool of real product photographs (demo/sample product images from public "
+                    "e-commerce repositories) for teacher pseudo-labelling and background-removal training. "
+                    "Images live in data/real/pool/images (gitignored, not vendored); rebuild with "
+                    "scripts/data/gather_pool.py. Excludes the validation/test-set sources and Vendure; "
+                    "near-duplicates (dHash<=6) of data/real/all/images and within the pool removed; "
+                    "holdout_check.py hits removed."),
+           "sources": {s["prefix"]: {"repo": s["repo"], "commit": s["commit"], "licence": s["licence"],
+                                     "include": s["include"], "kept": sum(1 for v in photos.values()
+                                                                          if f"{s['repo']}@" in v["source"]),
+                                     **({"rejected": s["reject"]} if s.get("reject") else {})}
+                       for s in SOURCES},
+           "photos": photos, "dropped": dict(sorted(dropped.items()))}
+    with open(a.record, "w") as f:
+        json.dump(rec, f, indent=1)
+        f.write("\n")
+    print(f"total kept {len(photos)}, dropped {len(dropped)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
