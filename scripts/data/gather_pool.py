@@ -75,6 +75,10 @@ SOURCES = [
     dict(repo="EC-CUBE/ec-cube", commit="778652134dab71f601a0f6b0031a356306ef3d6d",
          include=["html/upload/save_image/*-[0-9].png"], exclude=[],
          licence="GPL-2.0 (EC-CUBE dual GPL/commercial; GPL chosen)", prefix="eccube", strip=3),
+    dict(repo="smartstore/Smartstore", commit="087de664d084fdd73a83c400fa54763a8694c592",
+         include=["src/Smartstore.Web/App_Data/Samples/product/*"],
+         exclude=["*/00009*", "*gift*", "*CustomFlak_*"],  # book covers, gift cards, 50 recoloured sunglasses
+         licence="AGPL-3.0", prefix="smartstore", strip=5),
 ]
 
 # name -> reason (filled from the contact-sheet review and the holdout check)
@@ -113,6 +117,32 @@ DROPPED = {
     'eccube_cube-3': 'food scene / several items, no single product',
     'eccube_sand-1': 'food scene / several items, no single product',
     'eccube_sand-3': 'food scene / several items, no single product',
+    # third review round (Smartstore)
+    'smartstore_Beethoven': 'painting / portrait, not a product',
+    'smartstore_vivaldi': 'painting / portrait, not a product',
+    'smartstore_bestgrillingrecipes': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_cookingfortwo': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_stone_of_wisdom': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_fifa17': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_horizon': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_legoworlds': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_minecraft': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_princeofpersia': 'box art / cover graphic dominates, not a product photo',
+    'smartstore_CustomFlakSunglasses': 'group shot / several products',
+    'smartstore_allstar_converse': 'group shot / several products',
+    'smartstore_iphone-plus_all_colors': 'group shot / several products',
+    'smartstore_ultimate-apple-pro-hipster-bundle': 'group shot / several products',
+    'smartstore_watchseries2_2': 'group shot / several products',
+    'smartstore_ps4_bundle_minecraft': 'group shot / several products',
+    'smartstore_adidas-tango-pasadena-ball-blue': 'synthetic recolour of another pool photo',
+    'smartstore_adidas-tango-pasadena-ball-brown': 'synthetic recolour of another pool photo',
+    'smartstore_adidas-tango-pasadena-ball-green': 'synthetic recolour of another pool photo',
+    'smartstore_adidas-tango-pasadena-ball-red': 'synthetic recolour of another pool photo',
+    'smartstore_adidas-tango-pasadena-ball-yellow': 'synthetic recolour of another pool photo',
+    'smartstore_torfabrik-offizieller-spielball_blue': 'synthetic recolour of another pool photo',
+    'smartstore_torfabrik-offizieller-spielball_green': 'synthetic recolour of another pool photo',
+    'smartstore_torfabrik-offizieller-spielball_red': 'synthetic recolour of another pool photo',
+    'smartstore_torfabrik-offizieller-spielball_yellow': 'synthetic recolour of another pool photo',
     # group shot / several products
     'opencart_iphone_3': 'group shot / several products',
     'opencart_iphone_4': 'group shot / several products',
