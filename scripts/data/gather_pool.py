@@ -79,6 +79,14 @@ SOURCES = [
          include=["src/Smartstore.Web/App_Data/Samples/product/*"],
          exclude=["*/00009*", "*gift*", "*CustomFlak_*"],  # book covers, gift cards, 50 recoloured sunglasses
          licence="AGPL-3.0", prefix="smartstore", strip=5),
+    dict(repo="microsoft/PartsUnlimited", commit="b256e4c28f666ac61b40b2ff7dc2bd96fc8840d2",
+         include=["src/PartsUnlimitedWebsite/images/product_*"], exclude=[], licence="MIT",
+         prefix="partsunl", strip=3),
+    dict(repo="microservices-demo/front-end", commit="52dee656f4423be041619bbb090205f912e00113",
+         # the rest of public/img is template stock imagery (fashion portraits, banners, sliders)
+         include=["public/img/youtube_socks.jpg", "public/img/holy_socks.jpg", "public/img/weave2.jpg",
+                  "public/img/colourful_socks.jpg"], exclude=[],
+         licence="Apache-2.0", prefix="sockshop", strip=2),
 ]
 
 # name -> reason (filled from the contact-sheet review and the holdout check)
@@ -288,7 +296,7 @@ def list_blobs(mirror, src):
             continue
         if any(fnmatch.fnmatch(path, g) for g in src["exclude"]):
             continue
-        yield path, sha, int(size) if size != "-" else 0
+        yield path, sha, int(size) if size.isdigit() else -1  # -1: blob absent from the mirror (>= 4 MiB)
 
 
 def name_for(src, path):
@@ -336,6 +344,9 @@ def main():
                 dropped[name] = src["reject"]
                 continue
             if name in DROPPED:
+                continue
+            if size < 0:
+                dropped[name] = "blob absent from the mirror (large file)"
                 continue
             if size < 2000:
                 dropped[name] = "tiny file / LFS pointer"
