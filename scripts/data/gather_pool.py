@@ -87,6 +87,10 @@ SOURCES = [
          include=["public/img/youtube_socks.jpg", "public/img/holy_socks.jpg", "public/img/weave2.jpg",
                   "public/img/colourful_socks.jpg"], exclude=[],
          licence="Apache-2.0", prefix="sockshop", strip=2),
+    dict(repo="microsoft/TailwindTraders-Backend", commit="03852ac338462b661d5837d01ebf0a712e12866c",
+         # product-list/ is left out: 123RF-watermarked stock comps (and crops of product-detail photos)
+         include=["Deploy/tailwindtraders-images/product-detail/*"],
+         exclude=[], licence="MIT", prefix="tailwind", strip=2),
 ]
 
 # name -> reason (filled from the contact-sheet review and the holdout check)
@@ -151,6 +155,18 @@ DROPPED = {
     'smartstore_torfabrik-offizieller-spielball_green': 'synthetic recolour of another pool photo',
     'smartstore_torfabrik-offizieller-spielball_red': 'synthetic recolour of another pool photo',
     'smartstore_torfabrik-offizieller-spielball_yellow': 'synthetic recolour of another pool photo',
+    # fourth review round (TailwindTraders)
+    'tailwind_product-detail_106662449': 'scene / several products, no single product',
+    'tailwind_product-detail_106906828': 'scene / several products, no single product',
+    'tailwind_product-detail_10999322': 'scene / several products, no single product',
+    'tailwind_product-detail_13778772': 'scene / several products, no single product',
+    'tailwind_product-detail_16658158': 'scene / several products, no single product',
+    'tailwind_product-detail_59890052': 'scene / several products, no single product',
+    'tailwind_product-detail_91797131': 'scene / several products, no single product',
+    'tailwind_product-detail_9470575': 'scene / several products, no single product',
+    'tailwind_product-detail_43229847': 'scene / several products, no single product',
+    'tailwind_product-detail_27367695': 'texture / loose material, no single product',
+    'tailwind_product-detail_31434677': 'texture / loose material, no single product',
     # group shot / several products
     'opencart_iphone_3': 'group shot / several products',
     'opencart_iphone_4': 'group shot / several products',
