@@ -225,8 +225,14 @@ def output_files(entry: dict) -> list[str]:
 
 
 def files_exist(out: Store, entry: dict) -> bool:
+    """Whether every file of an entry is there (a path outside the run counts as missing)."""
+    from .storage import UnsafePath
+
     o = entry.get("outputs") or {}
-    return bool(o.get("image")) and all(out.exists(p) for p in output_files(entry))
+    try:
+        return bool(o.get("image")) and all(out.inside(p) is not None and out.exists(p) for p in output_files(entry))
+    except UnsafePath:
+        return False
 
 
 # ---------------------------------------------------------------- worker side

@@ -252,8 +252,10 @@ def output_lock(out: Store) -> Iterator[None]:
     import socket
 
     path = out.root / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if path.is_symlink():
+        raise RunError(f"{path} is a symlink: the run writes only inside --output; remove the link")
+    try:  # O_NOFOLLOW: a link made after the check is refused too
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as e:
         raise RunError(f"{path}: cannot open the run lock: {e.strerror or e}") from None
     try:

@@ -64,12 +64,14 @@ class Store:
 
     # ------------------------------------------------------------- bytes
     def read_bytes(self, rel: str) -> bytes:
-        return self.path(rel).read_bytes() if self.local else self.fs.cat_file(self.path(rel))
+        """The bytes of `rel`, a path checked as `inside` checks it (an entry's path is never trusted,
+        for reading either)."""
+        return self.inside(rel).read_bytes() if self.local else self.fs.cat_file(self.inside(rel))
 
     def inside(self, rel: str) -> Any:
-        """The path of `rel` for writing or deleting, checked to stay inside the root: a relative
-        POSIX path without `..`, and (local) no symlink on the way from the root to it. Raises
-        `UnsafePath` otherwise: a path from a manifest part or an entry is never trusted."""
+        """The path of `rel` for reading, writing or deleting, checked to stay inside the root: a
+        relative POSIX path without `..`, and (local) no symlink on the way from the root to it.
+        Raises `UnsafePath` otherwise: a path from a manifest part or an entry is never trusted."""
         parts = PurePosixPath(rel).parts
         if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or ".." in parts:
             raise UnsafePath(f"{rel!r} is not a plain relative path inside {self.url}")
