@@ -208,10 +208,18 @@ def entry_job_id(e: dict) -> str | None:
     return None
 
 
+REMOVED = "removed"  # the status of an entry that takes an output out of the folder (runner: resume mode)
+
+
 def latest_entries(entries: Iterable[dict]) -> dict[str, dict]:
+    """The latest entry of each output name, in history order; a name whose latest entry is a
+    removal (`status: removed`) is gone."""
     latest: dict[str, dict] = {}
     for e in entries:
-        latest[e["id"]] = e
+        if e.get("status") == REMOVED:
+            latest.pop(e["id"], None)
+        else:
+            latest[e["id"]] = e
     return latest
 
 

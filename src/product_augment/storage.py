@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .io import SUPPORTED_SUFFIXES, list_inputs, read_image, sort_input, write_atomic
+from .io import SUPPORTED_SUFFIXES, hidden_name, list_inputs, read_image, sort_input, write_atomic
 
 
 def is_url(location: str | Path) -> bool:
@@ -130,10 +130,13 @@ class Store:
         return sorted(str(PurePosixPath(p).relative_to(PurePosixPath(self.root))) for p in self.fs.find(base))
 
     # ------------------------------------------------------------- inputs
-    def list_inputs(self, recursive: bool = True, exclude: Store | None = None) -> tuple[list[str], list[str]]:
-        """(supported, unsupported) relative paths, sorted, as `io.list_inputs` (which serves local ones)."""
+    def list_inputs(self, recursive: bool = True, exclude: Store | None = None,
+                    hidden: list[str] | None = None) -> tuple[list[str], list[str]]:
+        """(supported, unsupported) relative paths, sorted, as `io.list_inputs` (which serves local
+        ones); the hidden names skipped are appended to `hidden`."""
         if self.local:
-            return list_inputs(self.root, recursive, exclude=exclude.root if exclude and exclude.local else None)
+            return list_inputs(self.root, recursive, exclude=exclude.root if exclude and exclude.local else None,
+                               hidden=hidden)
         if self.fs.isfile(self.root):
             name = PurePosixPath(self.root).name
             return ([name], []) if PurePosixPath(name).suffix.lower() in SUPPORTED_SUFFIXES else ([], [name])
@@ -141,15 +144,18 @@ class Store:
         if exclude is not None and not exclude.local and type(exclude.fs) is type(self.fs):
             skip = str(exclude.root).rstrip("/") + "/"
         found = self.fs.find(self.root, maxdepth=None if recursive else 1)
-        ok, bad = [], []
+        ok, bad, seen = [], [], set()
         base = PurePosixPath(self.root)
         for p in found:
             if skip and (p + "/").startswith(skip):
                 continue
             rel = PurePosixPath(p).relative_to(base)
             if any(part.startswith(".") for part in rel.parts):
+                seen.add(hidden_name(rel.parts, False))
                 continue
             sort_input(rel.as_posix(), ok, bad)
+        if hidden is not None:
+            hidden += sorted(seen)
         return sorted(ok), sorted(bad)
 
     def input_path(self, rel: str) -> Any:

@@ -208,8 +208,12 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     extra = f", {summary.known_failed} failed before (unchanged)" if summary.known_failed else ""
     extra += f", {summary.replaced} replaced" if summary.replaced else ""
+    extra += f", {summary.removed} removed (no longer planned)" if summary.removed else ""
     click.echo(f"{summary.done} written, {summary.resumed} already done, {len(summary.failed)} failed{extra} "
                f"of {summary.total} in {summary.seconds:.1f} s ({rate:.2f} img/s) → {output_dir}")
+    if summary.hidden:
+        shown = ", ".join(map(repr, summary.hidden[:5])) + (", ..." if len(summary.hidden) > 5 else "")
+        click.echo(f"{len(summary.hidden)} hidden skipped (names starting with '.'): {shown}")
     if summary.qa:
         parts = []
         for v in ("keep", "flag", "reject"):
