@@ -602,3 +602,53 @@ def test_hidden_inputs_reported_and_counted(tmp_path, input_dir, classical_prese
     r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(input_dir),
                                   "--output", str(tmp_path / "cli"), "--workers", "1"])
     assert r.exit_code == 0 and "3 hidden skipped (names starting with '.'): '.git/'" in r.output, r.output
+
+
+def test_an_unwritable_output_folder_stops_the_run_before_any_image(tmp_path, input_dir, classical_preset,
+                                                                     monkeypatch):
+    """A read-only (EROFS) or forbidden (EACCES) output folder is one line naming the folder, exit 1,
+    no traceback, and no input is read first (root ignores permission bits: the OS is simulated)."""
+    import errno
+    import tempfile
+
+    from product_augment.runner import RunError
+    from product_augment.storage import Store
+
+    out = tmp_path / "o"
+    run(classical_preset, opts(input_dir, out, limit=1))  # the folder exists with outputs
+    real_mkstemp, reads = tempfile.mkstemp, []
+    monkeypatch.setattr(Store, "read_input", lambda self, rel, side: reads.append(rel))
+    for code, text in ((errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission denied")):
+        def refuse(*args, code=code, text=text, **kw):
+            if Path(kw.get("dir") or ".").resolve().is_relative_to(out.resolve()):
+                raise OSError(code, text, str(kw["dir"]))
+            return real_mkstemp(*args, **kw)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        with pytest.raises(RunError, match=rf"{out}: cannot write in the output folder: {text}"):
+            run(classical_preset, opts(input_dir, out))
+        r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(input_dir),
+                                      "--output", str(out), "--workers", "1", "--variants", "2", "--seed", "7"])
+        assert r.exit_code == 1 and r.output.strip().splitlines() == \
+            [f"Error: {out}: cannot write in the output folder: {text}"], r.output
+        assert reads == []
+
+
+def test_a_symlink_inside_the_output_stops_the_run_with_one_line(tmp_path, input_dir, classical_preset):
+    """A symlink below an output folder (images/sub → elsewhere) is met at the first write: the run
+    stops there with the link's path (not one 'internal error' per job); nothing lands outside."""
+    from product_augment.runner import RunError
+
+    out, elsewhere = tmp_path / "o", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "sub").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(RunError, match=r"images/sub is a symlink"):
+        run(classical_preset, opts(input_dir, out))
+    assert list(elsewhere.iterdir()) == []
+    (out / LOCK_FILE).unlink()
+    (out / LOCK_FILE).symlink_to(elsewhere / "lock")
+    (out / "images" / "sub").unlink()
+    with pytest.raises(RunError, match=r"\.augment\.lock is a symlink"):
+        run(classical_preset, opts(input_dir, out))
+    assert list(elsewhere.iterdir()) == []

@@ -236,6 +236,14 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
         raise
 
 
+def check_writable(folder: Path) -> None:
+    """Raise the OSError a write in `folder` would meet (read-only, forbidden, full): a temp file of
+    the project's own pattern is made and removed."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}probe.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def remove_stale_temps(root: Path) -> int:
     """Delete the temp files an interrupted run left (this project's own pattern only: a user's
     `.notes.tmp` is not ours); returns how many."""

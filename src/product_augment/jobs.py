@@ -39,7 +39,7 @@ from .pipeline import SampleError
 from .presets.loader import Preset
 from .qa import Inspector
 from .sample import Sample, mask_box
-from .storage import Store
+from .storage import Store, UnsafePath
 
 PARTS = "parts"
 REJECTED = "rejected"   # outputs the quality gate rejected: the same layout, out of the dataset
@@ -234,8 +234,6 @@ def output_files(entry: dict) -> list[str]:
 
 def files_exist(out: Store, entry: dict) -> bool:
     """Whether every file of an entry is there (a path outside the run counts as missing)."""
-    from .storage import UnsafePath
-
     o = entry.get("outputs") or {}
     try:
         return bool(o.get("image")) and all(out.inside(p) is not None and out.exists(p) for p in output_files(entry))
@@ -427,6 +425,8 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext, qa_c
             entry["status"] = "ok"
         except (ImageReadError, SampleError) as e:
             entry.update(status="failed", error=str(e))
+        except UnsafePath as e:  # a symlink inside the output folder: every job would meet it
+            raise OutputError(str(e)) from None
         except TRANSIENT as e:
             if isinstance(e, OSError) and (fatal := output_error(e)) is not None:
                 raise fatal from None

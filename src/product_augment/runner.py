@@ -24,7 +24,7 @@ from typing import Any
 
 from . import jobs as J
 from .annotations import build_coco, build_layer_coco, yolo_dataset_yaml, yolo_names, yolo_split
-from .io import SUPPORTED_SUFFIXES, odd_name, remove_stale_temps
+from .io import SUPPORTED_SUFFIXES, check_writable, odd_name, remove_stale_temps
 from .presets.loader import Preset, load_preset
 from .storage import Store, UnsafePath
 
@@ -238,7 +238,13 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
         if not out.root.is_dir():
             raise RunError(f"{opts.output_dir}: --output is a file, not a folder")
     with output_lock(out):
-        summary = _run_locked(preset, opts, inputs, out, relpaths, unsupported, t0, progress, on_start)
+        try:
+            summary = _run_locked(preset, opts, inputs, out, relpaths, unsupported, t0, progress, on_start)
+        except OSError as e:  # anything else on the output side that no retry mends: one line
+            if J.output_error(e) is None:
+                raise
+            raise RunError(f"cannot write the outputs: {J.output_error(e)} (what is done is kept; "
+                           f"the same command resumes)") from None
     summary.hidden = hidden
     return summary
 
@@ -291,6 +297,12 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
             if (out.root / name).is_symlink():
                 raise RunError(f"{out.root / name} is a symlink: the run writes only inside --output; "
                                f"remove the link or choose another --output")
+        # a read-only, forbidden or full folder stops the run here, before any image is processed
+        for folder in (out.root, *(out.root / d for d in OUTPUT_DIRS if (out.root / d).is_dir())):
+            try:
+                check_writable(folder)
+            except OSError as e:
+                raise RunError(f"{folder}: cannot write in the output folder: {e.strerror or e}") from None
 
     if opts.overwrite:
         _clear_outputs(out)
