@@ -223,3 +223,13 @@ def test_output_bases_are_distinct_even_when_a_suffixed_name_exists():
     assert output_bases(list(reversed(rels))) == names  # the order of listing does not matter
     many = [f"d{i % 7}/p{i}.jpg" for i in range(20000)] + ["d0/p0.png"]
     assert len(set(output_bases(many).values())) == len(many)
+
+
+def test_output_bases_are_distinct_ignoring_case():
+    """`X.jpg` beside `x.png` would write one file on a case-insensitive disk: both keep the suffix."""
+    from product_augment.jobs import output_bases
+
+    names = output_bases(["X.jpg", "x.png", "y.jpg", "Y_JPG.png", "y.png"])
+    assert names["X.jpg"] == "X_jpg" and names["x.png"] == "x_png" and names["Y_JPG.png"] == "Y_JPG"
+    assert names["y.jpg"].startswith("y_jpg_") and names["y.png"] == "y_png"
+    assert len({n.casefold() for n in names.values()}) == 5

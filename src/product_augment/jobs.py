@@ -94,17 +94,19 @@ def output_bases(relpaths: list[str]) -> dict[str, str]:
 
     An input's name without its suffix; inputs differing only by suffix keep it in their name
     (``x.jpg`` → ``x_jpg``); a name that still collides with another input's (``x.jpg`` → ``x_jpg``
-    beside ``x_jpg.webp``) gets a short hash of its relative path.
+    beside ``x_jpg.webp``) gets 8 hex digits of a hash of its relative path. Names are compared
+    ignoring case (``X.jpg`` and ``x.png`` would share a file on a case-insensitive disk).
     """
     bases = [str(Path(r).with_suffix("")) for r in relpaths]
-    counts = Counter(bases)
-    names = {rel: (rel.replace(".", "_") if counts[base] > 1 else base) for rel, base in zip(relpaths, bases)}
-    taken = Counter(names.values())
-    for rel, name in names.items():
-        if taken[name] > 1 and name != str(Path(rel).with_suffix("")):
-            names[rel] = f"{name}_{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
-    if len(set(names.values())) != len(names):  # pragma: no cover - a hash collision
-        raise RuntimeError("output names collide; rename the inputs")
+    counts = Counter(b.casefold() for b in bases)
+    names = {rel: (rel.replace(".", "_") if counts[base.casefold()] > 1 else base)
+             for rel, base in zip(relpaths, bases)}
+    taken = Counter(n.casefold() for n in names.values())
+    for rel, base in zip(relpaths, bases):
+        if taken[names[rel].casefold()] > 1 and names[rel] != base:
+            names[rel] = f"{names[rel]}_{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
+    if len({n.casefold() for n in names.values()}) != len(names):  # pragma: no cover - a hash collision
+        raise ValueError("output names collide; rename the inputs")
     return names
 
 
