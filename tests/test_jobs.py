@@ -233,3 +233,17 @@ def test_output_bases_are_distinct_ignoring_case():
     assert names["X.jpg"] == "X_jpg" and names["x.png"] == "x_png" and names["Y_JPG.png"] == "Y_JPG"
     assert names["y.jpg"].startswith("y_jpg_") and names["y.png"] == "y_png"
     assert len({n.casefold() for n in names.values()}) == 5
+
+
+def test_a_shard_decodes_its_inputs_in_bounded_groups(monkeypatch):
+    """However large a shard, at most BATCH_PIXELS (or BATCH_IMAGES) of decoded input is held at once."""
+    jobs = [J.Job(f"p{i}__v00", f"p{i}.png", 0, "s", f"j{i}") for i in range(7)]
+    shard = J.Shard(1, tuple(jobs))
+    monkeypatch.setattr(J, "read_sources", lambda ctx, rels: {r: (np.zeros((100, 100, 3), np.uint8), None)
+                                                               for r in rels})
+    monkeypatch.setattr(J, "BATCH_PIXELS", 25_000)
+    groups = [rels for rels, _ in J._groups(shard, None)]
+    assert groups == [["p0.png", "p1.png", "p2.png"], ["p3.png", "p4.png", "p5.png"], ["p6.png"]]
+    monkeypatch.setattr(J, "BATCH_PIXELS", 10**9)
+    monkeypatch.setattr(J, "BATCH_IMAGES", 2)
+    assert [len(rels) for rels, _ in J._groups(shard, None)] == [2, 2, 2, 1]
