@@ -94,7 +94,7 @@ def test_a_crafted_entry_never_makes_the_export_read_or_write_outside(tmp_path, 
     out = make_run(tmp_path, input_dir, classical_preset)
     secret = tmp_path / "secret.png"
     secret.write_bytes(b"private")
-    part = sorted((out / "parts").glob("*.jsonl"))[0]
+    part = min((out / "parts").glob("*.jsonl"))
     clean = part.read_text()
     for bad in ("images/../../secret.png", str(secret), "masks/p0__v00__i0.png"):
         lines = [json.loads(x) for x in clean.splitlines()]

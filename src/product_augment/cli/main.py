@@ -112,7 +112,8 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 @click.option("--dry-run", is_flag=True, help="Print the resolved pipeline and inputs, write nothing.")
 @click.option("--overwrite", is_flag=True, help="Delete earlier outputs in --output first.")
 @click.option("--mode", type=click.Choice(["resume", "incremental"]), default="resume", show_default=True,
-              help="resume: finish what is not done yet; incremental: only inputs new or changed (by content "
+              help="resume: finish what is not done yet (outputs no longer planned, of inputs gone or a lower "
+                   "--balance target, are removed); incremental: only inputs new or changed (by content "
                    "hash) since the last run, added to the same dataset.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool here; ray: a Ray cluster (pip install 'product-augment[ray]').")
