@@ -197,10 +197,17 @@ _FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file (umask read 
 TEMP_PREFIX = ".augment-tmp."  # write_atomic's temp files: `.augment-tmp.<name>.<random>.tmp`
 
 
+def _breaks_lines(c: str) -> bool:
+    """A control character (C0, DEL, C1) or one that Python's `str.splitlines` (which dataset
+    loaders use on train.txt) takes for a line end (U+2028, U+2029)."""
+    o = ord(c)
+    return o < 32 or 127 <= o < 160 or o in (0x2028, 0x2029)
+
+
 def odd_name(rel: str) -> str | None:
     """Why an input's name cannot be an output name (a control character such as a newline would
     split its line in train.txt / val.txt), or None when it is fine."""
-    bad = sorted({repr(c) for c in rel if ord(c) < 32 or ord(c) == 127})
+    bad = sorted({repr(c) for c in rel if _breaks_lines(c)})
     return f"file name has control characters ({', '.join(bad)}): rename the file" if bad else None
 
 
