@@ -247,3 +247,24 @@ def test_a_shard_decodes_its_inputs_in_bounded_groups(monkeypatch):
     monkeypatch.setattr(J, "BATCH_PIXELS", 10**9)
     monkeypatch.setattr(J, "BATCH_IMAGES", 2)
     assert [len(rels) for rels, _ in J._groups(shard, None)] == [2, 2, 2, 1]
+
+
+def test_store_reads_outputs_only_inside_and_inputs_by_plain_paths(tmp_path):
+    """An output path with a symlink on the way is refused for reading too; an input may be a
+    symlink (the listing takes it), but its recorded path must stay a plain relative one."""
+    from product_augment.storage import UnsafePath
+
+    (tmp_path / "secret.png").write_bytes(b"private")
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "link.png").symlink_to(tmp_path / "secret.png")
+    (root / "mine.png").write_bytes(b"ok")
+    store = Store(str(root))
+    assert store.read_bytes("mine.png") == b"ok"
+    for bad in ("link.png", "../secret.png", str(tmp_path / "secret.png")):
+        with pytest.raises(UnsafePath):
+            store.read_bytes(bad)
+    assert store.read_input_bytes("link.png") == b"private"
+    for bad in ("../secret.png", str(tmp_path / "secret.png")):
+        with pytest.raises(UnsafePath):
+            store.read_input_bytes(bad)

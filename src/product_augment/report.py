@@ -191,7 +191,7 @@ def _source_thumb(out: Store, inputs: Store, e: dict, have: set[str]) -> str | N
     if f"{key}.jpg" in have:
         return key
     try:
-        img = _decode(inputs.read_bytes(e["source"]))
+        img = _decode(inputs.read_input_bytes(e["source"]))
     except (OSError, ValueError):  # the input moved or is gone: the page says so
         return None
     if img is None:

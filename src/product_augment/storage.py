@@ -72,9 +72,7 @@ class Store:
         """The path of `rel` for reading, writing or deleting, checked to stay inside the root: a
         relative POSIX path without `..`, and (local) no symlink on the way from the root to it.
         Raises `UnsafePath` otherwise: a path from a manifest part or an entry is never trusted."""
-        parts = PurePosixPath(rel).parts
-        if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or ".." in parts:
-            raise UnsafePath(f"{rel!r} is not a plain relative path inside {self.url}")
+        parts = self._plain(rel)
         if self.local:
             cur = self.root
             for part in parts:
@@ -82,6 +80,13 @@ class Store:
                 if cur.is_symlink():
                     raise UnsafePath(f"{cur} is a symlink: refusing to write or delete through it")
         return self.path(rel)
+
+    def _plain(self, rel: str) -> tuple[str, ...]:
+        """The parts of a plain relative POSIX path (no `..`, not absolute); `UnsafePath` otherwise."""
+        parts = PurePosixPath(rel).parts
+        if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or ".." in parts:
+            raise UnsafePath(f"{rel!r} is not a plain relative path inside {self.url}")
+        return parts
 
     def write_bytes(self, rel: str, data: bytes, durable: bool = True) -> None:
         """Atomic: complete or absent (local: temp + fsync + rename; object stores: one put);
@@ -174,6 +179,13 @@ class Store:
         info = self.fs.info(p)
         stamp = next((info[k] for k in ("mtime", "LastModified", "updated", "ETag", "created") if info.get(k)), "")
         return f"{info.get('size')}:{stamp}"
+
+    def read_input_bytes(self, rel: str) -> bytes:
+        """An input's bytes by a recorded relative path: a plain relative path (checked as `inside`
+        does), which may be a symlink, as a listed input may be."""
+        self._plain(rel)
+        p = self.input_path(rel)
+        return p.read_bytes() if self.local else self.fs.cat_file(p)
 
     def input_sha256(self, rel: str) -> str:
         h = hashlib.sha256()
