@@ -79,3 +79,39 @@ def test_balanced_run_from_input_coco_annotations(tmp_path):
     assert "6 written, 12 already done" in r.output
     assert "chair             1        9" in r.output and "cup               3        9" in r.output
     assert (out / "images" / "d__v00.png").read_bytes() == before
+
+
+def test_a_lower_target_leaves_manifest_annotations_and_files_in_agreement(tmp_path):
+    """A resume-mode run with a lower --balance target removes the variants it no longer plans:
+    the manifest, annotations.json and the images on disk list the same outputs."""
+    from product_augment.annotations import mask_to_rle
+    from product_augment.classes import coco_categories
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    images, anns = [], []
+    for i, (name, cls) in enumerate([("a.png", "cup"), ("d.png", "chair")]):
+        img, mask = make_packshot(radius=40 + 8 * i)
+        Image.fromarray(img).save(inp / name)
+        images.append({"id": i + 1, "file_name": name, "width": img.shape[1], "height": img.shape[0]})
+        anns.append({"id": i + 1, "image_id": i + 1, "category_id": class_id(cls), "iscrowd": 0,
+                     "segmentation": mask_to_rle(mask), "bbox": [0, 0, 1, 1], "area": float(mask.sum())})
+    (tmp_path / "labels.json").write_text(json.dumps({"images": images, "annotations": anns,
+                                                      "categories": coco_categories()}))
+    preset = tmp_path / "p.yaml"
+    preset.write_text("version: 1\nseed: 1\nvariants: 1\noutput: {format: png}\n"
+                      "steps:\n  - segment: {backend: masks, path: labels.json}\n"
+                      "  - background: {kind: solid, color: white, canvas: {size: 64}}\n")
+    out = tmp_path / "o"
+
+    def views():
+        manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+        return ({e["outputs"]["image"] for e in manifest if e["status"] == "ok"},
+                {im["file_name"] for im in json.loads((out / "annotations.json").read_text())["images"]},
+                {p.relative_to(out).as_posix() for p in (out / "images").iterdir()})
+
+    assert run(load_preset(preset), RunOptions(input_dir=inp, output_dir=out, balance=parse_balance("target=4"))).done == 8
+    s = run(load_preset(preset), RunOptions(input_dir=inp, output_dir=out, balance=parse_balance("target=2")))
+    assert s.ok and s.done == 0 and s.removed == 4
+    listed, annotated, disk = views()
+    assert listed == annotated == disk and len(disk) == 4

@@ -222,3 +222,37 @@ def test_workers_die_with_a_killed_run(tmp_path, classical_preset):
     while time.time() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.1)
     assert not any(_alive(w) for w in workers)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the reaper reads /proc")
+def test_a_local_ray_instance_dies_with_a_killed_driver(tmp_path):
+    """kill -9 of a driver that started a local Ray instance leaves none of its processes behind
+    (without the reaper the raylet's dashboard and runtime-env agents outlive it for good)."""
+    pytest.importorskip("ray")
+    import signal
+    import subprocess
+    import time
+
+    from product_augment.executors.reaper import descendants
+
+    code = ("import os, time\nfrom product_augment.executors.ray import RayExecutor\n"
+            "ray = RayExecutor(workers=1)._ray()\n"
+            "def pid():\n    return os.getpid()\n"
+            "print(ray.get(ray.remote(pid).remote()), flush=True)\ntime.sleep(120)\n")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env, start_new_session=True)
+    try:
+        worker = int(proc.stdout.readline())
+        time.sleep(1.5)  # the agents start beside the raylet; the reaper looks every 0.5 s
+        ray_procs = [p for p in descendants(proc.pid) if "reaper" not in Path(f"/proc/{p}/cmdline").read_text()]
+        assert worker in ray_procs and len(ray_procs) >= 4, ray_procs  # GCS, raylet, agents, the worker
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(p) for p in ray_procs):
+            time.sleep(0.2)
+        assert not [p for p in ray_procs if _alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -86,3 +86,62 @@ def test_yolo_split_never_puts_one_source_on_both_sides():
     # one source only: no split possible, all train
     one = [e for e in entries if e["source"] == sources[0]]
     assert yolo_split(one) == {"train": one, "val": []}
+
+
+def test_a_crafted_entry_never_makes_the_export_read_or_write_outside(tmp_path, input_dir, classical_preset):
+    """An `outputs.image` edited to climb out of the run (or absolute) is one ExportError naming the
+    entry: nothing outside is read, nothing is written anywhere; a symlinked image is refused too."""
+    out = make_run(tmp_path, input_dir, classical_preset)
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"private")
+    part = min((out / "parts").glob("*.jsonl"))
+    clean = part.read_text()
+    for bad in ("images/../../secret.png", str(secret), "masks/p0__v00__i0.png"):
+        lines = [json.loads(x) for x in clean.splitlines()]
+        lines[0]["outputs"]["image"] = bad
+        part.write_text("".join(json.dumps(e) + "\n" for e in lines))
+        for fmt, dst in (("yolo", tmp_path / "y"), ("coco", tmp_path / "c.json")):
+            r = CliRunner().invoke(main, ["export", fmt, str(dst), "--run", str(out)])
+            assert r.exit_code == 1 and f"entry {lines[0]['id']!r}: outputs.image" in r.output, r.output
+            assert not dst.exists() and "Traceback" not in r.output
+    part.write_text(clean)
+    image = out / "images" / "p0__v00.png"
+    image.unlink()
+    image.symlink_to(secret)
+    r = CliRunner().invoke(main, ["export", "yolo", str(tmp_path / "y"), "--run", str(out)])
+    assert r.exit_code == 1 and "is a symlink" in r.output, r.output
+    assert not list((tmp_path / "y").rglob("*.png")) or all(
+        p.read_bytes() != b"private" for p in (tmp_path / "y").rglob("*.png"))
+
+
+def _ultralytics_images(dataset_yaml: Path, split: str) -> list[Path]:
+    """The images Ultralytics' `check_det_dataset` + `load_dataset` find for a split: `path`
+    against the working directory when relative, the split against `path`, a .txt list's "./" lines
+    against the list's folder, a folder's images recursively."""
+    data = yaml.safe_load(dataset_yaml.read_text())
+    root = Path(data["path"])
+    if not root.is_absolute():
+        root = (Path.cwd() / root).resolve()
+    target = root / data[split]
+    if target.suffix == ".txt":
+        return [Path(x.replace("./", str(target.parent) + "/", 1)) if x.startswith("./") else Path(x)
+                for x in target.read_text().splitlines() if x]
+    return sorted(p for p in target.rglob("*") if p.suffix in (".png", ".jpg"))
+
+
+def test_yolo_datasets_load_from_any_working_directory(tmp_path, input_dir, classical_preset, monkeypatch):
+    """The run's dataset.yaml and the export's resolve to their images from another folder (the
+    way Ultralytics resolves them), and the COCO export's image_root is absolute."""
+    out = make_run(tmp_path, input_dir, classical_preset)
+    dst = tmp_path / "yolo"
+    assert CliRunner().invoke(main, ["export", "yolo", str(dst), "--run", str(out)]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for dataset in (out / "dataset.yaml", dst / "dataset.yaml"):
+        found = _ultralytics_images(dataset, "train") + _ultralytics_images(dataset, "val")
+        assert len(found) == 8 and all(p.is_file() for p in found), (dataset, found)
+    rel = Path("..") / "run"  # a --run given relative to the working directory
+    assert CliRunner().invoke(main, ["export", "coco", "all.json", "--run", str(rel)]).exit_code == 0
+    root = Path(json.loads((elsewhere / "all.json").read_text())["info"]["image_root"])
+    assert root.is_absolute() and root == out.resolve()

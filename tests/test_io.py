@@ -120,3 +120,16 @@ def test_write_atomic_gives_the_usual_file_mode(tmp_path):
     assert not list((tmp_path / "a").glob(".*.tmp"))
     from product_augment.io import TEMP_PREFIX
     assert TEMP_PREFIX.startswith(".augment")
+
+
+def test_odd_name_catches_every_line_breaking_character():
+    """Every character that splits a line (for `str.splitlines`, as loaders read train.txt) or is a
+    control character makes a name odd; ordinary names, spaces and accents included, are fine."""
+    from product_augment.io import odd_name
+
+    for o in range(0x3000):
+        c = chr(o)
+        if len(f"a{c}b.png".splitlines()) > 1 or o < 32 or 127 <= o < 160:
+            assert odd_name(f"sub/a{c}b.png") is not None, hex(o)
+    for fine in ("sub/a b.png", "café crème.jpg", "x_jpg.webp", "日本.png"):
+        assert odd_name(fine) is None

@@ -223,3 +223,48 @@ def test_output_bases_are_distinct_even_when_a_suffixed_name_exists():
     assert output_bases(list(reversed(rels))) == names  # the order of listing does not matter
     many = [f"d{i % 7}/p{i}.jpg" for i in range(20000)] + ["d0/p0.png"]
     assert len(set(output_bases(many).values())) == len(many)
+
+
+def test_output_bases_are_distinct_ignoring_case():
+    """`X.jpg` beside `x.png` would write one file on a case-insensitive disk: both keep the suffix."""
+    from product_augment.jobs import output_bases
+
+    names = output_bases(["X.jpg", "x.png", "y.jpg", "Y_JPG.png", "y.png"])
+    assert names["X.jpg"] == "X_jpg" and names["x.png"] == "x_png" and names["Y_JPG.png"] == "Y_JPG"
+    assert names["y.jpg"].startswith("y_jpg_") and names["y.png"] == "y_png"
+    assert len({n.casefold() for n in names.values()}) == 5
+
+
+def test_a_shard_decodes_its_inputs_in_bounded_groups(monkeypatch):
+    """However large a shard, at most BATCH_PIXELS (or BATCH_IMAGES) of decoded input is held at once."""
+    jobs = [J.Job(f"p{i}__v00", f"p{i}.png", 0, "s", f"j{i}") for i in range(7)]
+    shard = J.Shard(1, tuple(jobs))
+    monkeypatch.setattr(J, "read_sources", lambda ctx, rels: {r: (np.zeros((100, 100, 3), np.uint8), None)
+                                                               for r in rels})
+    monkeypatch.setattr(J, "BATCH_PIXELS", 25_000)
+    groups = [rels for rels, _ in J._groups(shard, None)]
+    assert groups == [["p0.png", "p1.png", "p2.png"], ["p3.png", "p4.png", "p5.png"], ["p6.png"]]
+    monkeypatch.setattr(J, "BATCH_PIXELS", 10**9)
+    monkeypatch.setattr(J, "BATCH_IMAGES", 2)
+    assert [len(rels) for rels, _ in J._groups(shard, None)] == [2, 2, 2, 1]
+
+
+def test_store_reads_outputs_only_inside_and_inputs_by_plain_paths(tmp_path):
+    """An output path with a symlink on the way is refused for reading too; an input may be a
+    symlink (the listing takes it), but its recorded path must stay a plain relative one."""
+    from product_augment.storage import UnsafePath
+
+    (tmp_path / "secret.png").write_bytes(b"private")
+    root = tmp_path / "store"
+    root.mkdir()
+    (root / "link.png").symlink_to(tmp_path / "secret.png")
+    (root / "mine.png").write_bytes(b"ok")
+    store = Store(str(root))
+    assert store.read_bytes("mine.png") == b"ok"
+    for bad in ("link.png", "../secret.png", str(tmp_path / "secret.png")):
+        with pytest.raises(UnsafePath):
+            store.read_bytes(bad)
+    assert store.read_input_bytes("link.png") == b"private"
+    for bad in ("../secret.png", str(tmp_path / "secret.png")):
+        with pytest.raises(UnsafePath):
+            store.read_input_bytes(bad)

@@ -544,3 +544,111 @@ def test_odd_names_reported_and_user_temps_kept(tmp_path, input_dir, classical_p
     assert "control characters" in reasons["two\nlines.png"]
     for name in ("train.txt", "val.txt"):
         assert all("lines" not in line for line in (out / name).read_text().splitlines())
+
+
+def _dataset_views(out: Path) -> dict[str, set[str]]:
+    """The images each view of a run folder lists: manifest (ok), COCO, YOLO lists, export, disk."""
+    from product_augment.export import dataset_entries
+    from product_augment.storage import Store
+
+    manifest = [json.loads(x) for x in (out / MANIFEST).read_text().splitlines()]
+    return {
+        "manifest": {e["outputs"]["image"] for e in manifest if e["status"] == "ok"},
+        "coco": {im["file_name"] for im in json.loads((out / "annotations.json").read_text())["images"]},
+        "yolo": {x[2:] for n in ("train.txt", "val.txt") for x in (out / n).read_text().splitlines()},
+        "export": {e["outputs"]["image"] for e in dataset_entries(Store(str(out)))},
+        "disk": {p.relative_to(out).as_posix() for p in (out / "images").rglob("*") if p.is_file()},
+    }
+
+
+def test_manifest_annotations_and_files_agree_after_resume_following_incremental(tmp_path, input_dir,
+                                                                                 classical_preset):
+    """One rule: the manifest, annotations.json, the YOLO lists, `augment export` and the files
+    describe the latest entry of every output name. A resume-mode run makes the folder its plan
+    (outputs of an input gone since are removed); incremental and --limit runs remove nothing."""
+    from .conftest import make_packshot
+
+    out = tmp_path / "o"
+    run(classical_preset, opts(input_dir, out, mode="incremental"))
+    img, _ = make_packshot(radius=44)
+    Image.fromarray(img).save(input_dir / "extra.png")
+    assert run(classical_preset, opts(input_dir, out, mode="incremental")).done == 2
+    (input_dir / "extra.png").unlink()
+    s = run(classical_preset, opts(input_dir, out))  # resume: extra.png is gone from the inputs
+    assert s.ok and s.removed == 2 and s.done == 0
+    views = _dataset_views(out)
+    assert len(views["disk"]) == 8 and all(v == views["disk"] for v in views.values()), views
+    # incremental runs keep the outputs of inputs gone since; --limit removes nothing either
+    Image.fromarray(img).save(input_dir / "extra.png")
+    assert run(classical_preset, opts(input_dir, out, mode="incremental")).done == 2
+    (input_dir / "extra.png").unlink()
+    assert run(classical_preset, opts(input_dir, out, mode="incremental")).removed == 0
+    assert run(classical_preset, opts(input_dir, out, limit=1)).removed == 0
+    views = _dataset_views(out)
+    assert len(views["disk"]) == 10 and all(v == views["disk"] for v in views.values()), views
+
+
+def test_hidden_inputs_reported_and_counted(tmp_path, input_dir, classical_preset):
+    """Names starting with "." are skipped, but said: a hidden file by name, a hidden folder once."""
+    from .conftest import make_packshot
+
+    img, _ = make_packshot()
+    Image.fromarray(img).save(input_dir / ".hidden.png")
+    (input_dir / ".git").mkdir()
+    (input_dir / ".git" / "HEAD").write_text("ref")
+    (input_dir / "sub" / ".DS_Store").write_bytes(b"\0")
+    s = run(classical_preset, opts(input_dir, tmp_path / "o"))
+    assert s.ok and s.done == 8 and s.hidden == [".git/", ".hidden.png", "sub/.DS_Store"]
+    r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(input_dir),
+                                  "--output", str(tmp_path / "cli"), "--workers", "1"])
+    assert r.exit_code == 0 and "3 hidden skipped (names starting with '.'): '.git/'" in r.output, r.output
+
+
+def test_an_unwritable_output_folder_stops_the_run_before_any_image(tmp_path, input_dir, classical_preset,
+                                                                     monkeypatch):
+    """A read-only (EROFS) or forbidden (EACCES) output folder is one line naming the folder, exit 1,
+    no traceback, and no input is read first (root ignores permission bits: the OS is simulated)."""
+    import errno
+    import tempfile
+
+    from product_augment.runner import RunError
+    from product_augment.storage import Store
+
+    out = tmp_path / "o"
+    run(classical_preset, opts(input_dir, out, limit=1))  # the folder exists with outputs
+    real_mkstemp, reads = tempfile.mkstemp, []
+    monkeypatch.setattr(Store, "read_input", lambda self, rel, side: reads.append(rel))
+    for code, text in ((errno.EROFS, "Read-only file system"), (errno.EACCES, "Permission denied")):
+        def refuse(*args, code=code, text=text, **kw):
+            if Path(kw.get("dir") or ".").resolve().is_relative_to(out.resolve()):
+                raise OSError(code, text, str(kw["dir"]))
+            return real_mkstemp(*args, **kw)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        with pytest.raises(RunError, match=rf"{out}: cannot write in the output folder: {text}"):
+            run(classical_preset, opts(input_dir, out))
+        r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(input_dir),
+                                      "--output", str(out), "--workers", "1", "--variants", "2", "--seed", "7"])
+        assert r.exit_code == 1 and r.output.strip().splitlines() == \
+            [f"Error: {out}: cannot write in the output folder: {text}"], r.output
+        assert reads == []
+
+
+def test_a_symlink_inside_the_output_stops_the_run_with_one_line(tmp_path, input_dir, classical_preset):
+    """A symlink below an output folder (images/sub → elsewhere) is met at the first write: the run
+    stops there with the link's path (not one 'internal error' per job); nothing lands outside."""
+    from product_augment.runner import RunError
+
+    out, elsewhere = tmp_path / "o", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "sub").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(RunError, match=r"images/sub is a symlink"):
+        run(classical_preset, opts(input_dir, out))
+    assert list(elsewhere.iterdir()) == []
+    (out / LOCK_FILE).unlink()
+    (out / LOCK_FILE).symlink_to(elsewhere / "lock")
+    (out / "images" / "sub").unlink()
+    with pytest.raises(RunError, match=r"\.augment\.lock is a symlink"):
+        run(classical_preset, opts(input_dir, out))
+    assert list(elsewhere.iterdir()) == []

@@ -15,16 +15,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 import numpy as np
 
 from . import jobs as J
 from .annotations import build_coco, rle_to_mask, yolo_dataset_yaml, yolo_names, yolo_seg_lines, yolo_split
-from .storage import Store
+from .storage import Store, UnsafePath
 
 
 class ExportError(Exception):
-    pass
+    """An export that cannot be made; the message names the file (and entry) and says why."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,43 @@ def check_coco(coco: dict) -> None:
             raise ExportError(f"annotation {ann['id']}: area {ann['area']} does not match its mask")
 
 
+def _image_of(run_dir: Store, e: dict) -> str:
+    """An entry's `outputs.image`, checked: a plain relative path under the run's `images/` (a
+    crafted entry never makes the export read or write outside the run and the export folder)."""
+    image = (e.get("outputs") or {}).get("image")
+    p = PurePosixPath(image) if isinstance(image, str) else None
+    if p is None or p.is_absolute() or "\\" in image or ".." in p.parts or p.parts[:1] != ("images",) \
+            or len(p.parts) < 2:
+        raise ExportError(f"{run_dir.url}: entry {e.get('id')!r}: outputs.image {image!r} is not a file "
+                          f"under the run's images/ folder")
+    return image
+
+
+def _guarded(fn: Any, *args: Any) -> dict:
+    """`fn(*args)`, with a path outside a store and an I/O error as one ExportError line."""
+    try:
+        return fn(*args)
+    except UnsafePath as e:
+        raise ExportError(str(e)) from None
+    except OSError as e:
+        raise ExportError(f"{e.filename or args[-1]}: {e.strerror or e}") from None
+
+
 def export_coco(run_dir: str, out: str) -> dict:
+    """The run's dataset as one COCO file at `out` (checked with pycocotools)."""
+    return _guarded(_export_coco, run_dir, out)
+
+
+def export_yolo(run_dir: str, out: str) -> dict:
+    """The run's dataset as a YOLO-seg folder at `out` (images, labels, dataset.yaml)."""
+    return _guarded(_export_yolo, run_dir, out)
+
+
+def _export_coco(run_dir: str, out: str) -> dict:
     src = Store(run_dir)
     entries = dataset_entries(src)
+    for e in entries:
+        _image_of(src, e)
     coco = build_coco(entries)
     coco["info"]["image_root"] = src.location
     check_coco(coco)
@@ -76,11 +111,13 @@ def export_coco(run_dir: str, out: str) -> dict:
     return {"images": len(coco["images"]), "annotations": len(coco["annotations"]), "out": out}
 
 
-def export_yolo(run_dir: str, out: str) -> dict:
+def _export_yolo(run_dir: str, out: str) -> dict:
     src, dst = Store(run_dir), Store(out)
     entries = dataset_entries(src)
     if not entries:
         raise ExportError(f"{run_dir}: no finished images to export")
+    for e in entries:  # every entry checked before anything is written
+        _image_of(src, e)
     counts = {}
     for split, items in yolo_split(entries).items():
         lines_written = []

@@ -21,27 +21,39 @@ class ImageReadError(Exception):
     """An input that cannot be used; the message says why in one line."""
 
 
-def list_inputs(root: Path, recursive: bool = True,
-                exclude: Path | None = None) -> tuple[list[str], list[str]]:
+def list_inputs(root: Path, recursive: bool = True, exclude: Path | None = None,
+                hidden: list[str] | None = None) -> tuple[list[str], list[str]]:
     """(supported, unsupported) relative POSIX paths under `root`, sorted; hidden files skipped.
 
     Files under `exclude` (the output folder, when it lies inside the input folder) are skipped,
-    so a second run does not take the first run's outputs for inputs.
+    so a second run does not take the first run's outputs for inputs. The hidden names skipped
+    (a name starting with "."; a hidden folder once, as "name/") are appended to `hidden`, sorted.
     """
     root = Path(root)
     if root.is_file():
         return ([root.name], []) if root.suffix.lower() in SUPPORTED_SUFFIXES else ([], [root.name])
     skip = _relative_parts(exclude, root) if exclude is not None else None
     it = root.rglob("*") if recursive else root.glob("*")
-    ok, bad = [], []
+    ok, bad, seen = [], [], set()
     for p in it:
         rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
-            continue
         if skip and rel.parts[:len(skip)] == skip:
             continue
-        sort_input(rel.as_posix(), ok, bad)
+        if any(part.startswith(".") for part in rel.parts):
+            seen.add(hidden_name(rel.parts, p.is_dir()))
+            continue
+        if p.is_file():
+            sort_input(rel.as_posix(), ok, bad)
+    if hidden is not None:
+        hidden += sorted(seen)
     return sorted(ok), sorted(bad)
+
+
+def hidden_name(parts: tuple[str, ...], is_dir: bool) -> str:
+    """How a skipped hidden entry is reported: its path up to its first hidden part; a folder
+    (or anything under one) as "folder/"."""
+    i = next(i for i, part in enumerate(parts) if part.startswith("."))
+    return "/".join(parts[:i + 1]) + ("/" if is_dir or i + 1 < len(parts) else "")
 
 
 def sort_input(rel: str, ok: list[str], bad: list[str]) -> None:
@@ -185,10 +197,17 @@ _FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file (umask read 
 TEMP_PREFIX = ".augment-tmp."  # write_atomic's temp files: `.augment-tmp.<name>.<random>.tmp`
 
 
+def _breaks_lines(c: str) -> bool:
+    """A control character (C0, DEL, C1) or one that Python's `str.splitlines` (which dataset
+    loaders use on train.txt) takes for a line end (U+2028, U+2029)."""
+    o = ord(c)
+    return o < 32 or 127 <= o < 160 or o in (0x2028, 0x2029)
+
+
 def odd_name(rel: str) -> str | None:
     """Why an input's name cannot be an output name (a control character such as a newline would
     split its line in train.txt / val.txt), or None when it is fine."""
-    bad = sorted({repr(c) for c in rel if ord(c) < 32 or ord(c) == 127})
+    bad = sorted({repr(c) for c in rel if _breaks_lines(c)})
     return f"file name has control characters ({', '.join(bad)}): rename the file" if bad else None
 
 
@@ -222,6 +241,14 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def check_writable(folder: Path) -> None:
+    """Raise the OSError a write in `folder` would meet (read-only, forbidden, full): a temp file of
+    the project's own pattern is made and removed."""
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}probe.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def remove_stale_temps(root: Path) -> int:

@@ -39,7 +39,7 @@ from .pipeline import SampleError
 from .presets.loader import Preset
 from .qa import Inspector
 from .sample import Sample, mask_box
-from .storage import Store
+from .storage import Store, UnsafePath
 
 PARTS = "parts"
 REJECTED = "rejected"   # outputs the quality gate rejected: the same layout, out of the dataset
@@ -94,17 +94,19 @@ def output_bases(relpaths: list[str]) -> dict[str, str]:
 
     An input's name without its suffix; inputs differing only by suffix keep it in their name
     (``x.jpg`` → ``x_jpg``); a name that still collides with another input's (``x.jpg`` → ``x_jpg``
-    beside ``x_jpg.webp``) gets a short hash of its relative path.
+    beside ``x_jpg.webp``) gets 8 hex digits of a hash of its relative path. Names are compared
+    ignoring case (``X.jpg`` and ``x.png`` would share a file on a case-insensitive disk).
     """
     bases = [str(Path(r).with_suffix("")) for r in relpaths]
-    counts = Counter(bases)
-    names = {rel: (rel.replace(".", "_") if counts[base] > 1 else base) for rel, base in zip(relpaths, bases)}
-    taken = Counter(names.values())
-    for rel, name in names.items():
-        if taken[name] > 1 and name != str(Path(rel).with_suffix("")):
-            names[rel] = f"{name}_{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
-    if len(set(names.values())) != len(names):  # pragma: no cover - a hash collision
-        raise RuntimeError("output names collide; rename the inputs")
+    counts = Counter(b.casefold() for b in bases)
+    names = {rel: (rel.replace(".", "_") if counts[base.casefold()] > 1 else base)
+             for rel, base in zip(relpaths, bases)}
+    taken = Counter(n.casefold() for n in names.values())
+    for rel, base in zip(relpaths, bases):
+        if taken[names[rel].casefold()] > 1 and names[rel] != base:
+            names[rel] = f"{names[rel]}_{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
+    if len({n.casefold() for n in names.values()}) != len(names):  # pragma: no cover - a hash collision
+        raise ValueError("output names collide; rename the inputs")
     return names
 
 
@@ -208,10 +210,18 @@ def entry_job_id(e: dict) -> str | None:
     return None
 
 
+REMOVED = "removed"  # the status of an entry that takes an output out of the folder (runner: resume mode)
+
+
 def latest_entries(entries: Iterable[dict]) -> dict[str, dict]:
+    """The latest entry of each output name, in history order; a name whose latest entry is a
+    removal (`status: removed`) is gone."""
     latest: dict[str, dict] = {}
     for e in entries:
-        latest[e["id"]] = e
+        if e.get("status") == REMOVED:
+            latest.pop(e["id"], None)
+        else:
+            latest[e["id"]] = e
     return latest
 
 
@@ -225,8 +235,12 @@ def output_files(entry: dict) -> list[str]:
 
 
 def files_exist(out: Store, entry: dict) -> bool:
+    """Whether every file of an entry is there (a path outside the run counts as missing)."""
     o = entry.get("outputs") or {}
-    return bool(o.get("image")) and all(out.exists(p) for p in output_files(entry))
+    try:
+        return bool(o.get("image")) and all(out.inside(p) is not None and out.exists(p) for p in output_files(entry))
+    except UnsafePath:
+        return False
 
 
 # ---------------------------------------------------------------- worker side
@@ -413,6 +427,8 @@ def run_job(job: Job, images: dict[str, Any], pipe: Any, ctx: ShardContext, qa_c
             entry["status"] = "ok"
         except (ImageReadError, SampleError) as e:
             entry.update(status="failed", error=str(e))
+        except UnsafePath as e:  # a symlink inside the output folder: every job would meet it
+            raise OutputError(str(e)) from None
         except TRANSIENT as e:
             if isinstance(e, OSError) and (fatal := output_error(e)) is not None:
                 raise fatal from None

@@ -154,7 +154,7 @@ def write_report(run_dir: str | Any, input_dir: str | Any | None = None, page_si
         if rebuild or not all(x in have for x in names):
             try:
                 img = _decode(out.read_bytes(e["outputs"]["image"]))
-            except OSError:
+            except (OSError, ValueError):  # gone, or a path outside the run (storage.UnsafePath)
                 img = None
             if img is not None:
                 h, w = img.shape[:2]
@@ -191,7 +191,7 @@ def _source_thumb(out: Store, inputs: Store, e: dict, have: set[str]) -> str | N
     if f"{key}.jpg" in have:
         return key
     try:
-        img = _decode(inputs.read_bytes(e["source"]))
+        img = _decode(inputs.read_input_bytes(e["source"]))
     except (OSError, ValueError):  # the input moved or is gone: the page says so
         return None
     if img is None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import jobs as J
 from .annotations import build_coco, build_layer_coco, yolo_dataset_yaml, yolo_names, yolo_split
-from .io import SUPPORTED_SUFFIXES, odd_name, remove_stale_temps
+from .io import SUPPORTED_SUFFIXES, check_writable, odd_name, remove_stale_temps
 from .presets.loader import Preset, load_preset
 from .storage import Store, UnsafePath
 
@@ -67,6 +67,8 @@ class RunSummary:
     seconds: float = 0.0
     known_failed: int = 0          # incremental: unchanged inputs that failed in an earlier run (not retried)
     replaced: int = 0              # outputs of changed inputs written again
+    removed: int = 0               # resume mode: earlier outputs this run's plan no longer has, removed
+    hidden: list[str] = field(default_factory=list)  # input names starting with "." (a folder once, "name/"), skipped
     classes_before: dict[str, int] | None = None   # balancing: input images per class
     classes_after: dict[str, int] | None = None    # balancing: output images per class
     executor: str = "local"
@@ -176,8 +178,10 @@ def limit_threads() -> Callable[[], None]:
 
 # ---------------------------------------------------------------- main side
 
-def _inputs(preset: Preset, opts: RunOptions) -> tuple[Store, Store, list[str], list[str]]:
-    """(input store, output store, supported, unsupported), after --limit; reads no image.
+def _inputs(preset: Preset, opts: RunOptions, hidden: list[str] | None = None
+            ) -> tuple[Store, Store, list[str], list[str]]:
+    """(input store, output store, supported, unsupported), after --limit; reads no image. The
+    hidden names skipped (starting with ".") are appended to `hidden` when given.
     Raises RunError for a missing input, an output folder that is or holds the input, or no inputs."""
     inputs, out = Store(opts.input_dir), Store(opts.output_dir)
     if not inputs.exists():
@@ -189,7 +193,7 @@ def _inputs(preset: Preset, opts: RunOptions) -> tuple[Store, Store, list[str], 
         raise RunError(f"output folder {opts.output_dir} contains the input {opts.input_dir}: choose another "
                        f"--output (a new sub-folder is fine)")
     # an output folder inside the input folder is skipped when listing inputs
-    relpaths, unsupported = inputs.list_inputs(preset.model.input.recursive, exclude=out)
+    relpaths, unsupported = inputs.list_inputs(preset.model.input.recursive, exclude=out, hidden=hidden)
     if opts.limit is not None:  # the first N files, supported or not
         first = set(sorted(relpaths + unsupported)[: opts.limit])
         relpaths = [r for r in relpaths if r in first]
@@ -217,7 +221,8 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
     if opts.mode not in MODES:
         raise RunError(f"mode {opts.mode!r}: use {' or '.join(MODES)}")
     t0 = time.perf_counter()
-    inputs, out, relpaths, unsupported = _inputs(preset, opts)
+    hidden: list[str] = []
+    inputs, out, relpaths, unsupported = _inputs(preset, opts, hidden)
     try:  # build here, once: resources that fail (a malformed COCO file, an unreadable font) stop
         # the run before any work, and never inside a pool worker's initializer. Building lists
         # folders and parses files; models load on their first image. `--workers 1` reuses it.
@@ -233,7 +238,15 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
         if not out.root.is_dir():
             raise RunError(f"{opts.output_dir}: --output is a file, not a folder")
     with output_lock(out):
-        return _run_locked(preset, opts, inputs, out, relpaths, unsupported, t0, progress, on_start)
+        try:
+            summary = _run_locked(preset, opts, inputs, out, relpaths, unsupported, t0, progress, on_start)
+        except OSError as e:  # anything else on the output side that no retry mends: one line
+            if J.output_error(e) is None:
+                raise
+            raise RunError(f"cannot write the outputs: {J.output_error(e)} (what is done is kept; "
+                           f"the same command resumes)") from None
+    summary.hidden = hidden
+    return summary
 
 
 LOCK_FILE = ".augment.lock"
@@ -252,8 +265,10 @@ def output_lock(out: Store) -> Iterator[None]:
     import socket
 
     path = out.root / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if path.is_symlink():
+        raise RunError(f"{path} is a symlink: the run writes only inside --output; remove the link")
+    try:  # O_NOFOLLOW: a link made after the check is refused too
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as e:
         raise RunError(f"{path}: cannot open the run lock: {e.strerror or e}") from None
     try:
@@ -282,6 +297,12 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
             if (out.root / name).is_symlink():
                 raise RunError(f"{out.root / name} is a symlink: the run writes only inside --output; "
                                f"remove the link or choose another --output")
+        # a read-only, forbidden or full folder stops the run here, before any image is processed
+        for folder in (out.root, *(out.root / d for d in OUTPUT_DIRS if (out.root / d).is_dir())):
+            try:
+                check_writable(folder)
+            except OSError as e:
+                raise RunError(f"{folder}: cannot write in the output folder: {e.strerror or e}") from None
 
     if opts.overwrite:
         _clear_outputs(out)
@@ -364,9 +385,12 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
     merged = J.latest_entries([*history, *new])
     try:
         summary.replaced = _remove_replaced(out, before, merged, {e["id"] for e in new})
+        if opts.mode == "resume" and opts.limit is None:
+            summary.removed = _remove_unplanned(out, merged, {j.item_id for j in jobs} | set(unsupported), run_no)
+        # one rule (docs/RELIABILITY.md): manifest.jsonl, annotations.json, layers.json, the YOLO
+        # lists and `augment export` all describe the latest entry of every output name
         out.write_bytes(MANIFEST, J.to_lines(merged[k] for k in sorted(merged)))
-        wanted = set(merged) if opts.mode == "incremental" else {j.item_id for j in jobs}
-        _write_annotations(out, merged, preset, wanted)
+        _write_annotations(out, merged, preset)
         summary.seconds = time.perf_counter() - t0
         _write_run_info(out, preset, opts, inputs, summary)
     except OSError as e:
@@ -456,6 +480,26 @@ def _remove_replaced(out: Store, before: dict[str, dict], merged: dict[str, dict
     return n
 
 
+def _remove_unplanned(out: Store, merged: dict[str, dict], planned: set[str], run_no: int) -> int:
+    """Resume mode: the folder becomes this run's plan. Outputs of earlier runs the plan no longer
+    has (an input gone from the input folder, a lower --balance target) lose their files, then a
+    removal entry in `parts/rNNNNN-removed.jsonl` takes them out of the history (files first: a
+    run killed in between removes them again). Drops them from `merged`; returns how many."""
+    gone = sorted(k for k in merged if k not in planned)
+    for k in gone:
+        for rel in J.output_files(merged[k]):
+            try:
+                out.remove(rel)
+            except UnsafePath:  # a tampered part names a path outside the run: never followed
+                continue
+    if gone:
+        out.write_bytes(f"{J.PARTS}/r{run_no:05d}-{J.REMOVED}.jsonl", J.to_lines(
+            {"id": k, "status": J.REMOVED, "reason": "not in the plan of a resume-mode run"} for k in gone))
+    for k in gone:
+        del merged[k]
+    return len(gone)
+
+
 def _clear_outputs(out: Store) -> None:
     """Remove what an earlier run wrote (only our own files and folders)."""
     from .balance import LABELS_FILE
@@ -467,12 +511,12 @@ def _clear_outputs(out: Store) -> None:
         out.remove(name)
 
 
-def _write_annotations(out: Store, latest: dict[str, dict], preset: Preset, wanted: set[str]) -> None:
+def _write_annotations(out: Store, latest: dict[str, dict], preset: Preset) -> None:
     from .qa import in_dataset, verdict
 
     formats = preset.model.output.annotations
     # rejected outputs (under rejected/) stay out of the annotations and the YOLO split
-    ok = [e for i, e in latest.items() if in_dataset(e) and i in wanted]
+    ok = [e for e in latest.values() if in_dataset(e)]
     flagged = sorted((e for e in ok if verdict(e) == "flag"), key=lambda e: e["id"])
     out.write_bytes(FLAGGED, "".join(
         f"{e['outputs']['image']}\t{'; '.join(f['reason'] for f in e['qa']['failed'])}\n" for e in flagged).encode())

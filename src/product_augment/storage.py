@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .io import SUPPORTED_SUFFIXES, list_inputs, read_image, sort_input, write_atomic
+from .io import SUPPORTED_SUFFIXES, hidden_name, list_inputs, read_image, sort_input, write_atomic
 
 
 def is_url(location: str | Path) -> bool:
@@ -64,15 +64,15 @@ class Store:
 
     # ------------------------------------------------------------- bytes
     def read_bytes(self, rel: str) -> bytes:
-        return self.path(rel).read_bytes() if self.local else self.fs.cat_file(self.path(rel))
+        """The bytes of `rel`, a path checked as `inside` checks it (an entry's path is never trusted,
+        for reading either)."""
+        return self.inside(rel).read_bytes() if self.local else self.fs.cat_file(self.inside(rel))
 
     def inside(self, rel: str) -> Any:
-        """The path of `rel` for writing or deleting, checked to stay inside the root: a relative
-        POSIX path without `..`, and (local) no symlink on the way from the root to it. Raises
-        `UnsafePath` otherwise: a path from a manifest part or an entry is never trusted."""
-        parts = PurePosixPath(rel).parts
-        if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or ".." in parts:
-            raise UnsafePath(f"{rel!r} is not a plain relative path inside {self.url}")
+        """The path of `rel` for reading, writing or deleting, checked to stay inside the root: a
+        relative POSIX path without `..`, and (local) no symlink on the way from the root to it.
+        Raises `UnsafePath` otherwise: a path from a manifest part or an entry is never trusted."""
+        parts = self._plain(rel)
         if self.local:
             cur = self.root
             for part in parts:
@@ -80,6 +80,13 @@ class Store:
                 if cur.is_symlink():
                     raise UnsafePath(f"{cur} is a symlink: refusing to write or delete through it")
         return self.path(rel)
+
+    def _plain(self, rel: str) -> tuple[str, ...]:
+        """The parts of a plain relative POSIX path (no `..`, not absolute); `UnsafePath` otherwise."""
+        parts = PurePosixPath(rel).parts
+        if not rel or PurePosixPath(rel).is_absolute() or "\\" in rel or ".." in parts:
+            raise UnsafePath(f"{rel!r} is not a plain relative path inside {self.url}")
+        return parts
 
     def write_bytes(self, rel: str, data: bytes, durable: bool = True) -> None:
         """Atomic: complete or absent (local: temp + fsync + rename; object stores: one put);
@@ -128,10 +135,13 @@ class Store:
         return sorted(str(PurePosixPath(p).relative_to(PurePosixPath(self.root))) for p in self.fs.find(base))
 
     # ------------------------------------------------------------- inputs
-    def list_inputs(self, recursive: bool = True, exclude: Store | None = None) -> tuple[list[str], list[str]]:
-        """(supported, unsupported) relative paths, sorted, as `io.list_inputs` (which serves local ones)."""
+    def list_inputs(self, recursive: bool = True, exclude: Store | None = None,
+                    hidden: list[str] | None = None) -> tuple[list[str], list[str]]:
+        """(supported, unsupported) relative paths, sorted, as `io.list_inputs` (which serves local
+        ones); the hidden names skipped are appended to `hidden`."""
         if self.local:
-            return list_inputs(self.root, recursive, exclude=exclude.root if exclude and exclude.local else None)
+            return list_inputs(self.root, recursive, exclude=exclude.root if exclude and exclude.local else None,
+                               hidden=hidden)
         if self.fs.isfile(self.root):
             name = PurePosixPath(self.root).name
             return ([name], []) if PurePosixPath(name).suffix.lower() in SUPPORTED_SUFFIXES else ([], [name])
@@ -139,15 +149,18 @@ class Store:
         if exclude is not None and not exclude.local and type(exclude.fs) is type(self.fs):
             skip = str(exclude.root).rstrip("/") + "/"
         found = self.fs.find(self.root, maxdepth=None if recursive else 1)
-        ok, bad = [], []
+        ok, bad, seen = [], [], set()
         base = PurePosixPath(self.root)
         for p in found:
             if skip and (p + "/").startswith(skip):
                 continue
             rel = PurePosixPath(p).relative_to(base)
             if any(part.startswith(".") for part in rel.parts):
+                seen.add(hidden_name(rel.parts, False))
                 continue
             sort_input(rel.as_posix(), ok, bad)
+        if hidden is not None:
+            hidden += sorted(seen)
         return sorted(ok), sorted(bad)
 
     def input_path(self, rel: str) -> Any:
@@ -166,6 +179,13 @@ class Store:
         info = self.fs.info(p)
         stamp = next((info[k] for k in ("mtime", "LastModified", "updated", "ETag", "created") if info.get(k)), "")
         return f"{info.get('size')}:{stamp}"
+
+    def read_input_bytes(self, rel: str) -> bytes:
+        """An input's bytes by a recorded relative path: a plain relative path (checked as `inside`
+        does), which may be a symlink, as a listed input may be."""
+        self._plain(rel)
+        p = self.input_path(rel)
+        return p.read_bytes() if self.local else self.fs.cat_file(p)
 
     def input_sha256(self, rel: str) -> str:
         h = hashlib.sha256()

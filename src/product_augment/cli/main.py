@@ -112,7 +112,8 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 @click.option("--dry-run", is_flag=True, help="Print the resolved pipeline and inputs, write nothing.")
 @click.option("--overwrite", is_flag=True, help="Delete earlier outputs in --output first.")
 @click.option("--mode", type=click.Choice(["resume", "incremental"]), default="resume", show_default=True,
-              help="resume: finish what is not done yet; incremental: only inputs new or changed (by content "
+              help="resume: finish what is not done yet (outputs no longer planned, of inputs gone or a lower "
+                   "--balance target, are removed); incremental: only inputs new or changed (by content "
                    "hash) since the last run, added to the same dataset.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool here; ray: a Ray cluster (pip install 'product-augment[ray]').")
@@ -208,8 +209,12 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     extra = f", {summary.known_failed} failed before (unchanged)" if summary.known_failed else ""
     extra += f", {summary.replaced} replaced" if summary.replaced else ""
+    extra += f", {summary.removed} removed (no longer planned)" if summary.removed else ""
     click.echo(f"{summary.done} written, {summary.resumed} already done, {len(summary.failed)} failed{extra} "
                f"of {summary.total} in {summary.seconds:.1f} s ({rate:.2f} img/s) → {output_dir}")
+    if summary.hidden:
+        shown = ", ".join(map(repr, summary.hidden[:5])) + (", ..." if len(summary.hidden) > 5 else "")
+        click.echo(f"{len(summary.hidden)} hidden skipped (names starting with '.'): {shown}")
     if summary.qa:
         parts = []
         for v in ("keep", "flag", "reject"):

@@ -106,20 +106,23 @@ class LocalExecutor:
         with ProcessPoolExecutor(min(self.workers, len(shards)), mp_context=ctx_mp,
                                  initializer=_init, initargs=(ctx, os.getpid())) as pool:
             running: dict[Any, Shard] = {}
-            while todo or running:
-                while todo and len(running) < window:
-                    s = todo.pop()
-                    try:
-                        running[pool.submit(_shard, s)] = s
-                    except BrokenProcessPool as e:
-                        yield s, e
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for f in done:
-                    s = running.pop(f)
-                    try:
-                        yield s, f.result()
-                    except Exception as e:  # noqa: BLE001
-                        yield s, e
+            try:
+                while todo or running:
+                    while todo and len(running) < window:
+                        s = todo.pop()
+                        try:
+                            running[pool.submit(_shard, s)] = s
+                        except BrokenProcessPool as e:
+                            yield s, e
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for f in done:
+                        s = running.pop(f)
+                        try:
+                            yield s, f.result()
+                        except Exception as e:  # noqa: BLE001
+                            yield s, e
+            finally:  # the run stopped early (a full disk): shards not started yet are dropped
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def map(self, fn: Callable, chunks: list[Any], ctx: ShardContext) -> list[Any]:
         if self.workers <= 1 or len(chunks) <= 1:

@@ -15,6 +15,8 @@
   with `num_cpus=workers` logical CPUs and no dashboard; `address="auto"` joins the cluster this
   machine belongs to (`ray start --head` / `ray start --address ...` on every node first). The
   actors ask for 0 CPUs on a local instance smaller than 3 CPUs, so they never starve the tasks.
+* A local instance dies with the driver: `reaper.py` kills its processes when the driver is gone,
+  even after a `kill -9` (Linux); a joined cluster (`address`) is never touched.
 * `timeout` (seconds without any shard finishing) turns a stuck cluster into an error, not a hang.
 * Inputs and outputs must be reachable from every node: a shared folder or an fsspec URL (s3://, gs://).
 """
@@ -86,6 +88,7 @@ class RayExecutor:
         self.window = window
         self.started_here = False
         self.startup_seconds = 0.0
+        self.reaper = None
 
     # ------------------------------------------------------------------ cluster
     def _ray(self) -> Any:
@@ -103,6 +106,9 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, **kwargs)
             else:
+                from . import reaper
+
+                self.reaper = reaper.start()  # before the instance exists: it sees every process
                 ray.init(num_cpus=max(1, int(self.workers or os.cpu_count() or 1)), **kwargs)
             self.started_here = True
             self.startup_seconds = time.perf_counter() - t0
@@ -112,8 +118,12 @@ class RayExecutor:
         if self.started_here:
             import ray
 
+            from . import reaper
+
             ray.shutdown()
             self.started_here = False
+            reaper.stop(self.reaper)
+            self.reaper = None
 
     # ------------------------------------------------------------------ shards
     def run_shards(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
