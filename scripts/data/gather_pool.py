@@ -91,6 +91,12 @@ SOURCES = [
          # product-list/ is left out: 123RF-watermarked stock comps (and crops of product-detail photos)
          include=["Deploy/tailwindtraders-images/product-detail/*"],
          exclude=[], licence="MIT", prefix="tailwind", strip=2),
+    dict(repo="microsoft/ContosoTraders", commit="96790a39319748aa91f7b0517bcd341922066cba",
+         include=["src/ContosoTraders.Api.Images/product-details/PID*"], exclude=[], licence="MIT",
+         prefix="contoso", strip=2),  # non-PID files there are copies of TailwindTraders photos
+    dict(repo="vuestorefront/storefront-ui", commit="bb7cc00f0086fe61e4fb4cc07fd37383240de747",
+         include=["apps/preview/shared/public/@assets/*"], exclude=["*logo*", "*icon*"], licence="MIT",
+         prefix="sfui", strip=4),
 ]
 
 # name -> reason (filled from the contact-sheet review and the holdout check)
@@ -167,6 +173,20 @@ DROPPED = {
     'tailwind_product-detail_43229847': 'scene / several products, no single product',
     'tailwind_product-detail_27367695': 'texture / loose material, no single product',
     'tailwind_product-detail_31434677': 'texture / loose material, no single product',
+    # fifth review round (storefront-ui)
+    'sfui_assets_banner_placeholder': 'drawing / flat graphic, not a photo',
+    'sfui_assets_card': 'drawing / flat graphic, not a photo',
+    'sfui_assets_hero-bg': 'drawing / flat graphic, not a photo',
+    'sfui_assets_hero-bg-mobile': 'drawing / flat graphic, not a photo',
+    'sfui_assets_card-1': 'people-dominated (product worn by a model)',
+    'sfui_assets_card-2': 'people-dominated (product worn by a model)',
+    'sfui_assets_card-3': 'people-dominated (product worn by a model)',
+    'sfui_assets_display': 'people-dominated (product worn by a model)',
+    'sfui_assets_display-3': 'people-dominated (product worn by a model)',
+    'sfui_assets_gallery_gallery_7': 'people-dominated (product worn by a model)',
+    'sfui_assets_gallery_gallery_8': 'people-dominated (product worn by a model)',
+    'sfui_assets_gallery_gallery_10': 'people-dominated (product worn by a model)',
+    'sfui_assets_gallery_gallery_11': 'people-dominated (product worn by a model)',
     # group shot / several products
     'opencart_iphone_3': 'group shot / several products',
     'opencart_iphone_4': 'group shot / several products',
