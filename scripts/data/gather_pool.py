@@ -39,9 +39,11 @@ SOURCES = [
          reject="source rejected on review: AI-generated images (garbled text), mostly people modelling "
                 "clothes or scenes, not genuine product photographs"),
     dict(repo="spree/spree", commit="cee28a23d9965d3c873955f2a567212450e4b335",
-         include=["docs/images/demo-images/*"], exclude=[], licence="BSD-3-Clause", prefix="spree", strip=3),
+         include=["docs/images/demo-images/*"], exclude=[], licence="BSD-3-Clause", prefix="spree", strip=3,
+         note='fictional unbranded appliances in one uniform studio look: very likely AI-generated (photoreal); filter by this note if only camera photos are wanted'),
     dict(repo="solidusio/solidus", commit="1f5bf5c638f5fe9fbda4d480bdb7ebcfa39a9a5e",
-         include=["sample/db/samples/images/*"], exclude=[], licence="BSD-3-Clause", prefix="solidus", strip=4),
+         include=["sample/db/samples/images/*"], exclude=[], licence="BSD-3-Clause", prefix="solidus", strip=4,
+         note='brand merchandise mock-ups on white (photoreal, possibly rendered)'),
     dict(repo="opencart/opencart", commit="01254c2138915763c3a86139e24b26c33b3aeb17",
          include=["upload/image/catalog/demo/*"],
          exclude=["*/manufacturer/*", "*/banners/*", "*logo*", "*gift-voucher*", "*/canon_eos_5d_*"],
@@ -50,13 +52,15 @@ SOURCES = [
          include=["src/Sylius/Bundle/CoreBundle/Resources/fixtures/*"], exclude=["*/adminAvatars/*"],
          licence="MIT", prefix="sylius", strip=6),
     dict(repo="evershopcommerce/evershop", commit="770c47bb89b600bebabbc035c014ba7dd8dd0b78",
-         include=["seed/images/*"], exclude=[], licence="GPL-3.0", prefix="evershop", strip=2),
+         include=["seed/images/*"], exclude=[], licence="GPL-3.0", prefix="evershop", strip=2,
+         note='brand merchandise mock-ups on a studio table (photoreal, possibly composited)'),
     dict(repo="shuup/shuup", commit="25f78cfe370109b9885b903e503faac295c7b7f2",
          include=["shuup/testing/modules/sample_data/images/*"], exclude=[], licence="OSL-3.0",
          prefix="shuup", strip=5),
     dict(repo="thelia/thelia", commit="87d276393c262b04757189b73d623bf6f3cf7cee",
          include=["core/lib/Thelia/Command/Import/data/images/PROD*"], exclude=[], licence="GPL-3.0",
-         prefix="thelia", strip=7),
+         prefix="thelia", strip=7,
+         note='stock packshots on white; several are digital colour variants of the same piece'),
     dict(repo="woocommerce/woocommerce-blocks", commit="03c7cfacb225be345ab30240ef483476c080bae8",
          include=["images/pattern-placeholders/*", "images/previews/*"], exclude=[], licence="GPL-3.0",
          prefix="wooblocks", strip=2),
@@ -65,7 +69,8 @@ SOURCES = [
          exclude=["*/resized/*"],  # resized/ holds copies of the same 60 photos
          licence="OSL-3.0", prefix="oro", strip=8),
     dict(repo="saleor/saleor", commit="723cd4eba87dfc72822ade45dc08a3caa548428d",
-         include=["saleor/static/placeholders/*"], exclude=[], licence="BSD-3-Clause", prefix="saleor", strip=3),
+         include=["saleor/static/placeholders/*"], exclude=[], licence="BSD-3-Clause", prefix="saleor", strip=3,
+         note='clean merchandise mock-ups/renders on white with soft shadow (photoreal, not camera photos)'),
     dict(repo="grandnode/grandnode2", commit="22c554f0562ed2564b01fe61f42dfa44cc6607bd",
          include=["src/Web/Grand.Web/wwwroot/assets/samples/product_*"], exclude=["*giftcart*"],
          licence="GPL-3.0", prefix="grandnode", strip=6),
@@ -93,11 +98,41 @@ SOURCES = [
          exclude=[], licence="MIT", prefix="tailwind", strip=2),
     dict(repo="microsoft/ContosoTraders", commit="96790a39319748aa91f7b0517bcd341922066cba",
          include=["src/ContosoTraders.Api.Images/product-details/PID*"], exclude=[], licence="MIT",
-         prefix="contoso", strip=2),  # non-PID files there are copies of TailwindTraders photos
+         prefix="contoso", strip=2,
+         note='manufacturer marketing packshots, some digitally composited (screens, multiple views)'),  # non-PID files there are copies of TailwindTraders photos
     dict(repo="vuestorefront/storefront-ui", commit="bb7cc00f0086fe61e4fb4cc07fd37383240de747",
          include=["apps/preview/shared/public/@assets/*"], exclude=["*logo*", "*icon*"], licence="MIT",
          prefix="sfui", strip=4),
 ]
+
+# repositories looked at and not used (or only partly), for the record
+SKIPPED = {
+    "odoo/odoo": "snapshot too large for the mirror (19 GB); not used",
+    "odoo/design-themes": "snapshot too large for the mirror; not used",
+    "PrestaShop/PrestaShop": "snapshot too large for the mirror; not used",
+    "nopSolutions/nopCommerce": "snapshot too large for the mirror; not used",
+    "woocommerce/woocommerce": "snapshot too large for the mirror; woocommerce-blocks used instead",
+    "akeneo/pim-community-dev": "snapshot too large for the mirror; not used",
+    "microsoft/eShopOnWeb": "no snapshot available",
+    "thirtybees/thirtybees": "licence unclear (LICENSES starts with CC BY-NC 3.0 next to MIT/AFL); not used",
+    "bagisto/bagisto": "MIT, but seeder images are AI-generated people/scenes; rejected (see dropped)",
+    "shopware/SwagPlatformDemoData": "MIT, but media are line icons plus one building photo; not used",
+    "instana/robot-shop": "Apache-2.0, but product images are cartoon robot drawings; not used",
+    "microservices-demo/front-end": "Apache-2.0; only the 4 sock photos used, rest is template stock imagery (portraits, sliders, banners)",
+    "microsoft/TailwindTraders-Backend product-list/": "123RF-watermarked stock comps; only product-detail/ used",
+    "medusajs/medusa": "no product photos in the repository",
+    "django-oscar/django-oscar": "only screenshots",
+    "lunarphp/lunar": "no product photos", "aimeos/aimeos-core": "no product photos",
+    "shopizer-ecommerce/shopizer": "no product photos", "zencart/zencart": "only tiny images",
+    "smartstoreag/SmartStoreNET": "same sample images as smartstore/Smartstore",
+    "grandnode/grandnode": "same sample images as grandnode/grandnode2",
+    "dotnet-architecture/eShopOnContainers": "not used (catalog images are small merchandise renders)",
+    "dotnet/eShop": "not used (catalog images are AI-generated)",
+    "Vendure (any repo / @vendure npm)": "forbidden: reserved for an independent evaluation; not touched",
+    "validation/test-set sources": "aws-samples/retail-demo-store, gcompris-qt-data, magento/magento2-sample-data, "
+                                   "GoogleCloudPlatform/microservices-demo, Azure-Samples/cognitive-services-sample-data-files, "
+                                   "GoogleCloudPlatform/python-docs-samples, opencv samples, scikit-image: excluded",
+}
 
 # name -> reason (filled from the contact-sheet review and the holdout check)
 DROPPED = {
@@ -418,6 +453,8 @@ def main():
             im.save(os.path.join(img_dir, name + ".jpg"), quality=QUALITY)
             kept.append((name, h, th))
             photos[name] = {"source": f"github:{src['repo']}@{src['commit']} {path}", "licence": src["licence"]}
+            if src.get("note"):
+                photos[name]["note"] = src["note"]
             n += 1
         print(f"{src['repo']}: {n} kept", file=sys.stderr)
     rec = {"what": ("Unlabelled pool of real product photographs (demo/sample product images from public "
@@ -429,8 +466,10 @@ def main():
            "sources": {s["prefix"]: {"repo": s["repo"], "commit": s["commit"], "licence": s["licence"],
                                      "include": s["include"], "kept": sum(1 for v in photos.values()
                                                                           if f"{s['repo']}@" in v["source"]),
-                                     **({"rejected": s["reject"]} if s.get("reject") else {})}
+                                     **({"rejected": s["reject"]} if s.get("reject") else {}),
+                                     **({"note": s["note"]} if s.get("note") else {})}
                        for s in SOURCES},
+           "skipped_sources": SKIPPED,
            "photos": photos, "dropped": dict(sorted(dropped.items()))}
     with open(a.record, "w") as f:
         json.dump(rec, f, indent=1)
