@@ -21,7 +21,15 @@ Sources used by the validation/test set (aws-samples/retail-demo-store, gcompris
 magento2-sample-data, microservices-demo, cognitive-services-sample-data-files,
 python-docs-samples, opencv, scikit-image) and all Vendure packages/repos are excluded.
 """
-import argparse, fnmatch, io, json, os, re, subprocess, sys
+
+import argparse
+import fnmatch
+import io
+import json
+import os
+import re
+import subprocess
+import sys
 
 from PIL import Image, ImageFile, ImageOps
 
@@ -33,76 +41,205 @@ EXTS = (".jpg", ".jpeg", ".png", ".webp")
 
 # repo, commit, include globs, exclude globs, licence, prefix, how many leading path parts to strip for the name
 SOURCES = [
-    dict(repo="bagisto/bagisto", commit="889a7c6bd7200867d528f6ddc2668798e7db05d8",
-         include=["packages/Webkul/Installer/src/Resources/assets/images/seeders/products/*"],
-         exclude=[], licence="MIT", prefix="bagisto", strip=8,
-         reject="source rejected on review: AI-generated images (garbled text), mostly people modelling "
-                "clothes or scenes, not genuine product photographs"),
-    dict(repo="spree/spree", commit="cee28a23d9965d3c873955f2a567212450e4b335",
-         include=["docs/images/demo-images/*"], exclude=[], licence="BSD-3-Clause", prefix="spree", strip=3,
-         note='fictional unbranded appliances in one uniform studio look: very likely AI-generated (photoreal); filter by this note if only camera photos are wanted'),
-    dict(repo="solidusio/solidus", commit="1f5bf5c638f5fe9fbda4d480bdb7ebcfa39a9a5e",
-         include=["sample/db/samples/images/*"], exclude=[], licence="BSD-3-Clause", prefix="solidus", strip=4,
-         note='brand merchandise mock-ups on white (photoreal, possibly rendered)'),
-    dict(repo="opencart/opencart", commit="01254c2138915763c3a86139e24b26c33b3aeb17",
-         include=["upload/image/catalog/demo/*"],
-         exclude=["*/manufacturer/*", "*/banners/*", "*logo*", "*gift-voucher*", "*/canon_eos_5d_*"],
-         licence="GPL-3.0", prefix="opencart", strip=4),
-    dict(repo="Sylius/Sylius", commit="3466cbab1098367b7107e756714f9390bf5e4bf6",
-         include=["src/Sylius/Bundle/CoreBundle/Resources/fixtures/*"], exclude=["*/adminAvatars/*"],
-         licence="MIT", prefix="sylius", strip=6),
-    dict(repo="evershopcommerce/evershop", commit="770c47bb89b600bebabbc035c014ba7dd8dd0b78",
-         include=["seed/images/*"], exclude=[], licence="GPL-3.0", prefix="evershop", strip=2,
-         note='brand merchandise mock-ups on a studio table (photoreal, possibly composited)'),
-    dict(repo="shuup/shuup", commit="25f78cfe370109b9885b903e503faac295c7b7f2",
-         include=["shuup/testing/modules/sample_data/images/*"], exclude=[], licence="OSL-3.0",
-         prefix="shuup", strip=5),
-    dict(repo="thelia/thelia", commit="87d276393c262b04757189b73d623bf6f3cf7cee",
-         include=["core/lib/Thelia/Command/Import/data/images/PROD*"], exclude=[], licence="GPL-3.0",
-         prefix="thelia", strip=7,
-         note='stock packshots on white; several are digital colour variants of the same piece'),
-    dict(repo="woocommerce/woocommerce-blocks", commit="03c7cfacb225be345ab30240ef483476c080bae8",
-         include=["images/pattern-placeholders/*", "images/previews/*"], exclude=[], licence="GPL-3.0",
-         prefix="wooblocks", strip=2),
-    dict(repo="oroinc/orocommerce", commit="0da6b964fd873b6abd2d002058a0e9ab4bf34e0a",
-         include=["src/Oro/Bundle/ProductBundle/Migrations/Data/Demo/ORM/images/*"],
-         exclude=["*/resized/*"],  # resized/ holds copies of the same 60 photos
-         licence="OSL-3.0", prefix="oro", strip=8),
-    dict(repo="saleor/saleor", commit="723cd4eba87dfc72822ade45dc08a3caa548428d",
-         include=["saleor/static/placeholders/*"], exclude=[], licence="BSD-3-Clause", prefix="saleor", strip=3,
-         note='clean merchandise mock-ups/renders on white with soft shadow (photoreal, not camera photos)'),
-    dict(repo="grandnode/grandnode2", commit="22c554f0562ed2564b01fe61f42dfa44cc6607bd",
-         include=["src/Web/Grand.Web/wwwroot/assets/samples/product_*"], exclude=["*giftcart*"],
-         licence="GPL-3.0", prefix="grandnode", strip=6),
-    dict(repo="simplcommerce/SimplCommerce", commit="8cea8afb2d76193f347b5419d8cb3f2c4cd07f2a",
-         include=["src/Modules/SimplCommerce.Module.SampleData/SampleContent/*/Images/*"], exclude=[],
-         licence="Apache-2.0", prefix="simpl", strip=4),
-    dict(repo="EC-CUBE/ec-cube", commit="778652134dab71f601a0f6b0031a356306ef3d6d",
-         include=["html/upload/save_image/*-[0-9].png"], exclude=[],
-         licence="GPL-2.0 (EC-CUBE dual GPL/commercial; GPL chosen)", prefix="eccube", strip=3),
-    dict(repo="smartstore/Smartstore", commit="087de664d084fdd73a83c400fa54763a8694c592",
-         include=["src/Smartstore.Web/App_Data/Samples/product/*"],
-         exclude=["*/00009*", "*gift*", "*CustomFlak_*"],  # book covers, gift cards, 50 recoloured sunglasses
-         licence="AGPL-3.0", prefix="smartstore", strip=5),
-    dict(repo="microsoft/PartsUnlimited", commit="b256e4c28f666ac61b40b2ff7dc2bd96fc8840d2",
-         include=["src/PartsUnlimitedWebsite/images/product_*"], exclude=[], licence="MIT",
-         prefix="partsunl", strip=3),
-    dict(repo="microservices-demo/front-end", commit="52dee656f4423be041619bbb090205f912e00113",
-         # the rest of public/img is template stock imagery (fashion portraits, banners, sliders)
-         include=["public/img/youtube_socks.jpg", "public/img/holy_socks.jpg", "public/img/weave2.jpg",
-                  "public/img/colourful_socks.jpg"], exclude=[],
-         licence="Apache-2.0", prefix="sockshop", strip=2),
-    dict(repo="microsoft/TailwindTraders-Backend", commit="03852ac338462b661d5837d01ebf0a712e12866c",
-         # product-list/ is left out: 123RF-watermarked stock comps (and crops of product-detail photos)
-         include=["Deploy/tailwindtraders-images/product-detail/*"],
-         exclude=[], licence="MIT", prefix="tailwind", strip=2),
-    dict(repo="microsoft/ContosoTraders", commit="96790a39319748aa91f7b0517bcd341922066cba",
-         include=["src/ContosoTraders.Api.Images/product-details/PID*"], exclude=[], licence="MIT",
-         prefix="contoso", strip=2,
-         note='manufacturer marketing packshots, some digitally composited (screens, multiple views)'),  # non-PID files there are copies of TailwindTraders photos
-    dict(repo="vuestorefront/storefront-ui", commit="bb7cc00f0086fe61e4fb4cc07fd37383240de747",
-         include=["apps/preview/shared/public/@assets/*"], exclude=["*logo*", "*icon*"], licence="MIT",
-         prefix="sfui", strip=4),
+    {
+        "repo": "bagisto/bagisto",
+        "commit": "889a7c6bd7200867d528f6ddc2668798e7db05d8",
+        "include": ["packages/Webkul/Installer/src/Resources/assets/images/seeders/products/*"],
+        "exclude": [],
+        "licence": "MIT",
+        "prefix": "bagisto",
+        "strip": 8,
+        "reject": "source rejected on review: AI-generated images (garbled text), mostly people modelling "
+        "clothes or scenes, not genuine product photographs",
+    },
+    {
+        "repo": "spree/spree",
+        "commit": "cee28a23d9965d3c873955f2a567212450e4b335",
+        "include": ["docs/images/demo-images/*"],
+        "exclude": [],
+        "licence": "BSD-3-Clause",
+        "prefix": "spree",
+        "strip": 3,
+        "note": "fictional unbranded appliances in one uniform studio look: very likely AI-generated (photoreal); filter by this note if only camera photos are wanted",
+    },
+    {
+        "repo": "solidusio/solidus",
+        "commit": "1f5bf5c638f5fe9fbda4d480bdb7ebcfa39a9a5e",
+        "include": ["sample/db/samples/images/*"],
+        "exclude": [],
+        "licence": "BSD-3-Clause",
+        "prefix": "solidus",
+        "strip": 4,
+        "note": "brand merchandise mock-ups on white (photoreal, possibly rendered)",
+    },
+    {
+        "repo": "opencart/opencart",
+        "commit": "01254c2138915763c3a86139e24b26c33b3aeb17",
+        "include": ["upload/image/catalog/demo/*"],
+        "exclude": ["*/manufacturer/*", "*/banners/*", "*logo*", "*gift-voucher*", "*/canon_eos_5d_*"],
+        "licence": "GPL-3.0",
+        "prefix": "opencart",
+        "strip": 4,
+    },
+    {
+        "repo": "Sylius/Sylius",
+        "commit": "3466cbab1098367b7107e756714f9390bf5e4bf6",
+        "include": ["src/Sylius/Bundle/CoreBundle/Resources/fixtures/*"],
+        "exclude": ["*/adminAvatars/*"],
+        "licence": "MIT",
+        "prefix": "sylius",
+        "strip": 6,
+    },
+    {
+        "repo": "evershopcommerce/evershop",
+        "commit": "770c47bb89b600bebabbc035c014ba7dd8dd0b78",
+        "include": ["seed/images/*"],
+        "exclude": [],
+        "licence": "GPL-3.0",
+        "prefix": "evershop",
+        "strip": 2,
+        "note": "brand merchandise mock-ups on a studio table (photoreal, possibly composited)",
+    },
+    {
+        "repo": "shuup/shuup",
+        "commit": "25f78cfe370109b9885b903e503faac295c7b7f2",
+        "include": ["shuup/testing/modules/sample_data/images/*"],
+        "exclude": [],
+        "licence": "OSL-3.0",
+        "prefix": "shuup",
+        "strip": 5,
+    },
+    {
+        "repo": "thelia/thelia",
+        "commit": "87d276393c262b04757189b73d623bf6f3cf7cee",
+        "include": ["core/lib/Thelia/Command/Import/data/images/PROD*"],
+        "exclude": [],
+        "licence": "GPL-3.0",
+        "prefix": "thelia",
+        "strip": 7,
+        "note": "stock packshots on white; several are digital colour variants of the same piece",
+    },
+    {
+        "repo": "woocommerce/woocommerce-blocks",
+        "commit": "03c7cfacb225be345ab30240ef483476c080bae8",
+        "include": ["images/pattern-placeholders/*", "images/previews/*"],
+        "exclude": [],
+        "licence": "GPL-3.0",
+        "prefix": "wooblocks",
+        "strip": 2,
+    },
+    {
+        "repo": "oroinc/orocommerce",
+        "commit": "0da6b964fd873b6abd2d002058a0e9ab4bf34e0a",
+        "include": ["src/Oro/Bundle/ProductBundle/Migrations/Data/Demo/ORM/images/*"],
+        "exclude": ["*/resized/*"],  # resized/ holds copies of the same 60 photos
+        "licence": "OSL-3.0",
+        "prefix": "oro",
+        "strip": 8,
+    },
+    {
+        "repo": "saleor/saleor",
+        "commit": "723cd4eba87dfc72822ade45dc08a3caa548428d",
+        "include": ["saleor/static/placeholders/*"],
+        "exclude": [],
+        "licence": "BSD-3-Clause",
+        "prefix": "saleor",
+        "strip": 3,
+        "note": "clean merchandise mock-ups/renders on white with soft shadow (photoreal, not camera photos)",
+    },
+    {
+        "repo": "grandnode/grandnode2",
+        "commit": "22c554f0562ed2564b01fe61f42dfa44cc6607bd",
+        "include": ["src/Web/Grand.Web/wwwroot/assets/samples/product_*"],
+        "exclude": ["*giftcart*"],
+        "licence": "GPL-3.0",
+        "prefix": "grandnode",
+        "strip": 6,
+    },
+    {
+        "repo": "simplcommerce/SimplCommerce",
+        "commit": "8cea8afb2d76193f347b5419d8cb3f2c4cd07f2a",
+        "include": ["src/Modules/SimplCommerce.Module.SampleData/SampleContent/*/Images/*"],
+        "exclude": [],
+        "licence": "Apache-2.0",
+        "prefix": "simpl",
+        "strip": 4,
+    },
+    {
+        "repo": "EC-CUBE/ec-cube",
+        "commit": "778652134dab71f601a0f6b0031a356306ef3d6d",
+        "include": ["html/upload/save_image/*-[0-9].png"],
+        "exclude": [],
+        "licence": "GPL-2.0 (EC-CUBE dual GPL/commercial; GPL chosen)",
+        "prefix": "eccube",
+        "strip": 3,
+    },
+    {
+        "repo": "smartstore/Smartstore",
+        "commit": "087de664d084fdd73a83c400fa54763a8694c592",
+        "include": ["src/Smartstore.Web/App_Data/Samples/product/*"],
+        "exclude": [
+            "*/00009*",
+            "*gift*",
+            "*CustomFlak_*",
+        ],  # book covers, gift cards, 50 recoloured sunglasses
+        "licence": "AGPL-3.0",
+        "prefix": "smartstore",
+        "strip": 5,
+    },
+    {
+        "repo": "microsoft/PartsUnlimited",
+        "commit": "b256e4c28f666ac61b40b2ff7dc2bd96fc8840d2",
+        "include": ["src/PartsUnlimitedWebsite/images/product_*"],
+        "exclude": [],
+        "licence": "MIT",
+        "prefix": "partsunl",
+        "strip": 3,
+    },
+    {
+        "repo": "microservices-demo/front-end",
+        "commit": "52dee656f4423be041619bbb090205f912e00113",
+        # the rest of public/img is template stock imagery (fashion portraits, banners, sliders)
+        "include": [
+            "public/img/youtube_socks.jpg",
+            "public/img/holy_socks.jpg",
+            "public/img/weave2.jpg",
+            "public/img/colourful_socks.jpg",
+        ],
+        "exclude": [],
+        "licence": "Apache-2.0",
+        "prefix": "sockshop",
+        "strip": 2,
+    },
+    {
+        "repo": "microsoft/TailwindTraders-Backend",
+        "commit": "03852ac338462b661d5837d01ebf0a712e12866c",
+        # product-list/ is left out: 123RF-watermarked stock comps (and crops of product-detail photos)
+        "include": ["Deploy/tailwindtraders-images/product-detail/*"],
+        "exclude": [],
+        "licence": "MIT",
+        "prefix": "tailwind",
+        "strip": 2,
+    },
+    {
+        "repo": "microsoft/ContosoTraders",
+        "commit": "96790a39319748aa91f7b0517bcd341922066cba",
+        "include": ["src/ContosoTraders.Api.Images/product-details/PID*"],
+        "exclude": [],
+        "licence": "MIT",
+        "prefix": "contoso",
+        "strip": 2,
+        "note": "manufacturer marketing packshots, some digitally composited (screens, multiple views)",
+    },  # non-PID files there are copies of TailwindTraders photos
+    {
+        "repo": "vuestorefront/storefront-ui",
+        "commit": "bb7cc00f0086fe61e4fb4cc07fd37383240de747",
+        "include": ["apps/preview/shared/public/@assets/*"],
+        "exclude": ["*logo*", "*icon*"],
+        "licence": "MIT",
+        "prefix": "sfui",
+        "strip": 4,
+    },
 ]
 
 # repositories looked at and not used (or only partly), for the record
@@ -122,204 +259,206 @@ SKIPPED = {
     "microsoft/TailwindTraders-Backend product-list/": "123RF-watermarked stock comps; only product-detail/ used",
     "medusajs/medusa": "no product photos in the repository",
     "django-oscar/django-oscar": "only screenshots",
-    "lunarphp/lunar": "no product photos", "aimeos/aimeos-core": "no product photos",
-    "shopizer-ecommerce/shopizer": "no product photos", "zencart/zencart": "only tiny images",
+    "lunarphp/lunar": "no product photos",
+    "aimeos/aimeos-core": "no product photos",
+    "shopizer-ecommerce/shopizer": "no product photos",
+    "zencart/zencart": "only tiny images",
     "smartstoreag/SmartStoreNET": "same sample images as smartstore/Smartstore",
     "grandnode/grandnode": "same sample images as grandnode/grandnode2",
     "dotnet-architecture/eShopOnContainers": "not used (catalog images are small merchandise renders)",
     "dotnet/eShop": "not used (catalog images are AI-generated)",
     "Vendure (any repo / @vendure npm)": "forbidden: reserved for an independent evaluation; not touched",
     "validation/test-set sources": "aws-samples/retail-demo-store, gcompris-qt-data, magento/magento2-sample-data, "
-                                   "GoogleCloudPlatform/microservices-demo, Azure-Samples/cognitive-services-sample-data-files, "
-                                   "GoogleCloudPlatform/python-docs-samples, opencv samples, scikit-image: excluded",
+    "GoogleCloudPlatform/microservices-demo, Azure-Samples/cognitive-services-sample-data-files, "
+    "GoogleCloudPlatform/python-docs-samples, opencv samples, scikit-image: excluded",
 }
 
 # name -> reason (filled from the contact-sheet review and the holdout check)
 DROPPED = {
     # flagged by /work/shared/tools/holdout_check.py (photo of the independent evaluation)
-    'wooblocks_watch-hand-brand-jewellery-strap-platinum': 'holdout_check hit (independent evaluation photo, dHash distance 2)',
+    "wooblocks_watch-hand-brand-jewellery-strap-platinum": "holdout_check hit (independent evaluation photo, dHash distance 2)",
     # second review round (grandnode, SimplCommerce, EC-CUBE)
-    'simpl_Fashion_Images_0089c72c-2fbe-48c3-a33f-718ae1eafd8b': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_0199b7af-4d14-4858-a902-62ca8c5e9b6d': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_057afd18-8973-4078-9fd2-7eb0b52d8e72': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_1761ffd9-2c53-4a6b-856f-e2f4039d0247': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_1a79b958-50bc-48d8-b3e5-826222949d28': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_1aead9b6-73a8-45c1-a463-7655e9a9b478': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_1d9d5101-7e0b-4c29-88fe-e54891647672': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_2db2ffbb-46d5-4f3c-8dc0-614e83162a1c': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_37dc2d94-dbac-4112-afbc-2fc88ddca753': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_461a2564-b657-46bb-bcb5-f7deaeb2a0a9': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_4d24a1fd-a362-47e4-9060-011d415398b9': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_911207ad-5b45-423f-9575-2185c85261c0': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_dd14f5e8-2e76-4f60-9f58-19652dcb80c5': 'people-dominated (product worn by a model)',
-    'simpl_Fashion_Images_83c21bb9-2f0d-446a-bb0c-3b19e6d922aa': 'banner (wide, text or scene)',
-    'simpl_Fashion_Images_88604574-f0a3-4982-9b0d-f8a7558dd3ba': 'banner (wide, text or scene)',
-    'simpl_Fashion_Images_a5904343-189d-469b-a93b-d553c109b781': 'banner (wide, text or scene)',
-    'simpl_Phones_Images_5887a479-bb96-436f-8414-fa188cdc2aac': 'banner (wide, text or scene)',
-    'simpl_Phones_Images_77f5c8cd-2052-4f4c-ac49-70cda3e2eb3c': 'banner (wide, text or scene)',
-    'simpl_Phones_Images_7d868097-58a5-43f8-a882-6d7872345fe7': 'banner (wide, text or scene)',
-    'simpl_Phones_Images_9874f0f5-46dc-495d-8c61-2c515577aa05': 'banner (wide, text or scene)',
-    'simpl_Phones_Images_c015d99d-6c3b-4337-9ba7-26822d75a8e2': 'banner (wide, text or scene)',
-    'simpl_Phones_Images_d539b558-15ea-4317-9a5b-62e4db9a45f5': 'banner (wide, text or scene)',
-    'simpl_Phones_Images_e543ed8e-5feb-4a39-8860-51d94a00ee31': 'banner (wide, text or scene)',
-    'grandnode_product_cod_1': 'box art / cover graphic dominates, not a product photo',
-    'grandnode_product_cyberpunk_1': 'box art / cover graphic dominates, not a product photo',
-    'grandnode_product_gta_1': 'box art / cover graphic dominates, not a product photo',
-    'eccube_cube-1': 'food scene / several items, no single product',
-    'eccube_cube-2': 'food scene / several items, no single product',
-    'eccube_cube-3': 'food scene / several items, no single product',
-    'eccube_sand-1': 'food scene / several items, no single product',
-    'eccube_sand-3': 'food scene / several items, no single product',
+    "simpl_Fashion_Images_0089c72c-2fbe-48c3-a33f-718ae1eafd8b": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_0199b7af-4d14-4858-a902-62ca8c5e9b6d": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_057afd18-8973-4078-9fd2-7eb0b52d8e72": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_1761ffd9-2c53-4a6b-856f-e2f4039d0247": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_1a79b958-50bc-48d8-b3e5-826222949d28": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_1aead9b6-73a8-45c1-a463-7655e9a9b478": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_1d9d5101-7e0b-4c29-88fe-e54891647672": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_2db2ffbb-46d5-4f3c-8dc0-614e83162a1c": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_37dc2d94-dbac-4112-afbc-2fc88ddca753": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_461a2564-b657-46bb-bcb5-f7deaeb2a0a9": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_4d24a1fd-a362-47e4-9060-011d415398b9": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_911207ad-5b45-423f-9575-2185c85261c0": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_dd14f5e8-2e76-4f60-9f58-19652dcb80c5": "people-dominated (product worn by a model)",
+    "simpl_Fashion_Images_83c21bb9-2f0d-446a-bb0c-3b19e6d922aa": "banner (wide, text or scene)",
+    "simpl_Fashion_Images_88604574-f0a3-4982-9b0d-f8a7558dd3ba": "banner (wide, text or scene)",
+    "simpl_Fashion_Images_a5904343-189d-469b-a93b-d553c109b781": "banner (wide, text or scene)",
+    "simpl_Phones_Images_5887a479-bb96-436f-8414-fa188cdc2aac": "banner (wide, text or scene)",
+    "simpl_Phones_Images_77f5c8cd-2052-4f4c-ac49-70cda3e2eb3c": "banner (wide, text or scene)",
+    "simpl_Phones_Images_7d868097-58a5-43f8-a882-6d7872345fe7": "banner (wide, text or scene)",
+    "simpl_Phones_Images_9874f0f5-46dc-495d-8c61-2c515577aa05": "banner (wide, text or scene)",
+    "simpl_Phones_Images_c015d99d-6c3b-4337-9ba7-26822d75a8e2": "banner (wide, text or scene)",
+    "simpl_Phones_Images_d539b558-15ea-4317-9a5b-62e4db9a45f5": "banner (wide, text or scene)",
+    "simpl_Phones_Images_e543ed8e-5feb-4a39-8860-51d94a00ee31": "banner (wide, text or scene)",
+    "grandnode_product_cod_1": "box art / cover graphic dominates, not a product photo",
+    "grandnode_product_cyberpunk_1": "box art / cover graphic dominates, not a product photo",
+    "grandnode_product_gta_1": "box art / cover graphic dominates, not a product photo",
+    "eccube_cube-1": "food scene / several items, no single product",
+    "eccube_cube-2": "food scene / several items, no single product",
+    "eccube_cube-3": "food scene / several items, no single product",
+    "eccube_sand-1": "food scene / several items, no single product",
+    "eccube_sand-3": "food scene / several items, no single product",
     # third review round (Smartstore)
-    'smartstore_Beethoven': 'painting / portrait, not a product',
-    'smartstore_vivaldi': 'painting / portrait, not a product',
-    'smartstore_bestgrillingrecipes': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_cookingfortwo': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_stone_of_wisdom': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_fifa17': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_horizon': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_legoworlds': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_minecraft': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_princeofpersia': 'box art / cover graphic dominates, not a product photo',
-    'smartstore_CustomFlakSunglasses': 'group shot / several products',
-    'smartstore_allstar_converse': 'group shot / several products',
-    'smartstore_iphone-plus_all_colors': 'group shot / several products',
-    'smartstore_ultimate-apple-pro-hipster-bundle': 'group shot / several products',
-    'smartstore_watchseries2_2': 'group shot / several products',
-    'smartstore_ps4_bundle_minecraft': 'group shot / several products',
-    'smartstore_adidas-tango-pasadena-ball-blue': 'synthetic recolour of another pool photo',
-    'smartstore_adidas-tango-pasadena-ball-brown': 'synthetic recolour of another pool photo',
-    'smartstore_adidas-tango-pasadena-ball-green': 'synthetic recolour of another pool photo',
-    'smartstore_adidas-tango-pasadena-ball-red': 'synthetic recolour of another pool photo',
-    'smartstore_adidas-tango-pasadena-ball-yellow': 'synthetic recolour of another pool photo',
-    'smartstore_torfabrik-offizieller-spielball_blue': 'synthetic recolour of another pool photo',
-    'smartstore_torfabrik-offizieller-spielball_green': 'synthetic recolour of another pool photo',
-    'smartstore_torfabrik-offizieller-spielball_red': 'synthetic recolour of another pool photo',
-    'smartstore_torfabrik-offizieller-spielball_yellow': 'synthetic recolour of another pool photo',
+    "smartstore_Beethoven": "painting / portrait, not a product",
+    "smartstore_vivaldi": "painting / portrait, not a product",
+    "smartstore_bestgrillingrecipes": "box art / cover graphic dominates, not a product photo",
+    "smartstore_cookingfortwo": "box art / cover graphic dominates, not a product photo",
+    "smartstore_stone_of_wisdom": "box art / cover graphic dominates, not a product photo",
+    "smartstore_fifa17": "box art / cover graphic dominates, not a product photo",
+    "smartstore_horizon": "box art / cover graphic dominates, not a product photo",
+    "smartstore_legoworlds": "box art / cover graphic dominates, not a product photo",
+    "smartstore_minecraft": "box art / cover graphic dominates, not a product photo",
+    "smartstore_princeofpersia": "box art / cover graphic dominates, not a product photo",
+    "smartstore_CustomFlakSunglasses": "group shot / several products",
+    "smartstore_allstar_converse": "group shot / several products",
+    "smartstore_iphone-plus_all_colors": "group shot / several products",
+    "smartstore_ultimate-apple-pro-hipster-bundle": "group shot / several products",
+    "smartstore_watchseries2_2": "group shot / several products",
+    "smartstore_ps4_bundle_minecraft": "group shot / several products",
+    "smartstore_adidas-tango-pasadena-ball-blue": "synthetic recolour of another pool photo",
+    "smartstore_adidas-tango-pasadena-ball-brown": "synthetic recolour of another pool photo",
+    "smartstore_adidas-tango-pasadena-ball-green": "synthetic recolour of another pool photo",
+    "smartstore_adidas-tango-pasadena-ball-red": "synthetic recolour of another pool photo",
+    "smartstore_adidas-tango-pasadena-ball-yellow": "synthetic recolour of another pool photo",
+    "smartstore_torfabrik-offizieller-spielball_blue": "synthetic recolour of another pool photo",
+    "smartstore_torfabrik-offizieller-spielball_green": "synthetic recolour of another pool photo",
+    "smartstore_torfabrik-offizieller-spielball_red": "synthetic recolour of another pool photo",
+    "smartstore_torfabrik-offizieller-spielball_yellow": "synthetic recolour of another pool photo",
     # fourth review round (TailwindTraders)
-    'tailwind_product-detail_106662449': 'scene / several products, no single product',
-    'tailwind_product-detail_106906828': 'scene / several products, no single product',
-    'tailwind_product-detail_10999322': 'scene / several products, no single product',
-    'tailwind_product-detail_13778772': 'scene / several products, no single product',
-    'tailwind_product-detail_16658158': 'scene / several products, no single product',
-    'tailwind_product-detail_59890052': 'scene / several products, no single product',
-    'tailwind_product-detail_91797131': 'scene / several products, no single product',
-    'tailwind_product-detail_9470575': 'scene / several products, no single product',
-    'tailwind_product-detail_43229847': 'scene / several products, no single product',
-    'tailwind_product-detail_27367695': 'texture / loose material, no single product',
-    'tailwind_product-detail_31434677': 'texture / loose material, no single product',
+    "tailwind_product-detail_106662449": "scene / several products, no single product",
+    "tailwind_product-detail_106906828": "scene / several products, no single product",
+    "tailwind_product-detail_10999322": "scene / several products, no single product",
+    "tailwind_product-detail_13778772": "scene / several products, no single product",
+    "tailwind_product-detail_16658158": "scene / several products, no single product",
+    "tailwind_product-detail_59890052": "scene / several products, no single product",
+    "tailwind_product-detail_91797131": "scene / several products, no single product",
+    "tailwind_product-detail_9470575": "scene / several products, no single product",
+    "tailwind_product-detail_43229847": "scene / several products, no single product",
+    "tailwind_product-detail_27367695": "texture / loose material, no single product",
+    "tailwind_product-detail_31434677": "texture / loose material, no single product",
     # fifth review round (storefront-ui)
-    'sfui_assets_banner_placeholder': 'drawing / flat graphic, not a photo',
-    'sfui_assets_card': 'drawing / flat graphic, not a photo',
-    'sfui_assets_hero-bg': 'drawing / flat graphic, not a photo',
-    'sfui_assets_hero-bg-mobile': 'drawing / flat graphic, not a photo',
-    'sfui_assets_card-1': 'people-dominated (product worn by a model)',
-    'sfui_assets_card-2': 'people-dominated (product worn by a model)',
-    'sfui_assets_card-3': 'people-dominated (product worn by a model)',
-    'sfui_assets_display': 'people-dominated (product worn by a model)',
-    'sfui_assets_display-3': 'people-dominated (product worn by a model)',
-    'sfui_assets_gallery_gallery_7': 'people-dominated (product worn by a model)',
-    'sfui_assets_gallery_gallery_8': 'people-dominated (product worn by a model)',
-    'sfui_assets_gallery_gallery_10': 'people-dominated (product worn by a model)',
-    'sfui_assets_gallery_gallery_11': 'people-dominated (product worn by a model)',
+    "sfui_assets_banner_placeholder": "drawing / flat graphic, not a photo",
+    "sfui_assets_card": "drawing / flat graphic, not a photo",
+    "sfui_assets_hero-bg": "drawing / flat graphic, not a photo",
+    "sfui_assets_hero-bg-mobile": "drawing / flat graphic, not a photo",
+    "sfui_assets_card-1": "people-dominated (product worn by a model)",
+    "sfui_assets_card-2": "people-dominated (product worn by a model)",
+    "sfui_assets_card-3": "people-dominated (product worn by a model)",
+    "sfui_assets_display": "people-dominated (product worn by a model)",
+    "sfui_assets_display-3": "people-dominated (product worn by a model)",
+    "sfui_assets_gallery_gallery_7": "people-dominated (product worn by a model)",
+    "sfui_assets_gallery_gallery_8": "people-dominated (product worn by a model)",
+    "sfui_assets_gallery_gallery_10": "people-dominated (product worn by a model)",
+    "sfui_assets_gallery_gallery_11": "people-dominated (product worn by a model)",
     # group shot / several products
-    'opencart_iphone_3': 'group shot / several products',
-    'opencart_iphone_4': 'group shot / several products',
-    'opencart_iphone_5': 'group shot / several products',
-    'opencart_ipod_nano_5': 'group shot / several products',
-    'opencart_ipod_shuffle_5': 'group shot / several products',
-    'opencart_ipod_classic_3': 'group shot / several products',
-    'opencart_macbook_pro_4': 'group shot / several products',
-    'opencart_compaq_presario': 'group shot / several products',
-    'opencart_sony_vaio_2': 'group shot / several products',
-    'opencart_sony_vaio_3': 'group shot / several products',
-    'opencart_samsung_tab_1': 'group shot / several products',
-    'shuup_default_category01': 'group shot / several products',
-    'sylius_stickers': 'group shot / several products',
-    'wooblocks_drinkware-liquid-tableware-dishware-bottle-fluid': 'group shot / several products',
-    'wooblocks_table-floor-home-living-room-furniture-room': 'group shot / several products',
-    'wooblocks_table-floor-home-living-room-furniture-room-square': 'group shot / several products',
-    'wooblocks_table-floor-interior-atmosphere-living-room-furniture-square-lg': 'group shot / several products',
-    'wooblocks_table-floor-interior-atmosphere-living-room-furniture-square': 'group shot / several products',
-    'wooblocks_collection': 'group shot / several products',
+    "opencart_iphone_3": "group shot / several products",
+    "opencart_iphone_4": "group shot / several products",
+    "opencart_iphone_5": "group shot / several products",
+    "opencart_ipod_nano_5": "group shot / several products",
+    "opencart_ipod_shuffle_5": "group shot / several products",
+    "opencart_ipod_classic_3": "group shot / several products",
+    "opencart_macbook_pro_4": "group shot / several products",
+    "opencart_compaq_presario": "group shot / several products",
+    "opencart_sony_vaio_2": "group shot / several products",
+    "opencart_sony_vaio_3": "group shot / several products",
+    "opencart_samsung_tab_1": "group shot / several products",
+    "shuup_default_category01": "group shot / several products",
+    "sylius_stickers": "group shot / several products",
+    "wooblocks_drinkware-liquid-tableware-dishware-bottle-fluid": "group shot / several products",
+    "wooblocks_table-floor-home-living-room-furniture-room": "group shot / several products",
+    "wooblocks_table-floor-home-living-room-furniture-room-square": "group shot / several products",
+    "wooblocks_table-floor-interior-atmosphere-living-room-furniture-square-lg": "group shot / several products",
+    "wooblocks_table-floor-interior-atmosphere-living-room-furniture-square": "group shot / several products",
+    "wooblocks_collection": "group shot / several products",
     # diagram / multi-view technical sheet
-    'opencart_iphone_6': 'diagram / multi-view technical sheet',
-    'opencart_ipod_nano_1': 'diagram / multi-view technical sheet',
-    'opencart_ipod_nano_2': 'diagram / multi-view technical sheet',
-    'opencart_ipod_shuffle_2': 'diagram / multi-view technical sheet',
-    'opencart_macbook_3': 'diagram / multi-view technical sheet',
-    'opencart_macbook_pro_1': 'diagram / multi-view technical sheet',
+    "opencart_iphone_6": "diagram / multi-view technical sheet",
+    "opencart_ipod_nano_1": "diagram / multi-view technical sheet",
+    "opencart_ipod_nano_2": "diagram / multi-view technical sheet",
+    "opencart_ipod_shuffle_2": "diagram / multi-view technical sheet",
+    "opencart_macbook_3": "diagram / multi-view technical sheet",
+    "opencart_macbook_pro_1": "diagram / multi-view technical sheet",
     # banner (wide, text or scene)
-    'opencart_samsung_banner': 'banner (wide, text or scene)',
-    'shuup_default_banner01': 'banner (wide, text or scene)',
-    'shuup_default_banner02': 'banner (wide, text or scene)',
-    'evershop_banner-one': 'banner (wide, text or scene)',
-    'evershop_banner-two': 'banner (wide, text or scene)',
-    'saleor_products-list_accessories': 'banner (wide, text or scene)',
-    'saleor_products-list_apparel': 'banner (wide, text or scene)',
-    'saleor_products-list_clothing': 'banner (wide, text or scene)',
-    'saleor_products-list_groceries': 'banner (wide, text or scene)',
-    'saleor_products-list_summer': 'banner (wide, text or scene)',
+    "opencart_samsung_banner": "banner (wide, text or scene)",
+    "shuup_default_banner01": "banner (wide, text or scene)",
+    "shuup_default_banner02": "banner (wide, text or scene)",
+    "evershop_banner-one": "banner (wide, text or scene)",
+    "evershop_banner-two": "banner (wide, text or scene)",
+    "saleor_products-list_accessories": "banner (wide, text or scene)",
+    "saleor_products-list_apparel": "banner (wide, text or scene)",
+    "saleor_products-list_clothing": "banner (wide, text or scene)",
+    "saleor_products-list_groceries": "banner (wide, text or scene)",
+    "saleor_products-list_summer": "banner (wide, text or scene)",
     # people-dominated (product worn by a model)
-    'sylius_caps_cap_01': 'people-dominated (product worn by a model)',
-    'sylius_caps_cap_02': 'people-dominated (product worn by a model)',
-    'sylius_caps_cap_03': 'people-dominated (product worn by a model)',
-    'sylius_caps_cap_04': 'people-dominated (product worn by a model)',
-    'sylius_dresses_dress_01': 'people-dominated (product worn by a model)',
-    'sylius_dresses_dress_02': 'people-dominated (product worn by a model)',
-    'sylius_dresses_dress_03': 'people-dominated (product worn by a model)',
-    'sylius_jeans_man_jeans_01': 'people-dominated (product worn by a model)',
-    'sylius_jeans_man_jeans_02': 'people-dominated (product worn by a model)',
-    'sylius_jeans_man_jeans_03': 'people-dominated (product worn by a model)',
-    'sylius_jeans_woman_jeans_01': 'people-dominated (product worn by a model)',
-    'sylius_jeans_woman_jeans_02': 'people-dominated (product worn by a model)',
-    'sylius_jeans_woman_jeans_03': 'people-dominated (product worn by a model)',
-    'sylius_jeans_woman_jeans_04': 'people-dominated (product worn by a model)',
-    'sylius_t-shirts': 'people-dominated (product worn by a model)',
-    'sylius_t-shirts_man_t-shirt_01': 'people-dominated (product worn by a model)',
-    'sylius_t-shirts_man_t-shirt_02': 'people-dominated (product worn by a model)',
-    'sylius_t-shirts_man_t-shirt_03': 'people-dominated (product worn by a model)',
-    'sylius_t-shirts_woman_t-shirt_01': 'people-dominated (product worn by a model)',
-    'sylius_t-shirts_woman_t-shirt_02': 'people-dominated (product worn by a model)',
-    'sylius_t-shirts_woman_t-shirt_03': 'people-dominated (product worn by a model)',
-    'oro_images_2JV62-Basic-Women-s-4-Pocket-Black-Scrub-Set': 'people-dominated (product worn by a model)',
-    'oro_images_3LV37-Women-s-5-Pocket-V-neck-Fashion-Scrub-Top': 'people-dominated (product worn by a model)',
-    'oro_images_3RE23-Men-s-2-Pocket-Lab-Coat': 'people-dominated (product worn by a model)',
-    'oro_images_3YB32-Women-s-Teal-Scrub-Cap': 'people-dominated (product worn by a model)',
-    'oro_images_4HC51-Women-s-Physician-s-3-Pocket-Lab-Coat': 'people-dominated (product worn by a model)',
-    'oro_images_4QI22-Women-s-Basic-1-Pocket-Pink-Scrub-Top': 'people-dominated (product worn by a model)',
-    'oro_images_5GN30-Physician-s-5-Pocket-Lab-Coat': 'people-dominated (product worn by a model)',
-    'oro_images_7YV41-Women-s-Fashion-Scrub-Set': 'people-dominated (product worn by a model)',
-    'oro_images_8BC37-Colorful-Floral-Women-s-Scrub-Top': 'people-dominated (product worn by a model)',
-    'oro_images_9OK21-Men-s-Basic-V-neck-1-Pocket-Light-Blue-Scrub-Top': 'people-dominated (product worn by a model)',
-    'oro_images_6UB33-Men-s-White-Scrub-Set': 'people-dominated (product worn by a model)',
+    "sylius_caps_cap_01": "people-dominated (product worn by a model)",
+    "sylius_caps_cap_02": "people-dominated (product worn by a model)",
+    "sylius_caps_cap_03": "people-dominated (product worn by a model)",
+    "sylius_caps_cap_04": "people-dominated (product worn by a model)",
+    "sylius_dresses_dress_01": "people-dominated (product worn by a model)",
+    "sylius_dresses_dress_02": "people-dominated (product worn by a model)",
+    "sylius_dresses_dress_03": "people-dominated (product worn by a model)",
+    "sylius_jeans_man_jeans_01": "people-dominated (product worn by a model)",
+    "sylius_jeans_man_jeans_02": "people-dominated (product worn by a model)",
+    "sylius_jeans_man_jeans_03": "people-dominated (product worn by a model)",
+    "sylius_jeans_woman_jeans_01": "people-dominated (product worn by a model)",
+    "sylius_jeans_woman_jeans_02": "people-dominated (product worn by a model)",
+    "sylius_jeans_woman_jeans_03": "people-dominated (product worn by a model)",
+    "sylius_jeans_woman_jeans_04": "people-dominated (product worn by a model)",
+    "sylius_t-shirts": "people-dominated (product worn by a model)",
+    "sylius_t-shirts_man_t-shirt_01": "people-dominated (product worn by a model)",
+    "sylius_t-shirts_man_t-shirt_02": "people-dominated (product worn by a model)",
+    "sylius_t-shirts_man_t-shirt_03": "people-dominated (product worn by a model)",
+    "sylius_t-shirts_woman_t-shirt_01": "people-dominated (product worn by a model)",
+    "sylius_t-shirts_woman_t-shirt_02": "people-dominated (product worn by a model)",
+    "sylius_t-shirts_woman_t-shirt_03": "people-dominated (product worn by a model)",
+    "oro_images_2JV62-Basic-Women-s-4-Pocket-Black-Scrub-Set": "people-dominated (product worn by a model)",
+    "oro_images_3LV37-Women-s-5-Pocket-V-neck-Fashion-Scrub-Top": "people-dominated (product worn by a model)",
+    "oro_images_3RE23-Men-s-2-Pocket-Lab-Coat": "people-dominated (product worn by a model)",
+    "oro_images_3YB32-Women-s-Teal-Scrub-Cap": "people-dominated (product worn by a model)",
+    "oro_images_4HC51-Women-s-Physician-s-3-Pocket-Lab-Coat": "people-dominated (product worn by a model)",
+    "oro_images_4QI22-Women-s-Basic-1-Pocket-Pink-Scrub-Top": "people-dominated (product worn by a model)",
+    "oro_images_5GN30-Physician-s-5-Pocket-Lab-Coat": "people-dominated (product worn by a model)",
+    "oro_images_7YV41-Women-s-Fashion-Scrub-Set": "people-dominated (product worn by a model)",
+    "oro_images_8BC37-Colorful-Floral-Women-s-Scrub-Top": "people-dominated (product worn by a model)",
+    "oro_images_9OK21-Men-s-Basic-V-neck-1-Pocket-Light-Blue-Scrub-Top": "people-dominated (product worn by a model)",
+    "oro_images_6UB33-Men-s-White-Scrub-Set": "people-dominated (product worn by a model)",
     # people photo, not a product
-    'wooblocks_man-person-music-black-and-white-white-photography': 'people photo, not a product',
-    'wooblocks_man-person-winter-photography-statue-coat': 'people photo, not a product',
-    'wooblocks_white-black-black-and-white-photograph-monochrome-photography': 'people photo, not a product',
-    'wooblocks_portrait': 'people photo, not a product',
-    'wooblocks_beach-landscape-sea-coast-nature-person': 'people photo, not a product',
+    "wooblocks_man-person-music-black-and-white-white-photography": "people photo, not a product",
+    "wooblocks_man-person-winter-photography-statue-coat": "people photo, not a product",
+    "wooblocks_white-black-black-and-white-photograph-monochrome-photography": "people photo, not a product",
+    "wooblocks_portrait": "people photo, not a product",
+    "wooblocks_beach-landscape-sea-coast-nature-person": "people photo, not a product",
     # drawing / flat graphic, not a photo
-    'wooblocks_beanie': 'drawing / flat graphic, not a photo',
-    'wooblocks_cap': 'drawing / flat graphic, not a photo',
-    'wooblocks_hoodie-with-logo': 'drawing / flat graphic, not a photo',
-    'wooblocks_hoodie-with-pocket': 'drawing / flat graphic, not a photo',
-    'wooblocks_hoodie-with-zipper': 'drawing / flat graphic, not a photo',
-    'wooblocks_long-sleeve-tee': 'drawing / flat graphic, not a photo',
-    'wooblocks_polo': 'drawing / flat graphic, not a photo',
-    'wooblocks_tshirt': 'drawing / flat graphic, not a photo',
-    'wooblocks_pennant': 'drawing / flat graphic, not a photo',
-    'solidus_solidus_sticker': 'drawing / flat graphic, not a photo',
-    'saleor_saleor-gift-100': 'drawing / flat graphic, not a photo',
-    'saleor_saleor-gift-50': 'drawing / flat graphic, not a photo',
-    'saleor_saleor-gift-500': 'drawing / flat graphic, not a photo',
-    'saleor_saleor-digital-product': 'drawing / flat graphic, not a photo',
+    "wooblocks_beanie": "drawing / flat graphic, not a photo",
+    "wooblocks_cap": "drawing / flat graphic, not a photo",
+    "wooblocks_hoodie-with-logo": "drawing / flat graphic, not a photo",
+    "wooblocks_hoodie-with-pocket": "drawing / flat graphic, not a photo",
+    "wooblocks_hoodie-with-zipper": "drawing / flat graphic, not a photo",
+    "wooblocks_long-sleeve-tee": "drawing / flat graphic, not a photo",
+    "wooblocks_polo": "drawing / flat graphic, not a photo",
+    "wooblocks_tshirt": "drawing / flat graphic, not a photo",
+    "wooblocks_pennant": "drawing / flat graphic, not a photo",
+    "solidus_solidus_sticker": "drawing / flat graphic, not a photo",
+    "saleor_saleor-gift-100": "drawing / flat graphic, not a photo",
+    "saleor_saleor-gift-50": "drawing / flat graphic, not a photo",
+    "saleor_saleor-gift-500": "drawing / flat graphic, not a photo",
+    "saleor_saleor-digital-product": "drawing / flat graphic, not a photo",
     # produce texture / loose food, no single product
-    'wooblocks_fresh-lettuce-washed': 'produce texture / loose food, no single product',
-    'wooblocks_fresh-organic-tomatoes': 'produce texture / loose food, no single product',
-    'wooblocks_russet-organic-potatoes': 'produce texture / loose food, no single product',
-    'wooblocks_sweet-organic-lemons': 'produce texture / loose food, no single product',
-    'wooblocks_tea-leaf-meal-food-herb-produce': 'produce texture / loose food, no single product',
+    "wooblocks_fresh-lettuce-washed": "produce texture / loose food, no single product",
+    "wooblocks_fresh-organic-tomatoes": "produce texture / loose food, no single product",
+    "wooblocks_russet-organic-potatoes": "produce texture / loose food, no single product",
+    "wooblocks_sweet-organic-lemons": "produce texture / loose food, no single product",
+    "wooblocks_tea-leaf-meal-food-herb-produce": "produce texture / loose food, no single product",
 }
 
 
@@ -371,7 +510,7 @@ def list_blobs(mirror, src):
 
 
 def name_for(src, path):
-    rel = "_".join(path.split("/")[src["strip"]:])
+    rel = "_".join(path.split("/")[src["strip"] :])
     rel = os.path.splitext(rel)[0]
     return src["prefix"] + "_" + re.sub(r"[^A-Za-z0-9_-]+", "-", rel).strip("-")
 
@@ -382,12 +521,16 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "data/real/pool"))
     ap.add_argument("--ref", default=os.path.join(ROOT, "data/real/all/images"))
     ap.add_argument("--record", default=os.path.join(ROOT, "scripts/data/pool_photos.json"))
-    ap.add_argument("--holdout-tool", default="/work/shared/tools/holdout_check.py",
-                    help="if present, its HOLDOUT hashes are applied too (distance <= 8)")
+    ap.add_argument(
+        "--holdout-tool",
+        default="/work/shared/tools/holdout_check.py",
+        help="if present, its HOLDOUT hashes are applied too (distance <= 8)",
+    )
     a = ap.parse_args()
     holdout = []
     if os.path.exists(a.holdout_tool):
         import importlib.util
+
         spec = importlib.util.spec_from_file_location("holdout_check", a.holdout_tool)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
@@ -403,8 +546,8 @@ def main():
             try:
                 with Image.open(os.path.join(a.ref, f)) as im:
                     ref.append((f, dhash(to_rgb(im))))
-            except Exception:
-                pass
+            except (OSError, ValueError, SyntaxError) as e:
+                print(f"skip reference {f}: {e}", file=sys.stderr)
     photos, dropped, kept = {}, dict(DROPPED), []  # kept: (name, hash, pixels)
     for src in SOURCES:
         mirror = os.path.join(a.mirror_root, src["repo"].replace("/", "+"), "repo")
@@ -428,22 +571,22 @@ def main():
                 continue
             try:
                 im = to_rgb(Image.open(io.BytesIO(data)))
-            except Exception as e:
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
                 dropped[name] = f"undecodable ({type(e).__name__})"
                 continue
             if min(im.size) < MIN_SIDE:
                 dropped[name] = f"too small {im.size[0]}x{im.size[1]}"
                 continue
             h = dhash(im)
-            if any(bin(h ^ x).count("1") <= 8 for x in holdout):
+            if any((h ^ x).bit_count() <= 8 for x in holdout):
                 dropped[name] = "holdout_check hit (independent evaluation photo)"
                 continue
-            hit = next((f for f, rh in ref if bin(h ^ rh).count("1") <= HAMMING), None)
+            hit = next((f for f, rh in ref if (h ^ rh).bit_count() <= HAMMING), None)
             if hit:
                 dropped[name] = f"near-duplicate of data/real/all/images/{hit}"
                 continue
             th = thumb(im)
-            dup = next((k for k in kept if bin(h ^ k[1]).count("1") <= HAMMING and close(th, k[2])), None)
+            dup = next((k for k in kept if (h ^ k[1]).bit_count() <= HAMMING and close(th, k[2])), None)
             if dup:
                 dropped[name] = f"near-duplicate within pool of {dup[0]}"
                 continue
@@ -452,25 +595,39 @@ def main():
                 im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS)
             im.save(os.path.join(img_dir, name + ".jpg"), quality=QUALITY)
             kept.append((name, h, th))
-            photos[name] = {"source": f"github:{src['repo']}@{src['commit']} {path}", "licence": src["licence"]}
+            photos[name] = {
+                "source": f"github:{src['repo']}@{src['commit']} {path}",
+                "licence": src["licence"],
+            }
             if src.get("note"):
                 photos[name]["note"] = src["note"]
             n += 1
         print(f"{src['repo']}: {n} kept", file=sys.stderr)
-    rec = {"what": ("Unlabelled pool of real product photographs (demo/sample product images from public "
-                    "e-commerce repositories) for teacher pseudo-labelling and background-removal training. "
-                    "Images live in data/real/pool/images (gitignored, not vendored); rebuild with "
-                    "scripts/data/gather_pool.py. Excludes the validation/test-set sources and Vendure; "
-                    "near-duplicates (dHash<=6) of data/real/all/images and within the pool removed; "
-                    "holdout_check.py hits removed."),
-           "sources": {s["prefix"]: {"repo": s["repo"], "commit": s["commit"], "licence": s["licence"],
-                                     "include": s["include"], "kept": sum(1 for v in photos.values()
-                                                                          if f"{s['repo']}@" in v["source"]),
-                                     **({"rejected": s["reject"]} if s.get("reject") else {}),
-                                     **({"note": s["note"]} if s.get("note") else {})}
-                       for s in SOURCES},
-           "skipped_sources": SKIPPED,
-           "photos": photos, "dropped": dict(sorted(dropped.items()))}
+    rec = {
+        "what": (
+            "Unlabelled pool of real product photographs (demo/sample product images from public "
+            "e-commerce repositories) for teacher pseudo-labelling and background-removal training. "
+            "Images live in data/real/pool/images (gitignored, not vendored); rebuild with "
+            "scripts/data/gather_pool.py. Excludes the validation/test-set sources and Vendure; "
+            "near-duplicates (dHash<=6) of data/real/all/images and within the pool removed; "
+            "holdout_check.py hits removed."
+        ),
+        "sources": {
+            s["prefix"]: {
+                "repo": s["repo"],
+                "commit": s["commit"],
+                "licence": s["licence"],
+                "include": s["include"],
+                "kept": sum(1 for v in photos.values() if f"{s['repo']}@" in v["source"]),
+                **({"rejected": s["reject"]} if s.get("reject") else {}),
+                **({"note": s["note"]} if s.get("note") else {}),
+            }
+            for s in SOURCES
+        },
+        "skipped_sources": SKIPPED,
+        "photos": photos,
+        "dropped": dict(sorted(dropped.items())),
+    }
     with open(a.record, "w") as f:
         json.dump(rec, f, indent=1)
         f.write("\n")
