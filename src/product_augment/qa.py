@@ -35,12 +35,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from .presets.fields import ConfigModel, one_of
 from .sample import Sample
 
 WORK_SIDE = 384         # signals are measured on a copy of at most this longest side
@@ -53,15 +54,14 @@ HALO_NEW_DE = 20.0      # ... and this far from the new background (and from the
 
 CHECKS = ("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken", "shadow",
           "halo", "enlargement", "logo_skipped")
-Action = Literal["keep", "flag", "reject"]
-CheckName = Literal["confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken",
-                    "shadow", "halo", "enlargement", "logo_skipped", "scene"]
+Action = one_of("keep", "flag", "reject")
+CheckName = one_of("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken",
+                    "shadow", "halo", "enlargement", "logo_skipped", "scene")
 
 
-class QAConfig(BaseModel):
+class QAConfig(ConfigModel):
     """The quality gate (preset section `qa:`): thresholds of the signals and what a failed check does."""
 
-    model_config = ConfigDict(extra="forbid")
     action: Action = Field("reject", description="what a failed check does: keep (record only), flag (stays "
                                                  "in the dataset, marked) or reject (to rejected/, out of the "
                                                  "annotations)")

@@ -21,7 +21,6 @@ from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar, Union
 
 import numpy as np
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -31,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import core_schema
+
+from .fields import ConfigModel
 
 T = TypeVar("T")
 
@@ -91,7 +92,7 @@ def _rank(e: ValidationError) -> int:
     return 0 if "value_error" in kinds else 2 if all(k.endswith(("_type", "_parsing")) for k in kinds) else 1
 
 
-class RangeSpec(BaseModel):
+class RangeSpec(ConfigModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     range: tuple[float, float]
     int: bool = False
@@ -104,20 +105,41 @@ class RangeSpec(BaseModel):
         return self
 
 
-class ChoiceSpec(BaseModel, Generic[T]):
+class ChoiceSpec(ConfigModel, Generic[T]):
     model_config = ConfigDict(extra="forbid", frozen=True)
     choice: list[Annotated[T, ByShape()]] = Field(min_length=1)
     weights: list[float] | None = None
 
     @model_validator(mode="after")
     def _weights_match(self) -> ChoiceSpec[T]:
-        if self.weights is not None:
-            if len(self.weights) != len(self.choice):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries but choice has {len(self.choice)}")
-            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
-                raise ValueError("weights must be non-negative and not all zero")
+        problem = weights_problem(self.weights, len(self.choice))
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def weights_problem(weights: Any, n: int) -> str | None:
+    """What is wrong with the weights of n choices (None: uniform), or None: the one check of choice
+    weights, for a sampled value's `{choice}` and a step's or a kind's `choice:`."""
+    if weights is None:
+        return None
+    if not isinstance(weights, (list, tuple)) or any(
+            isinstance(w, bool) or not isinstance(w, (int, float)) for w in weights):
+        return "weights must be a list of numbers"
+    if len(weights) != n:
+        return f"weights has {len(weights)} entries but choice has {n}"
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        return "weights must be non-negative and not all zero"
+    return None
+
+
+def pick(n: int, weights: Any, rng: np.random.Generator) -> int:
+    """An index in range(n), with probabilities ∝ weights (None: uniform): the one weighted draw."""
+    p = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        p = w / w.sum()
+    return int(rng.choice(n, p=p))
 
 
 # A number that may be random.
@@ -138,11 +160,7 @@ def draw(spec: Any, rng: np.random.Generator) -> Any:
             return int(rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1))
         return float(rng.uniform(lo, hi))
     if isinstance(spec, ChoiceSpec):
-        p = None
-        if spec.weights is not None:
-            w = np.asarray(spec.weights, dtype=float)
-            p = w / w.sum()
-        return draw(spec.choice[int(rng.choice(len(spec.choice), p=p))], rng)
+        return draw(spec.choice[pick(len(spec.choice), spec.weights, rng)], rng)
     return spec
 
 
@@ -170,7 +188,7 @@ def spec_values(spec: Any) -> list[float]:
     return []
 
 
-class Bounded(BaseModel):
+class Bounded(ConfigModel):
     """A step config whose numbers (fixed, ranges, choices) must lie in `limits[field]`: the one
     bounds check of the preset language, so a negative scale is an error naming the field."""
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from .. import compose, scene
 from ..io import ImageFolder, check_images
@@ -33,7 +33,8 @@ from ..ops import harmonize, plates
 from ..ops.color import lab_to_srgb, lch_to_lab, linear_to_srgb, min_delta_e, srgb_to_lab, srgb_to_linear
 from ..ops.placement import scale_translate
 from ..pipeline import ParamStep, SampleError
-from ..presets.sampling import Bounded, Bounds, ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.fields import ConfigModel, one_of
+from ..presets.sampling import Bounded, Bounds, ByShape, ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
 from ..presets.types import Color, PresetPath
 from ..sample import Instance, Sample, SceneLight
 
@@ -41,8 +42,7 @@ from ..sample import Instance, Sample, SceneLight
 # Config
 
 
-class Canvas(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Canvas(ConfigModel):
     size: int = Field(1024, ge=16, le=8192, description="longest side of the output in pixels")
     aspect: float = Field(1.0, gt=0.1, lt=10, description="width / height")
 
@@ -52,8 +52,7 @@ class Canvas(BaseModel):
         return max(1, round(self.size * self.aspect)), self.size
 
 
-class Refine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Refine(ConfigModel):
     erode: int = Field(0, ge=0, le=64, description="shrink the matte by this many canvas pixels")
     feather: float = Field(1.0, ge=0, le=64, description="soften the matte edge over this many pixels")
     decontaminate: bool = Field(True, description="remove the old background mixed into edge colours")
@@ -70,14 +69,13 @@ LIMITS: dict[str, Bounds] = {
 
 
 class _Placed(Bounded):
-    model_config = ConfigDict(extra="forbid")
     limits: ClassVar[dict[str, Bounds]] = LIMITS
     canvas: Canvas | None = Field(default_factory=Canvas, description="null keeps the input size")
     scale: SampledFloat | None = Field(
         default_factory=lambda: RangeSpec(range=(0.6, 0.8)),
         description="product box's longest side / canvas's shortest side; null = keep the input's "
                     "scale (identity when canvas is null, else fit the whole input)")
-    position: Literal["center", "random", "floor"] | None = Field(
+    position: one_of("center", "random", "floor") | None = Field(
         None, description="center (+ jitter), random (anywhere inside), floor (standing on the "
                           "lower part); default floor for studio and image, center otherwise")
     jitter: float = Field(0.05, ge=0, le=0.5, description="center: max offset, fraction of the canvas")
@@ -85,7 +83,7 @@ class _Placed(Bounded):
         1.5, ge=1.0, le=100.0, description="never enlarge the product by more than this (input pixels to "
                                            "canvas pixels): a smaller product is placed smaller, and the "
                                            "manifest says so; null: no cap")
-    support: Literal["auto", "standing", "hanging"] = Field(
+    support: one_of("auto", "standing", "hanging") = Field(
         "auto", description="how the product is held; auto: hanging when its matte reaches the photo's top "
                             "border through a narrow part (a cord), else standing. A hanging product hangs "
                             "from the canvas top and gets no floor shadow or reflection")
@@ -96,14 +94,14 @@ SMALL_PRODUCT_CM = 60.0  # classes at most this long go on tables and counters, 
 HARMONIZE_IMAGE = 0.5  # the image kind's default strength (tuned on rendered pairs: scripts/bench/harmonize.py)
 
 
-class _Contrast(BaseModel):
+class _Contrast(ConfigModel):
     min_delta_e: float = Field(25.0, ge=0, le=100, description="CIEDE2000 distance to palette colours")
     min_share: float = Field(0.1, ge=0, le=1, description="palette colours below this share are ignored")
     lightness: tuple[float, float] = Field((35.0, 97.0), description="CIELAB L* range of random colours")
     chroma: tuple[float, float] = Field((0.0, 32.0), description="CIELAB chroma range of random colours")
 
 
-ColorOrRandom = Literal["random"] | Color | ChoiceSpec[Literal["random"] | Color]
+ColorOrRandom = sampled(one_of("random") | Color)
 
 
 class SolidConfig(_Placed, _Contrast):
@@ -113,9 +111,10 @@ class SolidConfig(_Placed, _Contrast):
 
 class GradientConfig(_Placed, _Contrast):
     kind: Literal["gradient"]
-    shape: sampled(Literal["linear", "radial"]) = Field(
-        default_factory=lambda: ChoiceSpec[Literal["linear", "radial"]](choice=["linear", "radial"]))
-    colors: Annotated[int, Field(ge=2, le=4)] | Annotated[list[Color], Field(min_length=2)] = Field(
+    shape: sampled(one_of("linear", "radial")) = Field(
+        default_factory=lambda: ChoiceSpec[str](choice=["linear", "radial"]))
+    colors: Annotated[Annotated[int, Field(ge=2, le=4)] | Annotated[list[Color], Field(min_length=2)],
+                      ByShape()] = Field(
         2, description="number of random colours (2..4) or a fixed list")
     angle: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(0, 360)), description="degrees")
     spread: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(8, 25)),
@@ -128,7 +127,7 @@ class GradientConfig(_Placed, _Contrast):
 class TextureConfig(_Placed, _Contrast):
     kind: Literal["texture"]
     path: PresetPath | None = Field(None, description="folder of textures; default the repo's textures/")
-    mode: sampled(Literal["tile", "scale"]) = "tile"
+    mode: sampled(one_of("tile", "scale")) = "tile"
     tile_size: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(0.35, 0.7)),
                                     description="tile: one tile's side / canvas's shortest side")
     zoom: SampledFloat = Field(default_factory=lambda: RangeSpec(range=(1.0, 1.5)),
@@ -155,7 +154,7 @@ class ImageConfig(_Placed):
         description="relight the product like the photo: its white balance and exposure moved this far "
                     "(0 = as shot, 1 = fully) from the light of its own photo's background to the light "
                     "of the backdrop (ops/harmonize.py: white patch, von Kries)")
-    sizing: Literal["physical", "scale"] = Field(
+    sizing: one_of("physical", "scale") = Field(
         "physical", description="physical: the product at its class's physical size (scene.SIZE_PRIOR_CM) where the "
                             "photo's sidecar gives its camera, standing further back when it is too big or "
                             "would be enlarged past max_enlarge; scale: always `scale`")

@@ -16,15 +16,15 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..ops.color import lab_to_srgb, srgb_to_lab
 from ..pipeline import ParamStep
+from ..presets.fields import ConfigModel
 from ..sample import PaletteColor, Sample
 
 
-class PaletteConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PaletteConfig(ConfigModel):
     kind: Literal["kmeans"] = "kmeans"
     k: int = Field(4, ge=1, le=12, description="number of k-means clusters")
     max_pixels: int = Field(3000, ge=100, le=100_000, description="product pixels sampled for k-means")
