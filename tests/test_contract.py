@@ -18,8 +18,8 @@ from PIL import Image
 from pydantic import TypeAdapter
 
 from product_augment.pipeline import ParamStep
-from product_augment.steps.registry import STEPS
 from product_augment.sample import Instance, Sample
+from product_augment.steps.registry import STEPS
 
 from .conftest import make_packshot
 
