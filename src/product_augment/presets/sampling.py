@@ -6,7 +6,8 @@
     color: {choice: ["#ffffff", "#f4f4f4"], weights: [3, 1]}
 
 `draw(spec, rng)` turns a spec into a concrete value; fixed values come back unchanged and use
-no random numbers.
+no random numbers. A step draws each field from its own generator (`Draws`, keyed by the field's
+name), so making one field random, fixed or wider leaves every other field's value unchanged.
 
 A sampled value is validated by its shape, not as a union: a mapping with `range` is a RangeSpec,
 one with `choice` a ChoiceSpec, anything else the plain type. Only that form is validated, so an
@@ -31,6 +32,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from ..pipeline import stable_hash
 from .fields import ConfigModel
 
 T = TypeVar("T")
@@ -162,6 +164,33 @@ def draw(spec: Any, rng: np.random.Generator) -> Any:
     if isinstance(spec, ChoiceSpec):
         return draw(spec.choice[pick(len(spec.choice), spec.weights, rng)], rng)
     return spec
+
+
+class Draws:
+    """The random draws of one `draw(sample, rng)`, keyed by what they are for.
+
+    `draws.rng("scale")` is the generator of the `scale` field: a child of the step's generator
+    (`SeedSequence` of two words taken once from `rng`, plus the stable hash of the key), made on
+    first use and kept, so repeated draws of one field continue its stream. No field's numbers
+    depend on another's: a fixed value (which draws nothing) made random, a range widened or a
+    choice added changes that field alone for a seed. Steps key their draws by config field name,
+    and draws that are no field's (a texture's index, an offset) by a name of their own.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        self._entropy = [int(w) for w in rng.integers(0, 2**63, size=2)]
+        self._rngs: dict[str, np.random.Generator] = {}
+
+    def rng(self, key: str) -> np.random.Generator:
+        g = self._rngs.get(key)
+        if g is None:
+            seq = np.random.SeedSequence([*self._entropy, stable_hash(key)])
+            g = self._rngs[key] = np.random.default_rng(seq)
+        return g
+
+    def value(self, spec: Any, key: str) -> Any:
+        """`draw(spec, ...)` from the generator of `key` (the field's name)."""
+        return draw(spec, self.rng(key))
 
 
 class Bounds(NamedTuple):

@@ -34,7 +34,7 @@ from ..ops.color import lab_to_srgb, lch_to_lab, linear_to_srgb, min_delta_e, sr
 from ..ops.placement import scale_translate
 from ..pipeline import ParamStep, SampleError
 from ..presets.fields import ConfigModel, one_of
-from ..presets.sampling import Bounded, Bounds, ByShape, ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.sampling import Bounded, Bounds, ByShape, ChoiceSpec, Draws, RangeSpec, SampledFloat, sampled
 from ..presets.types import Color, PresetPath
 from ..sample import Instance, Sample, SceneLight
 
@@ -289,12 +289,14 @@ class _Background(ParamStep):
         support = cfg.support
         if support == "auto":
             support = "hanging" if scene.is_hanging(sample.alpha) else "standing"
-        plate = self.draw_plate(sample, rng, canvas)
-        matrix, placed = self._draw_placement(sample, rng, canvas, plate, support)
+        draws = Draws(rng)
+        plate = self.draw_plate(sample, draws, canvas)
+        matrix, placed = self._draw_placement(sample, draws, canvas, plate, support)
         return {"kind": cfg.kind, "canvas": list(canvas), "matrix": matrix.round(9).tolist(),
                 "refine": cfg.refine.model_dump(), "plate": plate, "support": support, **placed}
 
-    def draw_plate(self, sample: Sample, rng: np.random.Generator, canvas: tuple[int, int]) -> dict[str, Any]:
+    def draw_plate(self, sample: Sample, draws: Draws, canvas: tuple[int, int]) -> dict[str, Any]:
+        """The plate's parameters, each drawn from its field's generator (`draws.value(spec, field)`)."""
         return {}
 
     def floor_bottom(self, plate: Mapping[str, Any], h: int, u: float) -> float:
@@ -302,13 +304,13 @@ class _Background(ParamStep):
         lo, hi = self.floor_range
         return (lo + (hi - lo) * u) * h
 
-    def true_size(self, sample: Sample, rng: np.random.Generator, canvas: tuple[int, int], plate: dict,
+    def true_size(self, sample: Sample, canvas: tuple[int, int], plate: dict,
                   box: tuple[int, int, int, int], bottom: float) -> tuple[float, float, dict] | str | None:
         """(scale, contact row, record) of the product at its physical size, for kinds that know
         their camera; a string says why it is sized by `scale` instead; None: kinds without a camera."""
         return None
 
-    def _draw_placement(self, sample: Sample, rng, canvas, plate, support: str = "standing"
+    def _draw_placement(self, sample: Sample, draws: Draws, canvas, plate, support: str = "standing"
                         ) -> tuple[np.ndarray, dict[str, Any]]:
         cfg = self.config
         w, h = canvas
@@ -317,9 +319,9 @@ class _Background(ParamStep):
             raise SampleError("the product matte is empty")
         bx0, by0, bx1, by1 = box
         bw, bh = bx1 - bx0, by1 - by0
-        scale = draw(cfg.scale, rng) if cfg.scale is not None else None
+        scale = draws.value(cfg.scale, "scale") if cfg.scale is not None else None
         position = cfg.position or self.position
-        u = rng.uniform(0, 1, size=2)
+        u = draws.rng("position").uniform(0, 1, size=2)
         placed: dict[str, Any] = {}
         if scale is None:
             if cfg.canvas is None:
@@ -331,7 +333,7 @@ class _Background(ParamStep):
         bottom = self.floor_bottom(plate, h, u[1]) if position == "floor" else None
         true = None
         if bottom is not None and support == "standing":
-            true = self.true_size(sample, rng, canvas, plate, box, bottom)
+            true = self.true_size(sample, canvas, plate, box, bottom)
         if isinstance(true, tuple):
             f, bottom, placed["size"] = true
         else:
@@ -394,11 +396,11 @@ class _Background(ParamStep):
 
 
 class SolidBackground(_Background):
-    def draw_plate(self, sample, rng, canvas):
+    def draw_plate(self, sample, draws, canvas):
         cfg = self.config
-        color = draw(cfg.color, rng)
+        color = draws.value(cfg.color, "color")
         if color == "random":
-            color, de = contrasting_color(rng, palette_lab(sample, cfg.min_share), cfg.min_delta_e,
+            color, de = contrasting_color(draws.rng("color"), palette_lab(sample, cfg.min_share), cfg.min_delta_e,
                                           cfg.lightness, cfg.chroma)
             return {"color": list(color), "min_delta_e": round(de, 3)}
         return {"color": list(color)}
@@ -408,13 +410,14 @@ class SolidBackground(_Background):
 
 
 class GradientBackground(_Background):
-    def draw_plate(self, sample, rng, canvas):
+    def draw_plate(self, sample, draws, canvas):
         cfg = self.config
         pal = palette_lab(sample, cfg.min_share)
-        shape = draw(cfg.shape, rng)
-        angle = float(draw(cfg.angle, rng))
-        center = rng.uniform(0.3, 0.7, size=2).tolist()
-        radius = float(draw(cfg.radius, rng))
+        shape = draws.value(cfg.shape, "shape")
+        angle = float(draws.value(cfg.angle, "angle"))
+        center = draws.rng("center").uniform(0.3, 0.7, size=2).tolist()
+        radius = float(draws.value(cfg.radius, "radius"))
+        rng = draws.rng("colors")
         if isinstance(cfg.colors, list):
             colors = [list(c) for c in cfg.colors]
         else:
@@ -425,7 +428,7 @@ class GradientBackground(_Background):
             for _ in range(max(2, min(cfg.colors, 4)) - 1):
                 n = 32
                 sign = rng.choice([-1.0, 1.0], size=n)
-                spread = np.array([draw(cfg.spread, rng) for _ in range(n)])
+                spread = np.array([draws.value(cfg.spread, "spread") for _ in range(n)])
                 lab = lch_to_lab(np.clip(l0 + sign * spread, 5, 99),
                                  c0 * rng.uniform(0.6, 1.4, n) + rng.uniform(0, 6, n),
                                  h0 + rng.uniform(-cfg.hue_shift, cfg.hue_shift, n))
@@ -460,18 +463,18 @@ class TextureBackground(_Background):
             self._means[i] = _mean_rgb(self.textures[i])
         return self._means[i]
 
-    def draw_plate(self, sample, rng, canvas):
+    def draw_plate(self, sample, draws, canvas):
         cfg = self.config
-        i = int(rng.integers(len(self.textures)))
-        mode = draw(cfg.mode, rng)
-        rot = int(rng.integers(4)) if cfg.rotate else 0
-        tile_size = float(draw(cfg.tile_size, rng))
-        zoom = float(draw(cfg.zoom, rng))
-        offset = rng.uniform(0, 1, size=2).tolist()
-        strength = float(draw(cfg.tint, rng))
-        gain = float(draw(cfg.brightness, rng))
+        i = int(draws.rng("texture").integers(len(self.textures)))
+        mode = draws.value(cfg.mode, "mode")
+        rot = int(draws.rng("rotate").integers(4)) if cfg.rotate else 0
+        tile_size = float(draws.value(cfg.tile_size, "tile_size"))
+        zoom = float(draws.value(cfg.zoom, "zoom"))
+        offset = draws.rng("offset").uniform(0, 1, size=2).tolist()
+        strength = float(draws.value(cfg.tint, "tint"))
+        gain = float(draws.value(cfg.brightness, "brightness"))
         pal = palette_lab(sample, cfg.min_share)
-        tint_rgb, _ = contrasting_color(rng, pal, cfg.min_delta_e, cfg.lightness, cfg.chroma)
+        tint_rgb, _ = contrasting_color(draws.rng("tint_color"), pal, cfg.min_delta_e, cfg.lightness, cfg.chroma)
         mean = self._mean(i) * gain
         # raise the tint until the texture's mean colour passes the contrast rule (if it can)
         for s in [strength] + [x for x in np.arange(0.15, 0.86, 0.1) if x > strength]:
@@ -570,12 +573,13 @@ class ImageBackground(_Background):
             note = "further back than the drawn contact row: too big there" + \
                    ("" if cap is None else " or enlarged more than max_enlarge")
 
-    def draw_plate(self, sample, rng, canvas):
+    def draw_plate(self, sample, draws, canvas):
         cfg = self.config
-        i = int(rng.integers(len(self.photos)))
-        p = {"file": self.photos.names[i], "index": i, "zoom": round(float(draw(cfg.zoom, rng)), 6),
-             "pos": rng.uniform(0, 1, size=2).round(6).tolist(),
-             "flip": bool(cfg.flip and rng.integers(2))}
+        photo = draws.rng("photo")
+        i = int(photo.integers(len(self.photos)))
+        p = {"file": self.photos.names[i], "index": i, "zoom": round(float(draws.value(cfg.zoom, "zoom")), 6),
+             "pos": draws.rng("pos").uniform(0, 1, size=2).round(6).tolist(),
+             "flip": bool(cfg.flip and draws.rng("flip").integers(2))}
         prior = self._prior(sample)
         box = compose.product_box(sample.alpha) if prior is not None else None
         if prior is not None and box is not None and any(b is not None for b in self.backdrops):
@@ -583,7 +587,7 @@ class ImageBackground(_Background):
             # none can (a small input would be enlarged too much), the class's smallest size
             mid = sum(self.floor_range) / 2 * canvas[1]
             # log-uniform: as many kettles as washing machines between 20 and 90 cm would be too many big ones
-            drawn = round(float(np.exp(rng.uniform(np.log(prior[1][0]), np.log(prior[1][1])))), 3)
+            drawn = round(float(np.exp(draws.rng("size_cm").uniform(np.log(prior[1][0]), np.log(prior[1][1])))), 3)
             for size_cm in (drawn, prior[1][0]):
                 ok = [j for j, bd in enumerate(self.backdrops) if bd is not None and
                       self._stand(bd, canvas, p["zoom"], p["pos"], box, size_cm, mid, cfg.max_enlarge) is not None]
@@ -598,12 +602,12 @@ class ImageBackground(_Background):
             if p["size_cm"] != drawn:
                 p["size_note"] = f"{drawn:g} cm fits no backdrop: the class's smallest size"
             if ok and i not in ok:
-                i = ok[int(rng.integers(len(ok)))]
+                i = ok[int(photo.integers(len(ok)))]
                 p.update(file=self.photos.names[i], index=i,
                          redrawn=f"the first backdrop cannot hold a {prior[0]} of {p['size_cm']:g} cm")
         return p
 
-    def true_size(self, sample, rng, canvas, plate, box, bottom):
+    def true_size(self, sample, canvas, plate, box, bottom):
         bd = self.backdrops[plate["index"]]
         if self.config.sizing != "physical":
             return None
@@ -683,24 +687,25 @@ class StudioBackground(_Background):
         lo, hi = self.config.floor
         return hy + (lo + (hi - lo) * u) * (0.97 * h - hy)
 
-    def draw_plate(self, sample, rng, canvas):
+    def draw_plate(self, sample, draws, canvas):
         cfg = self.config
         pal = palette_lab(sample, cfg.min_share)
-        wall = draw(cfg.wall, rng)
+        wall = draws.value(cfg.wall, "wall")
         wall_de = None
         if wall == "random":
-            wall, wall_de = contrasting_color(rng, pal, cfg.min_delta_e, cfg.lightness, cfg.chroma)
+            wall, wall_de = contrasting_color(draws.rng("wall"), pal, cfg.min_delta_e, cfg.lightness, cfg.chroma)
         lab = srgb_to_lab(np.array(wall, np.uint8))
-        lab[0] = np.clip(lab[0] + draw(cfg.floor_delta, rng), 3, 99)
+        lab[0] = np.clip(lab[0] + draws.value(cfg.floor_delta, "floor_delta"), 3, 99)
         floor = lab_to_srgb(lab)
+        spot = draws.rng("light_xy")
         p = {"wall": list(wall), "floor": [int(v) for v in floor],
-             "horizon": round(float(draw(cfg.horizon, rng)), 6),
-             "softness": round(float(draw(cfg.softness, rng)), 6),
-             "light_xy": [round(float(rng.uniform(0.3, 0.7)), 6), round(float(rng.uniform(0.15, 0.45)), 6)],
-             "light_radius": round(float(draw(cfg.light_radius, rng)), 6),
-             "light_strength": round(float(draw(cfg.light_strength, rng)), 6),
-             "vignette": round(float(draw(cfg.vignette, rng)), 6),
-             "sheen": round(float(draw(cfg.sheen, rng)), 6)}
+             "horizon": round(float(draws.value(cfg.horizon, "horizon")), 6),
+             "softness": round(float(draws.value(cfg.softness, "softness")), 6),
+             "light_xy": [round(float(spot.uniform(0.3, 0.7)), 6), round(float(spot.uniform(0.15, 0.45)), 6)],
+             "light_radius": round(float(draws.value(cfg.light_radius, "light_radius")), 6),
+             "light_strength": round(float(draws.value(cfg.light_strength, "light_strength")), 6),
+             "vignette": round(float(draws.value(cfg.vignette, "vignette")), 6),
+             "sheen": round(float(draws.value(cfg.sheen, "sheen")), 6)}
         if wall_de is not None:
             p["min_delta_e"] = round(wall_de, 3)
         return p

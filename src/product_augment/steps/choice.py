@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..pipeline import ParamStep
-from ..presets.sampling import pick
+from ..presets.sampling import Draws, pick
 from ..sample import Sample
 
 
@@ -35,7 +35,7 @@ class ChoiceStep(ParamStep):
         self.uses = frozenset().union(*(getattr(a, "uses", frozenset()) for a in alternatives))  # type: ignore[misc]
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        i = pick(len(self.alternatives), self.weights, rng)
+        i = pick(len(self.alternatives), self.weights, Draws(rng).rng("choice"))
         return {"choice": i, "params": self.alternatives[i].draw(sample, rng)}
 
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:

@@ -29,7 +29,7 @@ from ..ops.overlay import caption_size, load_font, render_caption, resize_rgba
 from ..ops.placement import CORNERS, place_box
 from ..pipeline import ParamStep
 from ..presets.fields import one_of
-from ..presets.sampling import Bounded, Bounds, ByShape, ChoiceSpec, RangeSpec, SampledFloat, draw, sampled
+from ..presets.sampling import Bounded, Bounds, ByShape, ChoiceSpec, Draws, RangeSpec, SampledFloat, sampled
 from ..presets.types import Color, PresetPath
 from ..sample import Sample
 
@@ -109,7 +109,7 @@ class LogoStep(ParamStep):
         """Painted into the background plate, placed off the layers it avoids: those steps come first."""
         return frozenset({"plate", *(f"layer:{n}" for n in config.avoid_layers)})
 
-    def draw_overlay(self, rng: np.random.Generator) -> tuple[dict[str, Any], float]:
+    def draw_overlay(self, draws: Draws) -> tuple[dict[str, Any], float]:
         """The overlay's parameters and its aspect (width / height)."""
         raise NotImplementedError
 
@@ -122,11 +122,12 @@ class LogoStep(ParamStep):
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
         cfg = self.config
-        content, aspect = self.draw_overlay(rng)
+        draws = Draws(rng)
+        content, aspect = self.draw_overlay(draws)
         p: dict[str, Any] = {"kind": cfg.kind, **content}
-        size = float(draw(cfg.size, rng))
-        corner = draw(cfg.corner, rng)
-        opacity = float(np.clip(draw(cfg.opacity, rng), 0.0, 1.0))
+        size = float(draws.value(cfg.size, "size"))
+        corner = draws.value(cfg.corner, "corner")
+        opacity = float(draws.value(cfg.opacity, "opacity"))
         p.update(size=round(size, 6), corner=corner, opacity=round(opacity, 6))
 
         short = min(sample.width, sample.height)
@@ -163,8 +164,8 @@ class ImageLogoStep(LogoStep):
         super().__init__(config)
         self.logos = logos  # decoded on first use
 
-    def draw_overlay(self, rng):
-        i = int(rng.integers(len(self.logos)))
+    def draw_overlay(self, draws):
+        i = int(draws.rng("logo").integers(len(self.logos)))
         h, w = self.logos[i].shape[:2]
         return {"file": self.logos.names[i], "index": i}, w / h
 
@@ -188,11 +189,11 @@ class CaptionStep(LogoStep):
             font = self._fonts[size] = load_font(self._font_data, size)
         return font
 
-    def draw_overlay(self, rng):
+    def draw_overlay(self, draws):
         cfg = self.config
-        text = str(draw(cfg.text, rng))
-        badge = draw(cfg.badge, rng)
-        badge_rgb = tuple(int(v) for v in draw(cfg.badge_color, rng))
+        text = str(draws.value(cfg.text, "text"))
+        badge = draws.value(cfg.badge, "badge")
+        badge_rgb = tuple(int(v) for v in draws.value(cfg.badge_color, "badge_color"))
         text_rgb = _readable_on(badge_rgb) if cfg.text_color == "auto" else tuple(cfg.text_color)
         w100, h100 = caption_size(self._font(100), text, badge)
         return {"text": text, "badge": badge, "badge_color": list(badge_rgb), "text_color": list(text_rgb)}, \

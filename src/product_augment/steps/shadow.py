@@ -28,7 +28,7 @@ from .. import compose
 from ..ops import shadow as ops
 from ..pipeline import ParamStep
 from ..presets.fields import one_of
-from ..presets.sampling import Bounded, SampledFloat, draw, sampled
+from ..presets.sampling import Bounded, Draws, SampledFloat, sampled
 from ..presets.types import Color, PresetPath
 from ..sample import Sample
 
@@ -126,10 +126,11 @@ Config = Annotated[MirrorConfig | DropConfig | RealisticConfig | NoneConfig, Fie
 
 
 def _draw_light(config: Any, rng: np.random.Generator, kind: str) -> dict[str, Any]:
-    """The parameters of a light's shadow (drop and realistic draw the same, in the same order)."""
+    """The parameters of a light's shadow (drop and realistic draw the same fields)."""
+    draws = Draws(rng)
     params: dict[str, Any] = {"kind": kind, **_draw_fields(
-        config, rng, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
-    color = draw(config.color, rng)
+        config, draws, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
+    color = draws.value(config.color, "color")
     params["color"] = color if color == "auto" else [int(v) for v in color]
     return params
 
@@ -142,8 +143,8 @@ def _scene_light(params: dict[str, Any], config: Any, sample: Sample) -> dict[st
     return params
 
 
-def _draw_fields(config: BaseModel, rng: np.random.Generator, names: tuple[str, ...]) -> dict[str, Any]:
-    return {n: float(draw(getattr(config, n), rng)) for n in names}
+def _draw_fields(config: BaseModel, draws: Draws, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: float(draws.value(getattr(config, n), n)) for n in names}
 
 
 class _ShadowStep(ParamStep):
@@ -176,7 +177,7 @@ class MirrorShadowStep(_ShadowStep):
         self.config = config
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        params = {"kind": "mirror", **_draw_fields(self.config, rng, ("opacity", "fade", "blur", "squash"))}
+        params = {"kind": "mirror", **_draw_fields(self.config, Draws(rng), ("opacity", "fade", "blur", "squash"))}
         if self.config.gloss == "scene" and sample.gloss is not None:
             params["gloss"] = round(float(sample.gloss), 6)
             params["opacity"] = round(params["opacity"] * min(1.0, float(sample.gloss) / GLOSS_FULL), 6)
