@@ -17,7 +17,7 @@ KNOWN_CYCLES = [
      f"{PKG}.executors.ray"},
     {f"{PKG}.bench.report", f"{PKG}.bench.run"},
 ]
-KNOWN_LONG = {f"{PKG}.runner", f"{PKG}.jobs", f"{PKG}.api", f"{PKG}.ops.shadow"}
+KNOWN_LONG = {f"{PKG}.runner", f"{PKG}.jobs", f"{PKG}.api"}
 KNOWN_STEP_IMPORTS = {(f"{PKG}.jobs", f"{PKG}.steps.segment"), (f"{PKG}.executors.ray", f"{PKG}.steps.segment")}
 
 
