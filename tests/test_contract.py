@@ -18,8 +18,8 @@ from PIL import Image
 from pydantic import TypeAdapter
 
 from product_augment.pipeline import ParamStep
-from product_augment.presets.loader import STEP_MODULES
 from product_augment.sample import Instance, Sample
+from product_augment.steps.registry import STEPS
 
 from .conftest import make_packshot
 
@@ -30,9 +30,7 @@ NO_REFINE = {"refine": {"erode": 0, "feather": 0, "decontaminate": False}}
 
 
 def _build(step: str, cfg: dict, base_dir: Path = REPO) -> ParamStep:
-    import importlib
-
-    module = importlib.import_module(STEP_MODULES[step])
+    module = STEPS[step].module
     config = TypeAdapter(module.Config).validate_python(cfg, context={"base_dir": str(base_dir)})
     return module.build(config)
 

@@ -3,7 +3,7 @@
     python scripts/assets/make_textures.py [--mypaint DIR] [--out textures] [--sheet docs/img/textures.png]
 
 Three sources, all redistributable (see LICENSES/ASSETS.md):
-  * procedural textures from product_augment.data.procedural (this project's code; fixed seeds);
+  * procedural textures from procedural.py beside this script (this project's code; fixed seeds);
   * scikit-image's bundled CC0 photos grass / gravel, colourised and made tileable (brick is left
     out: the cross-fade that makes it tileable shows as doubled bricks);
   * MyPaint's CC0 paper backgrounds (Debian package mypaint-data-extras; pass the folder
@@ -16,8 +16,7 @@ from pathlib import Path
 import click
 import cv2
 import numpy as np
-
-from product_augment.data import procedural as P
+import procedural as P  # scripts/assets/procedural.py (the script's folder is on sys.path)
 
 SIZE = 512
 

@@ -10,6 +10,21 @@ from .classes import GENERIC_PRODUCT, coco_categories
 LAYER_CATEGORIES = {"logo": 101, "shadow": 102}
 
 
+def coco_index(dataset: dict):
+    """A pycocotools `COCO` over an in-memory dataset, indexed without pycocotools' "creating
+    index..." lines on stdout (library code prints nothing)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    api = COCO()
+    api.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):
+        api.createIndex()
+    return api
+
+
 def mask_to_rle(mask: np.ndarray) -> dict:
     """Compressed COCO RLE of a bool mask, JSON-ready ({"size": [h, w], "counts": str})."""
     from pycocotools import mask as mask_utils

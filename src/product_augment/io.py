@@ -1,6 +1,7 @@
 """Image reading and writing: colour modes, EXIF orientation, size guards, atomic writes."""
 from __future__ import annotations
 
+import hashlib
 import io as _io
 import os
 import tempfile
@@ -209,6 +210,15 @@ def odd_name(rel: str) -> str | None:
     split its line in train.txt / val.txt), or None when it is fine."""
     bad = sorted({repr(c) for c in rel if _breaks_lines(c)})
     return f"file name has control characters ({', '.join(bad)}): rename the file" if bad else None
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:

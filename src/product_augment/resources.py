@@ -14,6 +14,12 @@ _REPO = _PACKAGE.parents[1]
 NAMES = ("textures", "logos", "backgrounds", "weights", "configs", "fonts")
 
 
+def checkout_root() -> Path | None:
+    """The repository when the package runs from a checkout (its `src/` layout beside
+    `pyproject.toml`), else None (an installed wheel): where the data builds keep their folders."""
+    return _REPO if (_REPO / "pyproject.toml").is_file() and (_REPO / "src" / "product_augment").is_dir() else None
+
+
 def asset_dir(name: str) -> Path:
     """The folder of a shipped asset kind: the package's copy when installed, else the repository's."""
     if name not in NAMES:

@@ -1,5 +1,5 @@
-"""Procedural textures (data/procedural.py, used offline by scripts/assets/make_textures.py) and the
-shipped textures they made: seeded, seamless, within the size budget."""
+"""Procedural textures (scripts/assets/procedural.py, used offline by make_textures.py beside it) and
+the shipped textures they made: seeded, seamless, within the size budget."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +8,19 @@ import cv2
 import numpy as np
 import pytest
 
-from product_augment.data import procedural
+ROOT = Path(__file__).resolve().parents[2]
+TEXTURES = ROOT / "textures"
 
-TEXTURES = Path(__file__).resolve().parents[2] / "textures"
+
+def _load_procedural():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("procedural", ROOT / "scripts" / "assets" / "procedural.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+procedural = _load_procedural()
 
 
 def test_procedural_textures_are_seeded_and_seamless():

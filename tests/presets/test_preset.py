@@ -371,3 +371,25 @@ def test_sampled_values_keep_their_types_schema_and_context(tmp_path):
     assert schema["properties"]["a"]["anyOf"] == [{"type": "number"}, {"$ref": "#/$defs/RangeSpec"},
                                                   {"$ref": "#/$defs/ChoiceSpec_float_"}]
     assert M(a={"choice": [1, 2]}).model_dump(mode="json")["a"] == {"choice": [1.0, 2.0], "weights": None}
+
+
+def test_config_models_name_their_own_errors_without_the_loader():
+    """The messages come from the models (presets.fields): a step config validated on its own says
+    the same as the loader does under steps[i].<step>."""
+    from pydantic import ValidationError
+
+    from product_augment.presets.fields import format_errors
+    from product_augment.steps import background, logo
+    from product_augment.steps.registry import STEPS
+
+    with pytest.raises(ValidationError) as e:
+        background.SolidConfig.model_validate({"kind": "solid", "colr": "white", "position": "middl",
+                                               "scale": {"range": [0.2, 0.5], "it": True}})
+    assert sorted(format_errors(e.value)) == [
+        "colr: unknown field (did you mean 'color'?)",
+        "position: 'middl' is not one of center, random, floor",
+        "scale.it: unknown field (did you mean 'int'?)"]
+    # the registry is the loader's table: every step's kinds by their key, one class per kind
+    assert list(STEPS) == ["segment", "palette", "background", "shadow", "logo"]
+    assert STEPS["logo"].step_class(logo.CaptionConfig(kind="caption")) is logo.CaptionStep
+    assert STEPS["background"].kinds["studio"] is background.StudioConfig

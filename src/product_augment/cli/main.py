@@ -284,8 +284,8 @@ def report(run_dir, input_dir, page_size, rebuild):
 
 
 def _describe(cfg) -> str:
-    from ..presets.loader import _Choice
-    if isinstance(cfg, _Choice):
+    from ..steps.choice import Choice
+    if isinstance(cfg, Choice):
         w = cfg.weights or [1] * len(cfg.alternatives)
         return "choice of " + " | ".join(f"{_describe(a)} ×{x:g}" for a, x in zip(cfg.alternatives, w))
     d = cfg.model_dump(mode="json", exclude_defaults=False, warnings=False)

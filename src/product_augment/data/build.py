@@ -7,14 +7,16 @@ from pathlib import Path
 
 from ..classes import CLASS_NAMES
 from ..io import write_atomic
+from ..resources import asset_dir, checkout_root
 from . import scenes
 from .bank import Cutout, bank_splits
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+# data builds keep their folders in the checkout they run from (the current folder for an installed package)
+REPO_ROOT = checkout_root() or Path.cwd()
 DEFAULT_DATA = REPO_ROOT / "data"
 DEFAULT_BANK = DEFAULT_DATA / "bank"
 DEFAULT_SETS = DEFAULT_DATA / "sets"
-DEFAULT_TEXTURES = REPO_ROOT / "textures"
+DEFAULT_TEXTURES = asset_dir("textures")
 
 # images per split for the full build; "quick" is the first set the segmenter can start on
 PLANS: dict[str, dict[str, dict[str, int]]] = {

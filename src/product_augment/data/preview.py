@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..annotations import coco_index
 from ..classes import class_name
 from ..io import read_image
 from .bank import read_rgba
@@ -41,10 +42,8 @@ def overlay(image: np.ndarray, masks: list[np.ndarray], labels: list[str], opaci
 def contact_sheet(split_dir: Path, out_path: Path, count: int = 16, cols: int = 4, tile: int = 256,
                   start: int = 0) -> Path:
     """Grid of ``count`` images of a COCO split folder, each shown with its masks overlaid."""
-    from pycocotools.coco import COCO
-
     split_dir = Path(split_dir)
-    coco = COCO(str(split_dir / "annotations.json"))
+    coco = coco_index(json.loads((split_dir / "annotations.json").read_text()))
     ids = sorted(coco.getImgIds())[start:start + count]
     rows = (len(ids) + cols - 1) // cols
     sheet = np.full((rows * tile, cols * tile, 3), 255, np.uint8)

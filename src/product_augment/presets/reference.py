@@ -1,14 +1,14 @@
 """Markdown reference of every preset field, generated from the pydantic models themselves."""
 from __future__ import annotations
 
-import importlib
 import typing
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from ..qa import QAConfig
-from .loader import STEP_MODULES, InputOptions, OutputOptions, PresetModel, _flatten, _union_members
+from ..steps.registry import STEPS
+from .loader import InputOptions, OutputOptions, PresetModel
 
 
 def _type_name(tp: typing.Any) -> str:
@@ -67,17 +67,13 @@ def preset_reference() -> str:
     for title, model in (("Top level", PresetModel), ("input", InputOptions), ("output", OutputOptions),
                          ("qa", QAConfig)):
         out += [f"## {title}", "", *_model_table(model), ""]
-    for step, module_name in STEP_MODULES.items():
-        module = importlib.import_module(module_name)
-        doc = (module.__doc__ or "").strip().splitlines()
+    for step, st in STEPS.items():
+        doc = (st.module.__doc__ or "").strip().splitlines()
         out += [f"## Step `{step}`", "", doc[0] if doc else "", ""]
-        members = _union_members(module.Config)
-        models = list(dict.fromkeys(members.values())) or [m for m in _flatten(module.Config)
-                                                            if isinstance(m, type) and issubclass(m, BaseModel)]
-        for m in models:
-            tags = [t for t, mm in members.items() if mm is m]
-            key = next((k for k in ("kind", "backend") if k in m.model_fields), "kind")
-            out += [f"### `{step}` {key} `{', '.join(tags)}`" if tags else f"### `{step}`", ""]
+        for m in st.models():
+            tags = [t for t, mm in st.kinds.items() if mm is m]
+            key = st.key or "kind"
+            out += [f"### `{step}` {key} `{', '.join(tags)}`", ""]
             if m.__doc__ and not m.__doc__.startswith(("!!!", "Usage docs")):
                 out += [m.__doc__.strip().splitlines()[0], ""]
             out += [*_model_table(m), ""]

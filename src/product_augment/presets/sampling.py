@@ -6,7 +6,8 @@
     color: {choice: ["#ffffff", "#f4f4f4"], weights: [3, 1]}
 
 `draw(spec, rng)` turns a spec into a concrete value; fixed values come back unchanged and use
-no random numbers.
+no random numbers. A step draws each field from its own generator (`Draws`, keyed by the field's
+name), so making one field random, fixed or wider leaves every other field's value unchanged.
 
 A sampled value is validated by its shape, not as a union: a mapping with `range` is a RangeSpec,
 one with `choice` a ChoiceSpec, anything else the plain type. Only that form is validated, so an
@@ -21,7 +22,6 @@ from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeVar, Union
 
 import numpy as np
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -31,6 +31,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import core_schema
+
+from ..pipeline import stable_hash
+from .fields import ConfigModel
 
 T = TypeVar("T")
 
@@ -91,7 +94,7 @@ def _rank(e: ValidationError) -> int:
     return 0 if "value_error" in kinds else 2 if all(k.endswith(("_type", "_parsing")) for k in kinds) else 1
 
 
-class RangeSpec(BaseModel):
+class RangeSpec(ConfigModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     range: tuple[float, float]
     int: bool = False
@@ -104,20 +107,41 @@ class RangeSpec(BaseModel):
         return self
 
 
-class ChoiceSpec(BaseModel, Generic[T]):
+class ChoiceSpec(ConfigModel, Generic[T]):
     model_config = ConfigDict(extra="forbid", frozen=True)
     choice: list[Annotated[T, ByShape()]] = Field(min_length=1)
     weights: list[float] | None = None
 
     @model_validator(mode="after")
     def _weights_match(self) -> ChoiceSpec[T]:
-        if self.weights is not None:
-            if len(self.weights) != len(self.choice):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries but choice has {len(self.choice)}")
-            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
-                raise ValueError("weights must be non-negative and not all zero")
+        problem = weights_problem(self.weights, len(self.choice))
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def weights_problem(weights: Any, n: int) -> str | None:
+    """What is wrong with the weights of n choices (None: uniform), or None: the one check of choice
+    weights, for a sampled value's `{choice}` and a step's or a kind's `choice:`."""
+    if weights is None:
+        return None
+    if not isinstance(weights, (list, tuple)) or any(
+            isinstance(w, bool) or not isinstance(w, (int, float)) for w in weights):
+        return "weights must be a list of numbers"
+    if len(weights) != n:
+        return f"weights has {len(weights)} entries but choice has {n}"
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        return "weights must be non-negative and not all zero"
+    return None
+
+
+def pick(n: int, weights: Any, rng: np.random.Generator) -> int:
+    """An index in range(n), with probabilities ∝ weights (None: uniform): the one weighted draw."""
+    p = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float)
+        p = w / w.sum()
+    return int(rng.choice(n, p=p))
 
 
 # A number that may be random.
@@ -138,12 +162,35 @@ def draw(spec: Any, rng: np.random.Generator) -> Any:
             return int(rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1))
         return float(rng.uniform(lo, hi))
     if isinstance(spec, ChoiceSpec):
-        p = None
-        if spec.weights is not None:
-            w = np.asarray(spec.weights, dtype=float)
-            p = w / w.sum()
-        return draw(spec.choice[int(rng.choice(len(spec.choice), p=p))], rng)
+        return draw(spec.choice[pick(len(spec.choice), spec.weights, rng)], rng)
     return spec
+
+
+class Draws:
+    """The random draws of one `draw(sample, rng)`, keyed by what they are for.
+
+    `draws.rng("scale")` is the generator of the `scale` field: a child of the step's generator
+    (`SeedSequence` of two words taken once from `rng`, plus the stable hash of the key), made on
+    first use and kept, so repeated draws of one field continue its stream. No field's numbers
+    depend on another's: a fixed value (which draws nothing) made random, a range widened or a
+    choice added changes that field alone for a seed. Steps key their draws by config field name,
+    and draws that are no field's (a texture's index, an offset) by a name of their own.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        self._entropy = [int(w) for w in rng.integers(0, 2**63, size=2)]
+        self._rngs: dict[str, np.random.Generator] = {}
+
+    def rng(self, key: str) -> np.random.Generator:
+        g = self._rngs.get(key)
+        if g is None:
+            seq = np.random.SeedSequence([*self._entropy, stable_hash(key)])
+            g = self._rngs[key] = np.random.default_rng(seq)
+        return g
+
+    def value(self, spec: Any, key: str) -> Any:
+        """`draw(spec, ...)` from the generator of `key` (the field's name)."""
+        return draw(spec, self.rng(key))
 
 
 class Bounds(NamedTuple):
@@ -170,7 +217,7 @@ def spec_values(spec: Any) -> list[float]:
     return []
 
 
-class Bounded(BaseModel):
+class Bounded(ConfigModel):
     """A step config whose numbers (fixed, ranges, choices) must lie in `limits[field]`: the one
     bounds check of the preset language, so a negative scale is an error naming the field."""
 

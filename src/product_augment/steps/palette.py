@@ -16,15 +16,16 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..ops.color import lab_to_srgb, srgb_to_lab
 from ..pipeline import ParamStep
+from ..presets.fields import ConfigModel
+from ..presets.sampling import Draws
 from ..sample import PaletteColor, Sample
 
 
-class PaletteConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PaletteConfig(ConfigModel):
     kind: Literal["kmeans"] = "kmeans"
     k: int = Field(4, ge=1, le=12, description="number of k-means clusters")
     max_pixels: int = Field(3000, ge=100, le=100_000, description="product pixels sampled for k-means")
@@ -127,9 +128,10 @@ class PaletteStep(ParamStep):
         idx = np.flatnonzero(sample.alpha.ravel() > cfg.alpha_threshold)
         if idx.size == 0:
             return {"k": cfg.k, "pixels": 0, "colors": []}
+        draws = Draws(rng)
         if idx.size > cfg.max_pixels:
-            idx = idx[rng.integers(0, idx.size, size=cfg.max_pixels)]
-        seed = int(rng.integers(0, 2**31 - 1))
+            idx = idx[draws.rng("pixels").integers(0, idx.size, size=cfg.max_pixels)]
+        seed = int(draws.rng("kmeans").integers(0, 2**31 - 1))
         rgb = sample.image.reshape(-1, 3)[idx]
         packed = (rgb[:, 0].astype(np.int32) << 16) | (rgb[:, 1].astype(np.int32) << 8) | rgb[:, 2]
         centers, shares = kmeans_palette(srgb_to_lab(rgb), cfg.k, seed, distinct=np.unique(packed).size)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ..classes import class_id
 from ..io import CocoMasks, MaskFolder, read_mask, shrunk
@@ -19,6 +19,7 @@ from ..models.yolact.spec import EDGE_REFINE
 from ..ops.classical_matte import classical_matte
 from ..ops.matte import confine_matte
 from ..pipeline import ParamStep, SampleError
+from ..presets.fields import ConfigModel, one_of
 from ..presets.types import PresetPath
 from ..qa import mask_certainty
 from ..sample import Instance, Sample
@@ -28,8 +29,7 @@ DETECT_SIDE = 1024  # longest side YOLACT sees when the cut draws the product (i
 WORK_SIDE = 2048  # mode top with the cut: the cut and its merge run on a copy of at most this many px
 
 
-class _Base(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Base(ConfigModel):
     class_name: str = Field("product", description="class given to the product when the backend "
                                                      "cannot tell (one of the 21 or 'product')")
 
@@ -48,7 +48,7 @@ class AlphaConfig(_Base):
 class MasksConfig(_Base):
     backend: Literal["masks"]
     path: PresetPath = Field(description="folder of masks with the inputs' relative stems, or a COCO JSON")
-    instances: Literal["matte", "label_map"] = Field(
+    instances: one_of("matte", "label_map") = Field(
         "matte", description="matte: one soft mask per image; label_map: each non-zero value is an instance")
 
 
@@ -64,15 +64,15 @@ class YolactConfig(_Base):
     backend: Literal["yolact"]
     weights: PresetPath = Field(description="YOLACT safetensors file (its JSON sidecar beside it)")
     score_threshold: float = Field(0.3, ge=0, le=1, description="detections below this score are ignored")
-    mode: Literal["top", "all"] = Field("top", description="keep the top product (best score × mask "
+    mode: one_of("top", "all") = Field("top", description="keep the top product (best score × mask "
                                                        "quality²), or all of them")
     edge_refine: float = Field(EDGE_REFINE, ge=0, le=0.1, description="guided-filter window that moves mask edges "
                                "onto the image's edges, as a fraction of the longer image side; 0: off (YOLACT's "
                                "masks; the cut model's window is its own, in its sidecar)")
-    fallback: Literal["none", "classical"] = Field(
+    fallback: one_of("none", "classical") = Field(
         "classical", description="what to do when the model finds nothing")
-    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="where the model runs")
-    mask: Literal["cut", "yolact"] = Field(
+    device: one_of("cpu", "cuda", "auto") = Field("cpu", description="where the model runs")
+    mask: one_of("cut", "yolact") = Field(
         "cut", description="what draws the product's mask: the cut model over the whole photo (YOLACT "
                            "naming its class), or YOLACT's own instance mask")
     cut_weights: PresetPath | None = Field(

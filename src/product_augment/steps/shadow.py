@@ -22,24 +22,20 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from .. import compose
 from ..ops import shadow as ops
 from ..pipeline import ParamStep
-from ..presets.sampling import Bounded, SampledFloat, draw, sampled
+from ..presets.fields import one_of
+from ..presets.sampling import Bounded, Draws, SampledFloat, sampled
 from ..presets.types import Color, PresetPath
 from ..sample import Sample
-
-
-class _Base(Bounded):
-    model_config = ConfigDict(extra="forbid")
-
 
 GLOSS_FULL = 0.15  # a floor at least this glossy reflects with the preset's full opacity
 
 
-class MirrorConfig(_Base):
+class MirrorConfig(Bounded):
     """A reflection on a glossy floor, fading and blurring away from the product."""
 
     kind: Literal["mirror"]
@@ -47,7 +43,7 @@ class MirrorConfig(_Base):
     fade: SampledFloat = Field(0.5, description="distance (× product height) over which it fades out")
     blur: SampledFloat = Field(0.03, description="blur radius per px of distance from the line (0 = sharp)")
     squash: SampledFloat = Field(1.0, description="vertical scale of the reflection (perspective), 0.3..1")
-    gloss: Literal["scene", "preset"] = Field(
+    gloss: one_of("scene", "preset") = Field(
         "scene", description=f"scene: opacity × min(1, floor gloss / {GLOSS_FULL}) where the background knows "
                              "its floor's gloss (a backdrop's sidecar, the studio's sheen): matte wood barely "
                              "reflects, polished marble fully; preset: opacity as given")
@@ -55,7 +51,7 @@ class MirrorConfig(_Base):
         "opacity": (0.0, 1.0), "fade": (0.01, 3.0), "blur": (0.0, 0.5), "squash": (0.3, 1.0)}
 
 
-class DropConfig(_Base):
+class DropConfig(Bounded):
     """The shadow a light casts on the floor, sharp and dark at the contact, soft far away."""
 
     kind: Literal["drop"]
@@ -67,11 +63,11 @@ class DropConfig(_Base):
     opacity: SampledFloat = Field(0.55, description="strength of the cast shadow, 0..1")
     contact: SampledFloat = Field(0.85, description="strength of the dark contact shadow, 0..1")
     floor_tilt: SampledFloat = Field(0.3, description="how the camera foreshortens the floor, 0.05..1")
-    light: Literal["scene", "preset"] = Field(
+    light: one_of("scene", "preset") = Field(
         "scene", description="scene: the background's key light where it knows one (a backdrop's sidecar, "
                              "the studio's light spot, a gradient's lighter side; flipped with the backdrop), "
                              "else azimuth/elevation; preset: always azimuth/elevation")
-    color: sampled(Literal["auto"] | Color) = Field(
+    color: sampled(one_of("auto") | Color) = Field(
         "auto", description="shadow colour multiplied onto the background; auto = a darker "
                             "version of the background's own colour")
     limits: ClassVar[dict[str, tuple[float, float]]] = {
@@ -79,7 +75,7 @@ class DropConfig(_Base):
         "contact": (0.0, 1.0), "floor_tilt": (0.05, 1.0)}
 
 
-class RealisticConfig(_Base):
+class RealisticConfig(Bounded):
     """The shadow one light casts and its contact occlusion, drawn by a learned network.
 
     The network was trained on physically computed shadows of 3D models (legs, handles, gaps)."""
@@ -95,11 +91,11 @@ class RealisticConfig(_Base):
     contact: SampledFloat = Field(0.85, description="strength of the ambient occlusion near the contact, 0..1")
     floor_tilt: SampledFloat = Field(0.3, description="how the camera foreshortens the floor, 0.05..1 (sine of "
                                                       "the camera's elevation; trained on 0.09..1)")
-    light: Literal["scene", "preset"] = Field(
+    light: one_of("scene", "preset") = Field(
         "scene", description="scene: the background's key light where it knows one (a backdrop's sidecar, "
                              "the studio's light spot, a gradient's lighter side; flipped with the backdrop), "
                              "else azimuth/elevation; preset: always azimuth/elevation")
-    color: sampled(Literal["auto"] | Color) = Field(
+    color: sampled(one_of("auto") | Color) = Field(
         "auto", description="shadow colour multiplied onto the background; auto = a darker "
                             "version of the background's own colour")
     weights: PresetPath | None = Field(None, description="ShadowNet ONNX file (its JSON sidecar beside it); "
@@ -120,7 +116,7 @@ def shipped_shadow_weights() -> Path:
     return asset_dir("weights") / "shadow_net.onnx"
 
 
-class NoneConfig(_Base):
+class NoneConfig(Bounded):
     """No shadow (lets a training preset sometimes skip them)."""
 
     kind: Literal["none"]
@@ -130,10 +126,11 @@ Config = Annotated[MirrorConfig | DropConfig | RealisticConfig | NoneConfig, Fie
 
 
 def _draw_light(config: Any, rng: np.random.Generator, kind: str) -> dict[str, Any]:
-    """The parameters of a light's shadow (drop and realistic draw the same, in the same order)."""
+    """The parameters of a light's shadow (drop and realistic draw the same fields)."""
+    draws = Draws(rng)
     params: dict[str, Any] = {"kind": kind, **_draw_fields(
-        config, rng, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
-    color = draw(config.color, rng)
+        config, draws, ("azimuth", "elevation", "size", "opacity", "contact", "floor_tilt"))}
+    color = draws.value(config.color, "color")
     params["color"] = color if color == "auto" else [int(v) for v in color]
     return params
 
@@ -146,8 +143,8 @@ def _scene_light(params: dict[str, Any], config: Any, sample: Sample) -> dict[st
     return params
 
 
-def _draw_fields(config: BaseModel, rng: np.random.Generator, names: tuple[str, ...]) -> dict[str, Any]:
-    return {n: float(draw(getattr(config, n), rng)) for n in names}
+def _draw_fields(config: BaseModel, draws: Draws, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: float(draws.value(getattr(config, n), n)) for n in names}
 
 
 class _ShadowStep(ParamStep):
@@ -180,7 +177,7 @@ class MirrorShadowStep(_ShadowStep):
         self.config = config
 
     def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        params = {"kind": "mirror", **_draw_fields(self.config, rng, ("opacity", "fade", "blur", "squash"))}
+        params = {"kind": "mirror", **_draw_fields(self.config, Draws(rng), ("opacity", "fade", "blur", "squash"))}
         if self.config.gloss == "scene" and sample.gloss is not None:
             params["gloss"] = round(float(sample.gloss), 6)
             params["opacity"] = round(params["opacity"] * min(1.0, float(sample.gloss) / GLOSS_FULL), 6)

@@ -21,7 +21,7 @@ def _photo(stem: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_shipped_files_are_small_described_and_in_sync():
-    from product_augment.models.yolact.onnx_export import file_sha256
+    from product_augment.io import file_sha256
 
     meta = json.loads(WEIGHTS.with_suffix(".json").read_text())
     for f in (WEIGHTS, WEIGHTS.with_suffix(".onnx")):

@@ -1,5 +1,5 @@
-"""The torch-free segmenter: ONNX export + numpy post-processing agree with the torch Predictor,
-and the default `augment run` path never imports torch."""
+"""The torch-free segmenter: the ONNX export agrees with the torch network (both post-processed by
+`postprocess`, tested in test_postprocess.py), and the default `augment run` path never imports torch."""
 import hashlib
 import json
 import os
@@ -37,46 +37,6 @@ def _read(path: Path) -> np.ndarray:
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / max((a | b).sum(), 1))
-
-
-# ------------------------------------------------------------------ numpy ops vs their torch twins
-
-
-def test_numpy_ops_match_torch():
-    torch = pytest.importorskip("torch")
-    from product_augment.models.yolact import anchors as ta
-    from product_augment.models.yolact import postprocess as pp
-    from product_augment.models.yolact.model import crop_to_boxes
-    from product_augment.models.yolact.nms import fast_nms
-    from product_augment.models.yolact.predict import logits_to_image
-
-    grids, fracs, ratios = [(12, 12), (6, 6), (3, 3), (2, 2), (1, 1)], (0.1, 0.2, 0.4, 0.6, 0.9), (1.0, 0.5, 2.0)
-    anchors = pp.make_anchors(grids, fracs, ratios)
-    np.testing.assert_array_equal(anchors, ta.make_anchors(grids, fracs, ratios).numpy())
-    rng = np.random.default_rng(0)
-    offsets = rng.normal(0, 2, (len(anchors), 4)).astype(np.float32)
-    np.testing.assert_allclose(pp.decode(offsets, anchors, (0.1, 0.2)),
-                               ta.decode(torch.from_numpy(offsets), torch.from_numpy(anchors), (0.1, 0.2)).numpy(),
-                               atol=1e-6)
-    xy = rng.random((60, 2), dtype=np.float32)
-    boxes = np.concatenate([xy, xy + rng.random((60, 2), dtype=np.float32) * 0.3], 1)
-    scores = rng.random((3, 60), dtype=np.float32)
-    c_np, a_np = pp.fast_nms(boxes, scores, 0.4, 25)
-    c_t, a_t = fast_nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.4, 25)
-    np.testing.assert_array_equal(c_np, c_t.numpy())
-    np.testing.assert_array_equal(a_np, a_t.numpy())
-    logits = rng.normal(0, 4, (3, 20, 20)).astype(np.float32)
-    for h, w, size in ((37, 91, 64), (64, 64, 64), (90, 40, 48), (7, 300, 80)):
-        scale = size / max(h, w)
-        np.testing.assert_allclose(pp.logits_to_image(logits, h, w, scale, size),
-                                   logits_to_image(torch.from_numpy(logits), h, w, scale, size).numpy(),
-                                   atol=2e-5)
-    masks = rng.random((2, 30, 40), dtype=np.float32)
-    crop = np.array([[3.2, 4.7, 20.1, 25.5], [-2, 0, 45, 12.3]], np.float32)
-    for soft in (0.0, 1.0):
-        np.testing.assert_allclose(pp.crop_to_boxes(masks, crop, soft),
-                                   crop_to_boxes(torch.from_numpy(masks), torch.from_numpy(crop), soft).numpy(),
-                                   atol=1e-6)
 
 
 # --------------------------------------------------------------- export of a small model, parity

@@ -1,6 +1,7 @@
 import torch
 
-from product_augment.models.yolact.model import Yolact, crop_to_boxes
+from product_augment.models.yolact.loss import crop_to_boxes
+from product_augment.models.yolact.model import Yolact
 
 
 def test_output_shapes(small_cfg):

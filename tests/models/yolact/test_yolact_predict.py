@@ -60,17 +60,6 @@ def test_instances_and_soft_masks(trained_like):
         assert 0 <= x0 <= x1 <= 80 and 0 <= y0 <= y1 <= 50
 
 
-def test_logits_map_to_the_right_image_pixels():
-    from product_augment.models.yolact.predict import logits_to_image
-
-    # 64-px frame, 16×16 logits; image 40×100 → scale 0.64, occupies frame x∈[0,64), y∈[0,25.6).
-    logits = torch.full((1, 16, 16), -10.0)
-    logits[0, :, :8] = 10.0  # positive left of frame x = 32 → image x = 32 / 0.64 = 50
-    full = logits_to_image(logits, 40, 100, 0.64, 64)[0]
-    row = (full[20] > 0).numpy()
-    assert row[:48].all() and not row[53:].any()
-
-
 def test_edge_refinement_changes_masks_only(trained_like):
     """The guided-filter refinement touches the masks, not which objects are found or where."""
     from product_augment.ops.matte import GuidedFilter
@@ -90,7 +79,7 @@ def test_edge_refinement_changes_masks_only(trained_like):
 
 
 def test_mask_quality():
-    from product_augment.models.yolact.predict import mask_quality
+    from product_augment.models.yolact.postprocess import mask_quality
 
     m = np.zeros((3, 4, 4), np.float32)
     m[0, :2] = 1.0  # crisp

@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..yolact.onnx_export import OPSET, _strip_doc_strings, file_sha256, fold_weight_standardization
+from ...io import file_sha256
+from ..yolact.onnx_export import OPSET, _strip_doc_strings, fold_weight_standardization
 from .model import CutConfig, CutNet
 
 FORMAT = "product_augment.cut.onnx/1"

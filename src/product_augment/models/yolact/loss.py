@@ -7,7 +7,25 @@ import torch
 import torch.nn.functional as F
 
 from .anchors import box_iou, center_to_corners, encode
-from .model import crop_to_boxes
+
+
+def crop_to_boxes(masks: torch.Tensor, boxes: torch.Tensor, soft_px: float = 0.0) -> torch.Tensor:
+    """Zero masks (D×h×w) outside their boxes (D×4, xyxy in pixels of the mask grid): the loss's
+    crop, differentiable (inference crops with `postprocess.crop_to_boxes`, the same arithmetic).
+
+    soft_px > 0 ramps the box edge linearly over that many pixels instead of a hard cut.
+    """
+    _d, h, w = masks.shape
+    xs = torch.arange(w, device=masks.device, dtype=masks.dtype) + 0.5
+    ys = torch.arange(h, device=masks.device, dtype=masks.dtype) + 0.5
+    x0, y0, x1, y1 = (boxes[:, i, None] for i in range(4))
+    if soft_px > 0:
+        wx = ((xs - x0) / soft_px + 0.5).clamp(0, 1) * ((x1 - xs) / soft_px + 0.5).clamp(0, 1)
+        wy = ((ys - y0) / soft_px + 0.5).clamp(0, 1) * ((y1 - ys) / soft_px + 0.5).clamp(0, 1)
+    else:
+        wx = ((xs >= x0) & (xs < x1)).to(masks.dtype)
+        wy = ((ys >= y0) & (ys < y1)).to(masks.dtype)
+    return masks * wy[:, :, None] * wx[:, None, :]
 
 
 @dataclass(frozen=True)

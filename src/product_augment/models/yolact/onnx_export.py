@@ -14,7 +14,6 @@ ranking) is numpy in ``postprocess.py``, shared by ``onnx_predict.OnnxPredictor`
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import warnings
@@ -25,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ...io import file_sha256
 from .checkpoint import load_model, sidecar_path
 from .layers import WSConv2d
 from .model import Yolact
@@ -37,14 +37,6 @@ FORMAT = "product_augment.yolact.onnx/1"
 def onnx_path(weights: str | Path) -> Path:
     """``<stem>.onnx`` beside the safetensors file (it shares the JSON sidecar)."""
     return Path(weights).with_suffix(".onnx")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fold_weight_standardization(model: nn.Module) -> nn.Module:

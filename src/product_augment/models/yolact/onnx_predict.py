@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..ort import onnx_sidecar
-from .postprocess import PredictorAPI, SoftDetections, detect, make_anchors, soft_detections
+from .postprocess import PredictorAPI, SoftDetections, make_anchors
 from .spec import (
     AGNOSTIC,
     EDGE_REFINE,
@@ -117,14 +117,5 @@ class OnnxPredictor(PredictorAPI):
         """`soft` of several images (any sizes) with one network pass where the export allows."""
         agnostic, thr, k, boxes = self._batch_settings(images, score_threshold, top_k, agnostic)
         outs = self.raw_batch([lb.image(image) for lb, image in zip(boxes, images)])
-        result = []
-        for image, lb, out in zip(images, boxes, outs):
-            det = detect(out["cls"], out["box"], out["coef"], self.anchors, self.cfg.box_variances,
-                         score_threshold=thr, nms_iou=self.nms_iou, max_dets=k, agnostic=agnostic)
-            result.append(soft_detections(image, det, out["protos"], lb.scale, self.size,
-                                          box_margin=self.box_margin, refine_radius=self.refine_radius,
-                                          refine_eps=self.refine_eps, rescore_power=self.rescore_power,
-                                          agnostic=agnostic, pick_centre=self.pick_centre,
-                                          pick_border=self.pick_border))
-        return result
-
+        return [self.post_process(image, lb, out, self.anchors, agnostic, thr, k)
+                for image, lb, out in zip(images, boxes, outs)]

@@ -1,15 +1,17 @@
 """YOLACT inference post-processing in numpy (+ OpenCV through the guided filter); no torch.
 
-The same steps as the torch path (`model.Yolact.detect` and `predict.Predictor.soft`), on the
-network's raw outputs, so any runtime that gives those outputs (ONNX Runtime in
-`onnx_predict.OnnxPredictor`) produces the same detections and soft masks:
+The one post-processing of both runtimes: the torch `predict.Predictor` (GPU batches, training's
+evaluation) and ONNX Runtime's `onnx_predict.OnnxPredictor` (the default CPU path) each run the
+network and hand its raw outputs to `PredictorAPI.post_process`, so they differ only in the network:
 
 softmax → anchor decode → candidates → Fast NMS (class-agnostic or per class) → top detections →
 mask logits (prototypes × coefficients) → bilinear resample to the full image (grid_sample's
 align_corners=False convention with border padding) → sigmoid → guided-filter edge refinement →
 soft crop to the grown boxes → mask quality, product prior, ranking.
 
-All arithmetic stays in float32 in the torch path's order, so the two agree to float rounding.
+All arithmetic is float32, in the order of the torch implementation it replaced (grid_sample,
+topk, torch's Fast NMS); tests/models/yolact/test_postprocess.py holds it to values recorded from
+that implementation.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ class SoftDetections:
     scores: np.ndarray
     masks: np.ndarray
     quality: np.ndarray
+    coarse: np.ndarray | None = None  # the masks before the guided filter (for a learned refiner), same order
 
     @staticmethod
     def empty(h: int, w: int) -> SoftDetections:
@@ -58,6 +61,19 @@ class PredictorAPI:
                 self.score_threshold if score_threshold is None else score_threshold,
                 self.top_k if top_k is None else top_k,
                 [Letterbox.for_shape(*image.shape[:2], self.size) for image in images])
+
+    def post_process(self, image: np.ndarray, lb: Letterbox, out: dict[str, np.ndarray], anchors: np.ndarray,
+                     agnostic: bool, score_threshold: float, top_k: int, keep_coarse: bool = False
+                     ) -> SoftDetections:
+        """One image's detections and soft masks from the network's raw outputs for its letterboxed
+        frame (`cls`, `box`, `coef`, `protos`, batch axis dropped): `detect`, then `soft_detections`
+        with the predictor's settings."""
+        det = detect(out["cls"], out["box"], out["coef"], anchors, self.cfg.box_variances,
+                     score_threshold=score_threshold, nms_iou=self.nms_iou, max_dets=top_k, agnostic=agnostic)
+        return soft_detections(image, det, out["protos"], lb.scale, self.size, box_margin=self.box_margin,
+                               refine_radius=self.refine_radius, refine_eps=self.refine_eps,
+                               rescore_power=self.rescore_power, agnostic=agnostic, pick_centre=self.pick_centre,
+                               pick_border=self.pick_border, keep_coarse=keep_coarse)
 
     def soft_masks(self, image: np.ndarray, **kwargs: Any) -> tuple[list[Instance], np.ndarray]:
         """Instances and their full-resolution float32 soft masks (D×H×W, values in [0, 1])."""
@@ -94,7 +110,7 @@ class Detections:
 
 def make_anchors(grid_sizes: Sequence[Sequence[int]], anchor_fracs: Sequence[float],
                  aspect_ratios: Sequence[float]) -> np.ndarray:
-    """A×4 (cx, cy, w, h) in [0, 1], level → row → column → aspect ratio (as `anchors.make_anchors`)."""
+    """A×4 (cx, cy, w, h) in [0, 1], level → row → column → aspect ratio, like the head's outputs."""
     out = []
     for (h, w), frac in zip(grid_sizes, anchor_fracs):
         ys, xs = np.meshgrid(np.arange(h, dtype=F32), np.arange(w, dtype=F32), indexing="ij")
@@ -108,7 +124,8 @@ def make_anchors(grid_sizes: Sequence[Sequence[int]], anchor_fracs: Sequence[flo
 
 
 def decode(offsets: np.ndarray, anchors: np.ndarray, variances: Sequence[float]) -> np.ndarray:
-    """Offsets A×4 → xyxy boxes in [0, 1] coordinates of the square input (as `anchors.decode`)."""
+    """Offsets A×4 → xyxy boxes in [0, 1] coordinates of the square input (the inverse of the
+    training targets' `anchors.encode`)."""
     xy = anchors[:, :2] + offsets[:, :2] * F32(variances[0]) * anchors[:, 2:]
     wh = anchors[:, 2:] * np.exp(np.minimum(offsets[:, 2:] * F32(variances[1]), F32(6.0)))
     half = wh / F32(2)
@@ -135,9 +152,13 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def fast_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.5,
              top_k: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class Fast NMS (as `nms.fast_nms`): boxes A×4 shared by the classes, scores C×A.
+    """Per-class Fast NMS (Bolya et al., YOLACT 2019): boxes A×4 shared by the classes, scores C×A.
 
-    Returns (class index, anchor index) of the kept detections, by class then descending score.
+    Per class, the top_k boxes by score; a box is kept iff its IoU with every higher-scoring one
+    is <= the threshold (the strict upper triangle of the IoU matrix, one matrix op). Unlike greedy
+    NMS, a box that is itself suppressed still suppresses lower-scoring ones, so Fast NMS keeps a
+    subset of what greedy NMS keeps. Returns (class index, anchor index) of the kept detections, by
+    class then descending score.
     """
     num_classes, num = scores.shape
     k = min(top_k, num)
@@ -152,7 +173,7 @@ def fast_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.5,
 def detect(cls_logits: np.ndarray, box: np.ndarray, coef: np.ndarray, anchors: np.ndarray,
            variances: Sequence[float], score_threshold: float = 0.05, nms_iou: float = 0.5,
            top_k: int = 200, max_dets: int = 100, agnostic: bool = False) -> Detections:
-    """One image's detections from the head outputs (A×(C+1), A×4, A×k), as `Yolact.detect`.
+    """One image's detections from the head outputs (A×(C+1), A×4, A×k).
 
     With ``agnostic`` the score is the objectness 1 − P(background) and NMS runs once over all
     classes, the class being the most probable one; otherwise per-class scores and per-class NMS.
@@ -215,8 +236,9 @@ def resample_matrix(n_out: int, n_in: int, scale: float, size: int) -> np.ndarra
 
 
 def logits_to_image(logits: np.ndarray, h: int, w: int, scale: float, size: int) -> np.ndarray:
-    """Bilinearly resample D×ph×pw logits covering the size×size letterbox frame to D×h×w
-    (the numpy twin of `predict.logits_to_image`; the resampling is separable: Ry · L · Rxᵀ)."""
+    """Bilinearly resample D×ph×pw logits covering the size×size letterbox frame to D×h×w: image
+    pixel centre x + 0.5 sits at (x + 0.5)·scale in the frame (grid_sample's align_corners=False
+    convention, border padding); the resampling is separable: Ry · L · Rxᵀ."""
     _, ph, pw = logits.shape
     ry = resample_matrix(h, ph, scale, size)
     rx = resample_matrix(w, pw, scale, size)
@@ -236,7 +258,8 @@ def sigmoid_(x: np.ndarray) -> np.ndarray:
 def crop_to_boxes(masks: np.ndarray, boxes: np.ndarray, soft_px: float = 0.0,
                   inplace: bool = False) -> np.ndarray:
     """Zero masks (D×h×w) outside their boxes (D×4 xyxy pixels); ``soft_px`` > 0 ramps the edge
-    linearly over that many pixels (as `model.crop_to_boxes`). ``inplace`` reuses ``masks``."""
+    linearly over that many pixels (the training loss's `loss.crop_to_boxes`, in numpy).
+    ``inplace`` reuses ``masks``."""
     _d, h, w = masks.shape
     xs = np.arange(w, dtype=F32) + F32(0.5)
     ys = np.arange(h, dtype=F32) + F32(0.5)
@@ -323,10 +346,10 @@ def rank_order(scores: np.ndarray, masks: np.ndarray, quality: np.ndarray, resco
 def soft_detections(image: np.ndarray, det: Detections, protos: np.ndarray, scale: float, size: int, *,
                     box_margin: float, refine_radius: float, refine_eps: float, rescore_power: float,
                     agnostic: bool, pick_centre: float = PICK_CENTRE,
-                    pick_border: float = PICK_BORDER) -> SoftDetections:
+                    pick_border: float = PICK_BORDER, keep_coarse: bool = False) -> SoftDetections:
     """Full-resolution soft masks, boxes and ranking of ``det`` on ``image`` (H×W×3 uint8 RGB),
-    ``protos`` h×w×k over the size×size letterbox frame in which the image has scale ``scale``;
-    the numpy twin of `Predictor.soft` after the network (without the learned refiner)."""
+    ``protos`` h×w×k over the size×size letterbox frame in which the image has scale ``scale``.
+    ``keep_coarse`` also returns the cropped masks before the guided filter (a learned refiner's input)."""
     h, w = image.shape[:2]
     if det.scores.size == 0:
         return SoftDetections.empty(h, w)
@@ -338,6 +361,7 @@ def soft_detections(image: np.ndarray, det: Detections, protos: np.ndarray, scal
     boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, h)
     grow = (boxes[:, 2:] - boxes[:, :2]) * F32(box_margin)
     crop = np.concatenate([boxes[:, :2] - grow, boxes[:, 2:] + grow], 1)
+    coarse = crop_to_boxes(probs, crop, soft_px=1.0) if keep_coarse else None
     if refine_radius > 0:
         probs = guided_refine(image, probs, refine_radius, refine_eps)
     masks = crop_to_boxes(probs.astype(F32, copy=False), crop, soft_px=1.0, inplace=True)
@@ -348,4 +372,5 @@ def soft_detections(image: np.ndarray, det: Detections, protos: np.ndarray, scal
     order = rank_order(scores, masks, quality, rescore_power, agnostic, pick_centre, pick_border)
     if order is not None:
         boxes, classes, scores, masks, quality = (a[order] for a in (boxes, classes, scores, masks, quality))
-    return SoftDetections(boxes, classes, scores, masks, quality)
+        coarse = coarse[order] if coarse is not None else None
+    return SoftDetections(boxes, classes, scores, masks, quality, coarse)

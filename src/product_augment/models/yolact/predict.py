@@ -1,4 +1,6 @@
-"""Inference: `Predictor.from_weights(path)(image_rgb_uint8) -> list[Instance]`, plus soft masks."""
+"""Inference with torch: `Predictor.from_weights(path)(image_rgb_uint8) -> list[Instance]`, plus soft
+masks. The network runs in torch (on the GPU with `device="cuda"`, batched); everything after it is
+`postprocess` (numpy), the same code as the ONNX Runtime path."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,18 +8,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .checkpoint import load_model
-from .data import Letterbox
-from .model import Yolact, assemble_mask_logits, crop_to_boxes
+from .model import Yolact
 from .postprocess import (
     PredictorAPI,
     SoftDetections,
-    guided_refine,
-    mask_quality,
     product_prior,  # noqa: F401  (re-exported: callers import it from here)
-    rank_order,
 )
 from .refiner import Refiner, refiner_path
 from .spec import (
@@ -31,19 +28,6 @@ from .spec import (
 )
 
 
-def logits_to_image(logits: torch.Tensor, h: int, w: int, scale: float, size: int) -> torch.Tensor:
-    """Bilinearly resample D×ph×pw logits covering the size×size letterbox frame to the h×w image.
-
-    Original pixel centre x + 0.5 sits at (x + 0.5)·scale in the frame; grid_sample's
-    align_corners=False convention maps frame coordinate u to 2u/size - 1.
-    """
-    gx = (torch.arange(w, device=logits.device, dtype=torch.float32) + 0.5) * (scale / size) * 2 - 1
-    gy = (torch.arange(h, device=logits.device, dtype=torch.float32) + 0.5) * (scale / size) * 2 - 1
-    grid = torch.stack([gx[None, :].expand(h, w), gy[:, None].expand(h, w)], -1)
-    grid = grid[None].expand(logits.shape[0], -1, -1, -1)
-    return F.grid_sample(logits[:, None], grid, mode="bilinear", align_corners=False, padding_mode="border")[:, 0]
-
-
 class Predictor(PredictorAPI):
     """One loaded YOLACT model. Not thread-safe; create one per worker."""
 
@@ -54,6 +38,7 @@ class Predictor(PredictorAPI):
                  pick_border: float = PICK_BORDER, input_size: int | None = None, refiner: Refiner | None = None,
                  refine_top: int = REFINE_TOP) -> None:
         self.model = model.eval().to(device)
+        self.cfg = model.cfg
         self.meta = meta or {}
         self.device = torch.device(device)
         self.runtime = f"torch {torch.__version__} {self.device}"  # what ran the network (for manifests)
@@ -118,47 +103,26 @@ class Predictor(PredictorAPI):
         GPU this keeps the device busy; the masks equal one-at-a-time ones to float rounding
         (a convolution may sum in another order at another batch size)."""
         agnostic, thr, k, boxes = self._batch_settings(images, score_threshold, top_k, agnostic)
-        dets = []
+        keep_coarse = self.refiner is not None and self.refine_top > 0
+        result = []
         for i in range(0, len(images), max_batch):
-            frames = np.stack([lb.image(im) for lb, im in zip(boxes[i:i + max_batch], images[i:i + max_batch])])
+            chunk, lbs = images[i:i + max_batch], boxes[i:i + max_batch]
+            frames = np.stack([lb.image(im) for lb, im in zip(lbs, chunk)])
             x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().to(self.device)
-            dets += self.model.detect(self.model(x), score_threshold=thr, nms_iou=self.nms_iou,
-                                      max_dets=k, agnostic=agnostic)
-        return [self._soft_one(image, lb, det, agnostic) for image, lb, det in zip(images, boxes, dets)]
+            out = self.model(x)
+            raw = {k_: out[k_].float().cpu().numpy() for k_ in ("cls", "box", "coef", "protos")}
+            anchors = out["anchors"].cpu().numpy()
+            for j, (image, lb) in enumerate(zip(chunk, lbs)):
+                soft = self.post_process(image, lb, {k_: v[j] for k_, v in raw.items()}, anchors, agnostic, thr,
+                                         k, keep_coarse)
+                result.append(self._refined(image, soft))
+        return result
 
-    def _soft_one(self, image: np.ndarray, lb: Letterbox, det: Any, agnostic: bool) -> SoftDetections:
-        h, w = image.shape[:2]
-        if det.scores.numel() == 0:
-            return SoftDetections.empty(h, w)
-        logits = assemble_mask_logits(det.protos, det.coefs)  # D×ph×pw over the S×S input frame
-        full = logits_to_image(logits, h, w, lb.scale, self.size)
-        boxes = det.boxes * (self.size / lb.scale)
-        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
-        boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
-        grow = (boxes[:, 2:] - boxes[:, :2]) * self.box_margin
-        crop = torch.cat([boxes[:, :2] - grow, boxes[:, 2:] + grow], 1)
-        probs = full.sigmoid()
-        coarse = None
-        if self.refiner is not None and self.refine_top > 0:
-            coarse = crop_to_boxes(probs, crop, soft_px=1.0).cpu().numpy()
-        if self.refine_radius > 0:
-            probs = torch.from_numpy(self._refine(image, probs.cpu().numpy())).to(probs.device)
-        masks = crop_to_boxes(probs, crop, soft_px=1.0).cpu().numpy()
-        boxes_np = boxes.cpu().numpy().astype(np.float32)
-        classes, scores = det.classes.cpu().numpy(), det.scores.cpu().numpy().astype(np.float32)
-        quality = mask_quality(masks)
-        # the scores stay the classifier's (or the objectness); the order weighs quality (and the prior)
-        order = rank_order(scores, masks, quality, self.rescore_power, agnostic, self.pick_centre, self.pick_border)
-        if order is not None:
-            boxes_np, classes, scores, masks, quality = (a[order] for a in (boxes_np, classes, scores, masks,
-                                                                              quality))
-            coarse = coarse[order] if coarse is not None else None
-        if coarse is not None:  # the learned refiner re-draws the first masks from the coarse ones
-            masks = masks.copy()
-            for j in range(min(self.refine_top, len(masks))):
-                masks[j] = self.refiner(image, coarse[j])
-        return SoftDetections(boxes_np, classes, scores, masks, quality)
-
-    def _refine(self, image: np.ndarray, probs: np.ndarray) -> np.ndarray:
-        return guided_refine(image, probs, self.refine_radius, self.refine_eps)
-
+    def _refined(self, image: np.ndarray, soft: SoftDetections) -> SoftDetections:
+        """The first `refine_top` masks re-drawn by the learned refiner from their coarse copies."""
+        if soft.coarse is None:
+            return soft
+        masks = soft.masks.copy()
+        for j in range(min(self.refine_top, len(masks))):
+            masks[j] = self.refiner(image, soft.coarse[j])
+        return SoftDetections(soft.boxes, soft.classes, soft.scores, masks, soft.quality)

@@ -1,47 +1,12 @@
-"""Quality signals of every output and the gate that keeps, flags or rejects it (issue 22).
-
-Nightly runs write thousands of pictures nobody looks at one by one, so every output is measured
-and judged before it enters the dataset. The signals are cheap (a few milliseconds: everything
-runs on a copy of at most `WORK_SIDE` px) and recorded in the manifest entry's `qa`:
-
-at the segment step, on the input photo and its cut:
-
-* ``confidence``: the segmenter's score of the product (YOLACT's objectness, or the cut's mean);
-* ``mask_quality``: 1 − the share of the product's soft mask that is undecided (0.15 < p < 0.85)
-  (segmenters with a soft mask only; the step records it as ``meta["segment_certainty"]``);
-* ``border_touch``: the share of the product's outline lying on the photo's frame (a cropped product);
-* ``fragments`` / ``fragment_area``: parts besides the largest, and their share of the product;
-* ``hole_area`` (every hole) and ``hole_product_area``: holes whose colour is not the background's
-  around the product but the product's own (a part cut out of it), as a share of the product;
-* ``shadow_area``: dark, background-hued parts of the mask's lower half, attached to its outline with
-  no edge in the photo between them and the backdrop (a cast shadow cut out with the product);
-
-after the last step, on the new picture:
-
-* ``halo``: the share of the cut-out's edge ring that still has the old backdrop's colour while the
-  new background there is far from it (a fringe of the old photo);
-* ``enlargement``: how much the product was scaled up (√ of its output area / its area in the photo);
-* ``logo_skipped``: the logo step found no room (its reason);
-* scene checks (`scene_checks`): ``scale``, the product at its class's physical size or not, and
-  ``light``, the shadow lit by the scene's key light or by the preset's; any step may add its own as
-  ``meta["qa_checks"] = {name: {"value": v, "ok": bool}}``. A check that is not ok fails as `scene`.
-
-`Gate` compares them with the preset's ``qa:`` thresholds (`QAConfig`): ``action`` (keep | flag |
-reject) is what a failed check does, checks listed in ``flag_only`` only flag. Rejected outputs are
-written under ``rejected/`` with their reasons and stay out of the annotations and the YOLO split;
-flagged ones stay in, marked.
-"""
+"""The quality signals, measured on a copy of at most `WORK_SIDE` px: the cut on the input photo
+(`segment_signals`), the halo on the new picture, and the checks read from what the steps recorded."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
-
-from .sample import Sample
 
 WORK_SIDE = 384         # signals are measured on a copy of at most this longest side
 MIN_PART = 0.002        # parts / holes smaller than this share of the product are specks, not counted
@@ -51,45 +16,6 @@ SHADOW_JUMP = 14.0      # ... and no edge to the backdrop: L* rises by less than
 HALO_OLD_DE = 10.0      # an edge pixel this close to the old backdrop ...
 HALO_NEW_DE = 20.0      # ... and this far from the new background (and from the product) is halo
 
-CHECKS = ("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken", "shadow",
-          "halo", "enlargement", "logo_skipped")
-Action = Literal["keep", "flag", "reject"]
-CheckName = Literal["confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken",
-                    "shadow", "halo", "enlargement", "logo_skipped", "scene"]
-
-
-class QAConfig(BaseModel):
-    """The quality gate (preset section `qa:`): thresholds of the signals and what a failed check does."""
-
-    model_config = ConfigDict(extra="forbid")
-    action: Action = Field("reject", description="what a failed check does: keep (record only), flag (stays "
-                                                 "in the dataset, marked) or reject (to rejected/, out of the "
-                                                 "annotations)")
-    flag_only: list[CheckName] = Field(
-        ["shadow", "halo", "enlargement", "logo_skipped", "scene"],
-        description="checks that only flag, whatever `action` says ('scene': every scene check)")
-    min_confidence: float = Field(0.39, ge=0, le=1, description="segmenter's score of the product")
-    min_mask_quality: float = Field(0.025, ge=0, le=1, description="1 − undecided share of the soft mask")
-    max_border_touch: float = Field(0.15, ge=0, le=1, description="share of the product's outline on the "
-                                                                 "photo's frame (a cropped product)")
-    max_fragments: int = Field(2, ge=0, description="parts besides the largest")
-    max_fragment_area: float = Field(0.15, ge=0, le=1, description="their share of the product")
-    max_hole_area: float = Field(0.06, ge=0, le=1, description="product-coloured holes, share of the product")
-    max_ragged: float = Field(0.036, ge=0, description="notches and holes a closing over 3 % of the side fills, "
-                                                     "share of the product")
-    max_lost_area: float = Field(0.129, ge=0, description="not-backdrop pixels attached outside the product, share "
-                                                        "of the product (a part left out)")
-    max_backdrop_inside: float = Field(0.083, ge=0, description="backdrop-coloured pixels attached inside the "
-                                                              "outline, share of the product (backdrop taken)")
-    max_shadow_area: float = Field(0.3, ge=0, le=1, description="cast-shadow-like part of the mask, share "
-                                                                "of the product")
-    max_halo: float = Field(0.25, ge=0, le=1, description="share of the cut-out's edge ring with the old "
-                                                         "backdrop's colour")
-    max_enlargement: float = Field(2.5, ge=1, description="product scaled up by more than this")
-    logo_skipped: bool = Field(True, description="a skipped logo fails the check `logo_skipped`")
-
-
-# ---------------------------------------------------------------- measuring
 
 def _work(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = alpha.shape[:2]
@@ -390,119 +316,3 @@ def scene_checks(applied: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         out["light"] = ({"value": str(sh["light"]), "ok": True} if sh.get("light")
                         else {"value": "the preset's light, not the scene's", "ok": False})
     return out
-
-
-# ---------------------------------------------------------------- the gate
-
-class Inspector:
-    """Measures one job's signals as the pipeline runs (`observe` after each step, `finish` at the
-    end) and judges them. One per job; never changes the sample."""
-
-    def __init__(self, config: QAConfig, cache: dict | None = None, key: Any = None):
-        """`cache`/`key`: the segment signals of an input are measured once for all its variants
-        (a dict the caller keeps for a shard, and the input's key in it)."""
-        self.config = config
-        self.signals: dict[str, Any] = {}
-        self._area_in = 0
-        self.seconds = 0.0
-        self._cache, self._key = cache, key
-
-    def observe(self, name: str, sample: Sample) -> None:
-        if name != "segment" or sample.alpha is None:
-            return
-        import time
-        t0 = time.perf_counter()
-        cached = self._cache.get(self._key) if self._cache is not None else None
-        if cached is None:
-            score = sample.instances[0].score if sample.instances else None
-            area = int(sample.instances[0].mask.sum()) if sample.instances else int((sample.alpha > 0.5).sum())
-            cached = (segment_signals(sample.image, sample.alpha, score, sample.meta.get("segment_certainty")),
-                      area)
-            if self._cache is not None:
-                self._cache[self._key] = cached
-        self.signals.update(cached[0])
-        self._area_in = cached[1]
-        self.seconds += time.perf_counter() - t0
-
-    def finish(self, sample: Sample) -> dict[str, Any]:
-        """The entry's `qa`: verdict, failed checks (with their values) and every signal."""
-        import time
-        t0 = time.perf_counter()
-        s = self.signals
-        if self._area_in and sample.instances:
-            s["enlargement"] = round(math.sqrt(int(sample.instances[0].mask.sum()) / self._area_in), 4)
-        if (sample.plate is not None and sample.output_alpha is None and sample.alpha is not None
-                and "backdrop_lab" in s):
-            s["halo"] = halo_signal(sample.image, sample.alpha, sample.plate, s["backdrop_lab"])
-        skipped = _logo_skipped(sample.meta.get("applied", {}))
-        if skipped:
-            s["logo_skipped"] = skipped
-        scene = {**scene_checks(sample.meta.get("applied", {})), **(sample.meta.get("qa_checks") or {})}
-        if scene:
-            s["scene"] = {k: dict(v) for k, v in scene.items()}
-        result = judge(s, self.config)
-        self.seconds += time.perf_counter() - t0
-        return result
-
-
-def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, str]]:
-    """(check, reason) for every failed check, in `CHECKS` order, then scene checks."""
-    s = signals
-    out: list[tuple[str, str]] = []
-
-    def over(check: str, key: str, limit: float, fmt: str = ".3f") -> None:
-        v = s.get(key)
-        if v is not None and v > limit:
-            out.append((check, f"{key} {v:{fmt}} > {limit:{fmt}}"))
-
-    def under(check: str, key: str, limit: float) -> None:
-        v = s.get(key)
-        if v is not None and v < limit:
-            out.append((check, f"{key} {v:.3f} < {limit:.3f}"))
-
-    under("confidence", "confidence", cfg.min_confidence)
-    under("mask_quality", "mask_quality", cfg.min_mask_quality)
-    over("border_touch", "border_touch", cfg.max_border_touch)
-    if s.get("fragments", 0) > cfg.max_fragments:
-        out.append(("fragments", f"fragments {s['fragments']} > {cfg.max_fragments}"))
-    over("fragments", "fragment_area", cfg.max_fragment_area)
-    over("holes", "hole_product_area", cfg.max_hole_area)
-    over("ragged", "ragged", cfg.max_ragged)
-    over("lost", "lost_area", cfg.max_lost_area)
-    over("taken", "backdrop_inside", cfg.max_backdrop_inside)
-    over("shadow", "shadow_area", cfg.max_shadow_area)
-    over("halo", "halo", cfg.max_halo)
-    over("enlargement", "enlargement", cfg.max_enlargement, ".2f")
-    if cfg.logo_skipped and s.get("logo_skipped"):
-        out.append(("logo_skipped", f"logo skipped: {s['logo_skipped']}"))
-    for name, c in sorted((s.get("scene") or {}).items()):
-        if not c.get("ok", True):
-            v = c.get("value")
-            out.append((f"scene:{name}", f"scene {name}" + (f": {v}" if v is not None else "")))
-    # one reason per check (fragments may fail on count and area)
-    seen: dict[str, str] = {}
-    for check, reason in out:
-        seen[check] = f"{seen[check]}; {reason}" if check in seen else reason
-    return list(seen.items())
-
-
-def judge(signals: Mapping[str, Any], cfg: QAConfig) -> dict[str, Any]:
-    """{"verdict": keep | flag | reject, "failed": [{"check", "reason", "action"}], "signals"}."""
-    failed = []
-    for check, reason in failed_checks(signals, cfg):
-        # scene checks are `scene:<name>`; flag_only's 'scene' covers them all
-        action = cfg.action if cfg.action == "keep" or check.split(":")[0] not in cfg.flag_only else "flag"
-        failed.append({"check": check, "reason": reason, "action": action})
-    actions = {f["action"] for f in failed}
-    verdict = "reject" if "reject" in actions else "flag" if "flag" in actions else "keep"
-    return {"verdict": verdict, "failed": failed, "signals": dict(signals)}
-
-
-def verdict(entry: Mapping[str, Any]) -> str:
-    """An ok manifest entry's verdict (`keep` for entries made before the gate)."""
-    return (entry.get("qa") or {}).get("verdict", "keep")
-
-
-def in_dataset(entry: Mapping[str, Any]) -> bool:
-    """Whether an entry's output belongs in the annotations: ok and not rejected by the gate."""
-    return entry.get("status") == "ok" and verdict(entry) != "reject"

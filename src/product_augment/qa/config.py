@@ -1,0 +1,42 @@
+"""The preset's `qa:` section: the checks, their thresholds and what a failed one does."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..presets.fields import ConfigModel, one_of
+
+CHECKS = ("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken", "shadow",
+          "halo", "enlargement", "logo_skipped")
+Action = one_of("keep", "flag", "reject")
+CheckName = one_of("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken",
+                    "shadow", "halo", "enlargement", "logo_skipped", "scene")
+
+
+class QAConfig(ConfigModel):
+    """The quality gate (preset section `qa:`): thresholds of the signals and what a failed check does."""
+
+    action: Action = Field("reject", description="what a failed check does: keep (record only), flag (stays "
+                                                 "in the dataset, marked) or reject (to rejected/, out of the "
+                                                 "annotations)")
+    flag_only: list[CheckName] = Field(
+        ["shadow", "halo", "enlargement", "logo_skipped", "scene"],
+        description="checks that only flag, whatever `action` says ('scene': every scene check)")
+    min_confidence: float = Field(0.39, ge=0, le=1, description="segmenter's score of the product")
+    min_mask_quality: float = Field(0.025, ge=0, le=1, description="1 − undecided share of the soft mask")
+    max_border_touch: float = Field(0.15, ge=0, le=1, description="share of the product's outline on the "
+                                                                 "photo's frame (a cropped product)")
+    max_fragments: int = Field(2, ge=0, description="parts besides the largest")
+    max_fragment_area: float = Field(0.15, ge=0, le=1, description="their share of the product")
+    max_hole_area: float = Field(0.06, ge=0, le=1, description="product-coloured holes, share of the product")
+    max_ragged: float = Field(0.036, ge=0, description="notches and holes a closing over 3 % of the side fills, "
+                                                     "share of the product")
+    max_lost_area: float = Field(0.129, ge=0, description="not-backdrop pixels attached outside the product, share "
+                                                        "of the product (a part left out)")
+    max_backdrop_inside: float = Field(0.083, ge=0, description="backdrop-coloured pixels attached inside the "
+                                                              "outline, share of the product (backdrop taken)")
+    max_shadow_area: float = Field(0.3, ge=0, le=1, description="cast-shadow-like part of the mask, share "
+                                                                "of the product")
+    max_halo: float = Field(0.25, ge=0, le=1, description="share of the cut-out's edge ring with the old "
+                                                         "backdrop's colour")
+    max_enlargement: float = Field(2.5, ge=1, description="product scaled up by more than this")
+    logo_skipped: bool = Field(True, description="a skipped logo fails the check `logo_skipped`")
