@@ -14,7 +14,7 @@ import product_augment as pa
 from product_augment import api
 from product_augment.classes import class_id
 from product_augment.cli.main import main
-from product_augment.io import read_mask
+from product_augment.folders import read_mask
 from product_augment.sample import mask_box
 from product_augment.steps.segment import YolactSegment
 

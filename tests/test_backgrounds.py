@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 from pydantic import TypeAdapter
 
-from product_augment.io import ASSET_SUFFIXES
+from product_augment.folders import ASSET_SUFFIXES
 from product_augment.sample import Instance, Sample
 from product_augment.steps import background
 

@@ -358,9 +358,9 @@ def test_manifest_names_the_classical_matte_when_the_model_finds_nothing(tmp_pat
         assert e["models"] == {"segment": "classical"} and e["fallback"] == {"segment": "classical"}
         assert e["applied"]["segment"] == {"backend": "yolact"}  # what the preset asked for (replay)
     # with the cut (the default), the cut draws the product though YOLACT found nothing: no
-    # fallback, the preset's class, both models named
+    # fallback, the preset's class (YOLACT's naming: the classifier would name it), both models named
     preset_path.write_text("version: 1\nseed: 7\nvariants: 2\noutput: {format: png}\nsteps:\n"
-                           f"  - segment: {{backend: yolact, weights: {weights}, class_name: cup}}\n")
+                           f"  - segment: {{backend: yolact, weights: {weights}, class_name: cup, class_from: yolact}}\n")
     s = run(preset_path, opts(input_dir, tmp_path / "c", limit=1))
     assert s.ok and s.done == 2
     for e in map(json.loads, (tmp_path / "c" / MANIFEST).read_text().splitlines()):

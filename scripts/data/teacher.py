@@ -14,6 +14,9 @@ s = new_session(m)
 for p in sorted(glob.glob(src + '/*')):
     stem = os.path.splitext(os.path.basename(p))[0]
     if os.path.exists(f'{out}/{stem}.png'): continue
-    im = ImageOps.exif_transpose(Image.open(p)).convert('RGB')
+    try:
+        im = ImageOps.exif_transpose(Image.open(p)).convert('RGB')
+    except FileNotFoundError:  # removed while the folder is being gathered
+        continue
     t = time.perf_counter(); a = np.asarray(remove(im, session=s))[..., 3]; dt = time.perf_counter() - t
     Image.fromarray(a).save(f'{out}/{stem}.png'); print(stem, f'{dt:.3f}', flush=True)

@@ -415,7 +415,7 @@ def _given_instances(masks: Any, classes: Sequence[int | str] | None, shape: tup
 
 def _from_coco(annotations: Sequence[Mapping[str, Any]], categories: Sequence[Mapping[str, Any]] | None,
                shape: tuple[int, int]) -> tuple[list[np.ndarray], list[int]]:
-    from .io import CocoMasks
+    from .folders import CocoMasks
 
     names = {c["id"]: c["name"] for c in categories} if categories is not None else None
     h, w = shape

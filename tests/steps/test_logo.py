@@ -168,7 +168,7 @@ def test_badge_colour_contrasts_with_what_is_under_it():
 def test_large_logo_is_downscaled_premultiplied_without_halo(tmp_path):
     from PIL import Image
 
-    from product_augment.io import ImageFolder
+    from product_augment.folders import ImageFolder
 
     rgba = np.zeros((700, 1001, 4), np.uint8)
     rgba[..., :3] = (0, 255, 0)           # the transparent part's colour must never show

@@ -194,7 +194,7 @@ def test_large_photos_are_detected_on_a_smaller_copy_with_the_same_cut(monkeypat
     monkeypatch.setattr(s.predictor, "soft_masks", lambda im, **k: seen.append(im.shape) or orig(im, **k))
     small = s.apply(Sample(image=big), {})
     side = segment.DETECT_SIDE
-    monkeypatch.setattr(segment, "DETECT_SIDE", 4096)
+    monkeypatch.setattr(segment.yolact, "DETECT_SIDE", 4096)
     whole = s.apply(Sample(image=big), {})
     assert seen == [(side, side, 3), (1600, 1600, 3)]
     m = small.instances[0].mask
@@ -211,9 +211,9 @@ def test_very_large_photos_are_cut_on_a_working_copy_and_masked_at_full_size(mon
     seen = []
     orig = s.cut.alpha
     monkeypatch.setattr(s.cut, "alpha", lambda im: seen.append(im.shape) or orig(im))
-    monkeypatch.setattr(segment, "WORK_SIDE", 600)
+    monkeypatch.setattr(segment.yolact, "WORK_SIDE", 600)
     work = s.apply(Sample(image=big), {})
-    monkeypatch.setattr(segment, "WORK_SIDE", 4096)
+    monkeypatch.setattr(segment.yolact, "WORK_SIDE", 4096)
     full = s.apply(Sample(image=big), {})
     assert seen == [(450, 600, 3), (900, 1200, 3)]
     m = work.instances[0].mask

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from .. import compose
-from ..io import ImageFolder, check_images
+from ..folders import ImageFolder, check_images
 from ..ops.color import delta_e_2000, srgb_to_lab
 from ..ops.overlay import caption_size, load_font, render_caption, resize_rgba
 from ..ops.placement import CORNERS, place_box

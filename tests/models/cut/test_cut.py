@@ -59,6 +59,34 @@ def test_training_pictures_are_seeded_and_masks_are_the_product(tmp_path):
         assert n == 2
 
 
+def test_real_pictures_keep_the_mask_on_the_product(tmp_path):
+    """A real photo with its teacher mask: every variation (crop, flip, colour, JPEG) moves the mask
+    with the product, and photos without a mask are not loaded."""
+    import cv2
+
+    from product_augment.models.cut.synth import Photos, real_picture
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    im = np.full((80, 120, 3), 230, np.uint8)
+    im[20:60, 10:50] = (20, 20, 200)  # a red box on the left (BGR)
+    m = np.zeros((80, 120), np.uint8)
+    m[20:60, 10:50] = 255
+    cv2.imwrite(str(tmp_path / "images" / "box.png"), im)
+    cv2.imwrite(str(tmp_path / "masks" / "box.png"), m)
+    cv2.imwrite(str(tmp_path / "images" / "unlabelled.png"), im)
+    photos = Photos.load([tmp_path])
+    assert len(photos.images) == 1
+    a = real_picture(np.random.default_rng(3), photos, 64)
+    assert all(np.array_equal(x, y) for x, y in zip(a, real_picture(np.random.default_rng(3), photos, 64)))
+    for seed in range(10):
+        img, mask = real_picture(np.random.default_rng(seed), photos, 64)
+        assert img.shape == (64, 64, 3) and mask.shape == (64, 64) and 0 <= mask.min() and mask.max() <= 1
+        red = (img[..., 0].astype(int) - img[..., 2]) > 60
+        inside = mask > 0.9
+        assert inside.sum() > 100 and red[inside].mean() > 0.95 and (~red[mask < 0.1]).mean() > 0.95
+
+
 def test_drop_fragments_keeps_parts_by_size_relative_to_the_largest():
     m = np.zeros((100, 100), bool)
     m[10:60, 10:60] = True  # 2500 px

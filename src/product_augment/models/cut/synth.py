@@ -63,6 +63,60 @@ class Bank:
         return Bank(cuts, backs)
 
 
+@dataclass
+class Photos:
+    """Real photographs with a soft mask each (a teacher's alpha): the pictures composites cannot be."""
+    images: list[np.ndarray]  # RGB uint8
+    masks: list[np.ndarray]  # float32 in [0, 1], same height and width
+
+    @staticmethod
+    def load(dirs: list[Path], max_side: int = 512) -> Photos:
+        """``DIR/images/<stem>.*`` with ``DIR/masks/<stem>.png`` (8-bit alpha); photos without a mask are skipped."""
+        ims, ms = [], []
+        for d in dirs:
+            for p in sorted((Path(d) / "images").iterdir()):
+                mp = Path(d) / "masks" / f"{p.stem}.png"
+                if p.suffix.lower() not in IMAGE_EXTS or not mp.exists():
+                    continue
+                im, m = cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.imread(str(mp), cv2.IMREAD_GRAYSCALE)
+                if im is None or m is None or m.shape != im.shape[:2]:
+                    continue
+                ims.append(cv2.cvtColor(_shrink(im, max_side), cv2.COLOR_BGR2RGB))
+                ms.append(_shrink(m, max_side).astype(np.float32) / 255)
+        if not ims:
+            raise ValueError(f"no photo with a mask under {[str(d) for d in dirs]}")
+        return Photos(ims, ms)
+
+
+def real_picture(rng: np.random.Generator, photos: Photos, size: int = 320) -> tuple[np.ndarray, np.ndarray]:
+    """One real photo, lightly varied as a camera or a catalogue would: a crop that keeps most of the
+    frame, a mirror flip, exposure and white balance, blur, noise, JPEG; resized (not letterboxed)
+    to ``size``² as the runtime sees photos."""
+    k = int(rng.integers(len(photos.images)))
+    img, m = photos.images[k].astype(np.float32), photos.masks[k]
+    H, W = m.shape
+    if rng.random() < 0.6:
+        ch, cw = int(H * rng.uniform(0.75, 1.0)), int(W * rng.uniform(0.75, 1.0))
+        y0, x0 = int(rng.integers(0, H - ch + 1)), int(rng.integers(0, W - cw + 1))
+        img, m = img[y0:y0 + ch, x0:x0 + cw], m[y0:y0 + ch, x0:x0 + cw]
+    if rng.random() < 0.5:
+        img, m = img[:, ::-1], m[:, ::-1]
+    img = img * rng.uniform(0.75, 1.25) * rng.uniform(0.92, 1.08, 3) + rng.uniform(-12, 12)
+    if rng.random() < 0.2:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
+    if rng.random() < 0.3:
+        img = img + rng.normal(0, rng.uniform(1, 4), img.shape)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < 0.3:
+        _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
+        img = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
+    h, w = m.shape
+    img = cv2.resize(np.ascontiguousarray(img), (size, size),
+                     interpolation=cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR)
+    mask = np.clip(cv2.resize(np.ascontiguousarray(m), (size, size), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    return img, mask
+
+
 def _shrink(im: np.ndarray, side: int) -> np.ndarray:
     s = side / max(im.shape[:2])
     return cv2.resize(im, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else im

@@ -23,22 +23,27 @@ import torch.nn.functional as F
 
 from ..checkpoint import load_optimizer_state, sidecar_path, write_checkpoint
 from .model import CutConfig, CutNet
-from .synth import Bank, compose
+from .synth import Bank, Photos, compose, real_picture
 
 FORMAT = "product_augment.cut/1"
 log = logging.getLogger("cut.train")
 
 
 class Pictures(torch.utils.data.IterableDataset):
-    def __init__(self, bank_dirs: tuple[list[str], list[str]], size: int, batch: int, seed: int, start: int):
+    def __init__(self, bank_dirs: tuple[list[str], list[str]], size: int, batch: int, seed: int, start: int,
+                 real: tuple[list[str], float] = ([], 0.0)):
         self.bank_dirs, self.size, self.batch, self.seed, self.start = bank_dirs, size, batch, seed, start
+        self.real = real
 
     def __iter__(self):
         bank = Bank.load([Path(p) for p in self.bank_dirs[0]], [Path(p) for p in self.bank_dirs[1]])
+        photos = Photos.load([Path(p) for p in self.real[0]]) if self.real[0] else None
+        share = self.real[1] if photos is not None else 0.0
         it = self.start
         while True:
             rng = np.random.default_rng([self.seed, it])
-            ims, ms = zip(*(compose(rng, bank, self.size) for _ in range(self.batch)))
+            ims, ms = zip(*(real_picture(rng, photos, self.size) if share and rng.random() < share
+                            else compose(rng, bank, self.size) for _ in range(self.batch)))
             yield it, torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).float(), \
                 torch.from_numpy(np.stack(ms))[:, None]
             it += 1
@@ -72,6 +77,10 @@ def init_encoder(net: CutNet, source: str) -> str:
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--cutouts", multiple=True, default=["data/photobank/cutouts"], show_default=True)
 @click.option("--backdrops", multiple=True, required=True)
+@click.option("--real", multiple=True, default=[],
+              help="Folders of real photos with teacher masks (DIR/images, DIR/masks), mixed into each batch.")
+@click.option("--real-share", type=float, default=0.5, show_default=True,
+              help="Share of each batch drawn from --real photos.")
 @click.option("--encoder", default="weights/yolact_ws_effnetlite0.safetensors", show_default=True,
               help="A YOLACT safetensors (its backbone) or a path for the converted ImageNet weights.")
 @click.option("--minutes", type=float, default=60.0, show_default=True)
@@ -90,7 +99,7 @@ def init_encoder(net: CutNet, source: str) -> str:
               help="Also keep the model weights every this many iterations (itNNNNN.safetensors), "
                    "to choose one on the real-photo validation set.")
 @click.option("--resume", is_flag=True)
-def main(out: Path, cutouts, backdrops, encoder, minutes, batch, lr, size, seed, threads, save_every, device,
+def main(out: Path, cutouts, backdrops, real, real_share, encoder, minutes, batch, lr, size, seed, threads, save_every, device,
          init_from, frozen_blocks, keep_every, resume) -> None:
     out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
@@ -124,13 +133,15 @@ def main(out: Path, cutouts, backdrops, encoder, minutes, batch, lr, size, seed,
     else:
         init = init_encoder(net, encoder)
     budget = minutes * 60
-    data = torch.utils.data.DataLoader(Pictures((list(cutouts), list(backdrops)), size, batch, seed, start),
+    data = torch.utils.data.DataLoader(Pictures((list(cutouts), list(backdrops)), size, batch, seed, start,
+                                                (list(real), real_share)),
                                        batch_size=None, num_workers=1, prefetch_factor=4)
 
     def save(it: int, loss_avg: float) -> None:
         sidecar = {"format": FORMAT, "config": cfg.to_dict(), "iteration": it, "train_seconds": spent,
                    "batch_size": batch, "lr": lr, "seed": seed, "encoder_init": init, "loss": loss_avg,
-                   "cutouts": list(cutouts), "backdrops": list(backdrops)}
+                   "cutouts": list(cutouts), "backdrops": list(backdrops),
+                   "real": list(real), "real_share": real_share if real else 0.0}
         write_checkpoint(last, {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
                          sidecar, FORMAT, opt)
 

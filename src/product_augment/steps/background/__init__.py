@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...io import ImageFolder
+from ...folders import ImageFolder
 from .base import _Background
 from .config import (
     HARMONIZE_IMAGE,

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from ...io import check_images
+from ...folders import check_images
 from ...presets.fields import ConfigModel, one_of
 from ...presets.sampling import Bounded, Bounds, ByShape, ChoiceSpec, RangeSpec, SampledFloat, sampled
 from ...presets.types import Color, PresetPath

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from ... import compose, scene
-from ...io import ImageFolder
+from ...folders import ImageFolder
 from ...ops import harmonize, plates
 from ...sample import Instance, Sample, SceneLight
 from .base import _Background

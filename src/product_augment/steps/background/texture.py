@@ -6,7 +6,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ...io import ImageFolder
+from ...folders import ImageFolder
 from ...ops import plates
 from ...ops.color import min_delta_e, srgb_to_lab
 from .base import _Background

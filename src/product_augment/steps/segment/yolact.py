@@ -1,0 +1,229 @@
+"""The `yolact` backend: YOLACT finds the product, the cut model draws its mask, the product
+classifier names it (each optional, see `YolactConfig`)."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ...io import shrunk
+from ...ops.matte import confine_matte
+from ...pipeline import SampleError
+from ...qa import mask_certainty
+from ...sample import Instance, Sample
+from .base import (
+    CLASSIFY_SIDE,
+    DETECT_SIDE,
+    SHIPPED_CLASSIFIER,
+    SHIPPED_CUT,
+    WORK_SIDE,
+    ClassicalConfig,
+    ClassicalSegment,
+    YolactConfig,
+    _Segment,
+)
+
+
+class YolactSegment(_Segment):
+    """The project's YOLACT model; owns its predictor (loaded on the first image, once per worker)
+    and, with `fallback: classical`, a classical segmenter for images where it finds nothing."""
+
+    def __init__(self, config: Any):
+        super().__init__(config)
+        self._predictor: Any = None
+        self._cut: Any = None
+        self._classifier: Any = None
+        self._preloaded: dict[str, Any] | None = None
+        self._preloaded_models: dict[str, str] | None = None
+        self._preloaded_seconds: dict[str, float] = {}
+        self.batch_seconds: dict[str, float] = {}
+        self.fallback = (ClassicalSegment(ClassicalConfig(backend="classical", class_name=config.class_name))
+                         if config.fallback == "classical" else None)
+
+    @property
+    def predictor(self) -> Any:
+        if self._predictor is None:
+            from ...models.yolact.runtime import load_predictor
+            cfg = self.config
+            # with the cut drawing the product, YOLACT's masks of a `top` run only pick the class
+            # (overlap with the cut): no edge refinement for them
+            refine = 0.0 if cfg.mask == "cut" and cfg.mode == "top" else cfg.edge_refine
+            self._predictor = load_predictor(cfg.weights, device=cfg.device, refine_radius=refine)
+        return self._predictor
+
+    @property
+    def cut(self) -> Any:
+        """The cut model (`mask: cut`), loaded on first use; None with `mask: yolact`."""
+        if self.config.mask != "cut":
+            return None
+        if self._cut is None:
+            from ...models.cut.runtime import CutPredictor
+            self._cut = CutPredictor.from_weights(cut_weights(self.config))
+        return self._cut
+
+    @property
+    def classifier(self) -> Any:
+        """The product classifier (`class_from: classifier`), loaded on first use; None otherwise."""
+        if self.config.class_from != "classifier":
+            return None
+        if self._classifier is None:
+            from ...models.classify.runtime import ProductClassifier
+            self._classifier = ProductClassifier.from_weights(classifier_weights(self.config))
+        return self._classifier
+
+    def _named(self, image: np.ndarray, kept: list[tuple[Instance, np.ndarray]]) -> list[tuple[Instance, np.ndarray]]:
+        """The kept instances with the classifier's class where it sees one of the 21 (`class_from`)."""
+        clf = self.classifier
+        if clf is None or not kept:
+            return kept
+        small = shrunk(image, CLASSIFY_SIDE)
+        out = []
+        for inst, soft in kept:
+            mask = soft > 0.5
+            if small is not image:
+                mask = cv2.resize(mask.view(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).view(bool)
+            named = clf.classify(small, mask) if mask.any() else None
+            out.append((inst if named is None else dataclasses.replace(inst, class_id=named[0]), soft))
+        return out
+
+    # ---- batched inference: the runner segments a shard's images in one call (`segment_batch`,
+    # on an actor or in the worker) and hands the results over (`preload`); `apply` then takes an
+    # image's result from there instead of calling the model. The result is the same either way.
+
+    @staticmethod
+    def image_key(image: np.ndarray) -> str:
+        """What identifies an image's segmentation: its pixels."""
+        import hashlib
+        h = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)
+        h.update(repr(image.shape).encode())
+        return h.hexdigest()
+
+    def _detection_copy(self, image: np.ndarray) -> np.ndarray:
+        """What YOLACT sees. With the cut drawing the product (`mask: cut`, `mode: top`) YOLACT only
+        names it and anchors it, so a photo larger than DETECT_SIDE is detected on a smaller copy:
+        its D full-resolution soft masks (D × H × W float32, ~450 MB at 16 MP) are never made."""
+        cfg = self.config
+        return shrunk(image, DETECT_SIDE) if cfg.mask == "cut" and cfg.mode == "top" else image
+
+    def _kept(self, image: np.ndarray, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
+        return self._named(image, self._drawn(image, found, soft))
+
+    def _drawn(self, image: np.ndarray, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
+        cut = self.cut
+        if cut is not None:
+            from ...models.cut.runtime import merge_with_detections
+            h, w = image.shape[:2]
+            work = shrunk(image, WORK_SIDE) if self.config.mode == "top" else image  # the cut on a smaller copy
+            kept = merge_with_detections(found, soft, cut.alpha(work), self.class_id,
+                                         keep_all=self.config.mode == "all", min_fraction=cut.min_fragment,
+                                         threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor)
+            if work is not image:  # the soft masks back at the photo's resolution; the masks from them
+                up = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for _, m in kept]
+                kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for (i, _), m in zip(kept, up)
+                        if (m > 0.5).any()]
+            return kept
+        # boxes and masks of the annotations come from the mask itself, so they always agree
+        kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for i, m in zip(found, soft)
+                if (m > 0.5).any()]
+        return kept[:1] if self.config.mode == "top" else kept
+
+    def segment_batch(self, images: list[np.ndarray]) -> dict[str, list[tuple[Instance, np.ndarray]]]:
+        """The kept instances and soft masks of several images, keyed by `image_key`, from one
+        batched model call (`soft_masks_batch`); duplicates are segmented once. The seconds each
+        image cost (its share of the batched call, plus its own cut and merge) are in
+        `batch_seconds` afterwards, for the manifest's timings."""
+        import time
+
+        keys = [self.image_key(im) for im in images]
+        todo = dict(zip(keys, images))
+        p = self.predictor
+        t0 = time.perf_counter()
+        small = [self._detection_copy(im) for im in todo.values()]
+        if hasattr(p, "soft_masks_batch"):
+            results = p.soft_masks_batch(small, score_threshold=self.config.score_threshold)
+        else:
+            results = [p.soft_masks(im, score_threshold=self.config.score_threshold) for im in small]
+        share = (time.perf_counter() - t0) / max(len(todo), 1)
+        kept, self.batch_seconds = {}, {}
+        for (k, im), (found, soft) in zip(todo.items(), results):
+            t1 = time.perf_counter()
+            kept[k] = self._kept(im, found, soft)
+            self.batch_seconds[k] = round(share + time.perf_counter() - t1, 4)
+        return kept
+
+    def models_meta(self) -> dict[str, str]:
+        """What the manifest records about the model (`models.segment`, `models.segment_runtime`)."""
+        meta = {"segment": _model_version(self.config.weights, self.predictor.meta),
+                "segment_runtime": getattr(self.predictor, "runtime", "torch")}
+        if self.cut is not None:
+            meta["segment_cut"] = _model_version(self.cut.path, self.cut.meta)
+        if self.classifier is not None:
+            meta["segment_class"] = self.classifier.path.name
+        return meta
+
+    def preload(self, results: Mapping[str, list[tuple[Instance, np.ndarray]]] | None,
+                models: Mapping[str, str] | None = None, seconds: Mapping[str, float] | None = None) -> None:
+        """Results of `segment_batch` (made here or on another process, whose `models_meta` and
+        `batch_seconds` come with them) for the images about to come; replaces the previous ones,
+        None clears them."""
+        self._preloaded = dict(results) if results is not None else None
+        self._preloaded_models = dict(models) if models is not None else None
+        self._preloaded_seconds = dict(seconds) if seconds is not None else {}
+
+    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        cfg = self.config
+        ready = self._preloaded
+        key = self.image_key(sample.image) if ready else None
+        from_batch = bool(ready) and key in ready
+        batch_seconds = None
+        if from_batch:
+            kept = list(ready[key])
+            # what the batched call cost for this image, told once (to its first variant)
+            batch_seconds = self._preloaded_seconds.pop(key, None)
+        else:
+            kept = self._kept(sample.image, *self.predictor.soft_masks(self._detection_copy(sample.image),
+                                                                       score_threshold=cfg.score_threshold))
+        if not kept:
+            if self.fallback is not None:
+                out = self.fallback.apply(sample, params)
+                # the manifest names what made the mask: the classical matte, not the model
+                models = {**out.meta.get("models", {}), "segment": "classical"}
+                return out.replace(meta={**out.meta, "segment_fallback": "classical", "models": models})
+            raise SampleError(f"no product found by yolact above score {cfg.score_threshold}")
+        # the soft masks are probabilities, not mattes: they sit below 1 inside textured products
+        # and tail off for tens of pixels outside (the guided filter's window); keep their values
+        # only in a thin band around each mask's edge (2 px at 1024²)
+        band = max(2.0, round(max(sample.height, sample.width) / 512))
+        alpha = np.max(np.stack([confine_matte(m, band) for _, m in kept]), axis=0).astype(np.float32)
+        made_by = self._preloaded_models if from_batch and self._preloaded_models else self.models_meta()
+        meta = {**sample.meta, "models": {**sample.meta.get("models", {}), **made_by}}
+        if batch_seconds is not None:
+            meta["segment_batch_seconds"] = batch_seconds
+        # how decided the product's soft mask is (the quality gate's `mask_quality`)
+        meta["segment_certainty"] = mask_certainty(kept[0][1], kept[0][0].mask)
+        return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept), meta=meta)
+
+
+def cut_weights(config: YolactConfig) -> Path:
+    """The cut model's weights: the preset's `cut_weights`, else the shipped CutNet."""
+    if config.cut_weights is not None:
+        return Path(config.cut_weights)
+    from ...resources import asset_dir
+    return asset_dir("weights") / SHIPPED_CUT
+
+
+def classifier_weights(config: YolactConfig) -> Path:
+    """The product classifier's weights: the preset's `classifier_weights`, else the shipped one."""
+    if config.classifier_weights is not None:
+        return Path(config.classifier_weights)
+    from ...resources import asset_dir
+    return asset_dir("weights") / SHIPPED_CLASSIFIER
+
+
+def _model_version(weights: Path, meta: dict) -> str:
+    it = meta.get("iteration") or meta.get("train", {}).get("iteration") if isinstance(meta, dict) else None
+    return f"{Path(weights).name}" + (f"@it{it}" if it else "")
