@@ -41,7 +41,7 @@ def dataset_entries(run_dir: Store) -> list[dict]:
     history, _ = J.read_history(run_dir)
     if not history and run_dir.exists(J.MANIFEST):  # a run folder of the one-file era, read as is
         history = J.parse_lines(run_dir.read_bytes(J.MANIFEST))
-    latest = J.latest_entries(history)
+    latest = J.on_disk(run_dir, J.latest_entries(history), keep_unsafe=True)  # the runner's views' rule
     from .qa import in_dataset
 
     # ok and not rejected by the quality gate (rejected outputs are under rejected/)

@@ -210,7 +210,7 @@ def entry_job_id(e: dict) -> str | None:
     return None
 
 
-REMOVED = "removed"  # the status of an entry that takes an output out of the folder (runner: resume mode)
+REMOVED = "removed"  # the status of an entry that takes an output out of the folder (runner: --prune)
 
 
 def latest_entries(entries: Iterable[dict]) -> dict[str, dict]:
@@ -223,6 +223,19 @@ def latest_entries(entries: Iterable[dict]) -> dict[str, dict]:
         else:
             latest[e["id"]] = e
     return latest
+
+
+def on_disk(out: Store, latest: Mapping[str, dict], keep_unsafe: bool = False) -> dict[str, dict]:
+    """The views' rule: the latest entries, less the `ok` ones whose files are not all on disk (a
+    user removed them); failed entries have no files and stay. An entry naming a path outside the
+    run counts as missing, or is kept with `keep_unsafe` (for a check that reports it)."""
+    def present(e: dict) -> bool:
+        try:
+            return all(out.exists(p) for p in output_files(e) if out.inside(p) is not None)
+        except UnsafePath:
+            return keep_unsafe
+
+    return {k: e for k, e in latest.items() if e.get("status") != "ok" or present(e)}
 
 
 def output_files(entry: dict) -> list[str]:

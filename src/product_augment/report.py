@@ -137,7 +137,7 @@ def write_report(run_dir: str | Any, input_dir: str | Any | None = None, page_si
     history, _ = J.read_history(out)
     if not history:
         history = J.parse_lines(out.read_bytes(J.MANIFEST))
-    latest = J.latest_entries(history)
+    latest = J.on_disk(out, J.latest_entries(history))  # the runner's views' rule
     info = json.loads(out.read_bytes("run.json")) if out.exists("run.json") else {}
     src_root = input_dir if input_dir is not None else info.get("input")
     inputs = Store(src_root) if src_root else None

@@ -56,6 +56,7 @@ class RunOptions:
     shard_size: int = 16           # jobs per shard (a manifest part); the variants of an input stay together
     retries: int = 2               # transient failures: tries of a job, and of a shard whose worker died
     balance: Any = None            # balance.Balance: variants per input from class counts
+    prune: bool = False            # remove the outputs of earlier runs this run does not plan (never by default)
 
 
 @dataclass
@@ -67,7 +68,7 @@ class RunSummary:
     seconds: float = 0.0
     known_failed: int = 0          # incremental: unchanged inputs that failed in an earlier run (not retried)
     replaced: int = 0              # outputs of changed inputs written again
-    removed: int = 0               # resume mode: earlier outputs this run's plan no longer has, removed
+    removed: int = 0               # --prune: earlier outputs this run's plan no longer has, removed
     hidden: list[str] = field(default_factory=list)  # input names starting with "." (a folder once, "name/"), skipped
     classes_before: dict[str, int] | None = None   # balancing: input images per class
     classes_after: dict[str, int] | None = None    # balancing: output images per class
@@ -220,6 +221,9 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
         preset = load_preset(preset)
     if opts.mode not in MODES:
         raise RunError(f"mode {opts.mode!r}: use {' or '.join(MODES)}")
+    if opts.prune and opts.limit is not None:
+        raise RunError("--prune removes every output the run does not plan; with --limit the plan is only "
+                       "the first inputs: drop one of the two")
     t0 = time.perf_counter()
     hidden: list[str] = []
     inputs, out, relpaths, unsupported = _inputs(preset, opts, hidden)
@@ -385,10 +389,12 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
     merged = J.latest_entries([*history, *new])
     try:
         summary.replaced = _remove_replaced(out, before, merged, {e["id"] for e in new})
-        if opts.mode == "resume" and opts.limit is None:
+        if opts.prune:  # asked for: the folder becomes this run's plan
             summary.removed = _remove_unplanned(out, merged, {j.item_id for j in jobs} | set(unsupported), run_no)
         # one rule (docs/RELIABILITY.md): manifest.jsonl, annotations.json, layers.json, the YOLO
-        # lists and `augment export` all describe the latest entry of every output name
+        # lists and `augment export` all describe the latest entry of every output name whose files
+        # are on disk; no run removes an output it did not just replace (unless --prune)
+        merged = J.on_disk(out, merged)
         out.write_bytes(MANIFEST, J.to_lines(merged[k] for k in sorted(merged)))
         _write_annotations(out, merged, preset)
         summary.seconds = time.perf_counter() - t0
@@ -481,7 +487,7 @@ def _remove_replaced(out: Store, before: dict[str, dict], merged: dict[str, dict
 
 
 def _remove_unplanned(out: Store, merged: dict[str, dict], planned: set[str], run_no: int) -> int:
-    """Resume mode: the folder becomes this run's plan. Outputs of earlier runs the plan no longer
+    """--prune: the folder becomes this run's plan. Outputs of earlier runs the plan no longer
     has (an input gone from the input folder, a lower --balance target) lose their files, then a
     removal entry in `parts/rNNNNN-removed.jsonl` takes them out of the history (files first: a
     run killed in between removes them again). Drops them from `merged`; returns how many."""
@@ -494,7 +500,7 @@ def _remove_unplanned(out: Store, merged: dict[str, dict], planned: set[str], ru
                 continue
     if gone:
         out.write_bytes(f"{J.PARTS}/r{run_no:05d}-{J.REMOVED}.jsonl", J.to_lines(
-            {"id": k, "status": J.REMOVED, "reason": "not in the plan of a resume-mode run"} for k in gone))
+            {"id": k, "status": J.REMOVED, "reason": "pruned: not in the plan of the run"} for k in gone))
     for k in gone:
         del merged[k]
     return len(gone)
