@@ -45,6 +45,7 @@ PARTS = "parts"
 REJECTED = "rejected"   # outputs the quality gate rejected: the same layout, out of the dataset
 MANIFEST = "manifest.jsonl"
 LEGACY_PART = f"{PARTS}/r00000-legacy.jsonl"
+HISTORY_DB = f"{PARTS}/history.db"  # the compacted history (history.py), beside the parts it replaces
 PART_RE = re.compile(r"^r(\d{5})-([0-9a-z-]+)\.jsonl$")
 FAIL_ONCE_ENV = "PRODUCT_AUGMENT_FAIL_ONCE"  # fault injection for tests: a folder of marker files
 
@@ -182,23 +183,13 @@ def part_names(out: Store) -> list[str]:
 def migrate_legacy(out: Store) -> bool:
     """An output folder of the one-file manifest era: its `manifest.jsonl` (a torn last line dropped)
     becomes the first part. Returns whether there was one."""
-    if part_names(out) or not out.exists(MANIFEST):
+    if part_names(out) or not out.exists(MANIFEST) or out.exists(HISTORY_DB):
         return False
     data = out.read_bytes(MANIFEST)
     if data and not data.endswith(b"\n"):
         data = data[: data.rfind(b"\n") + 1]
     out.write_bytes(LEGACY_PART, to_lines(parse_lines(data)))
     return True
-
-
-def read_history(out: Store) -> tuple[list[dict], int]:
-    """Every entry of every part in order (older runs first) and the next run number."""
-    names = part_names(out)
-    entries: list[dict] = []
-    for n in names:
-        entries += parse_lines(out.read_bytes(f"{PARTS}/{n}"))
-    last = max((int(PART_RE.match(n).group(1)) for n in names), default=0)
-    return entries, last + 1
 
 
 def entry_job_id(e: dict) -> str | None:
@@ -376,7 +367,8 @@ def process_shard(shard: Shard, ctx: ShardContext, segmentation: tuple | None = 
     finally:
         if seg is not None:
             seg.preload(None)
-    try:
+    try:  # the shard's files made durable at once (one syncfs, no fsync per file), then its part
+        ctx.outputs.sync()
         ctx.outputs.write_bytes(shard.part, to_lines(entries))
     except OSError as e:
         fatal = output_error(e)

@@ -55,6 +55,7 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1):
         self.workers = max(1, int(workers))
+        self.crashed = False  # a pool worker died (it may have left a temp file behind)
 
     def run_shards(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
         if not shards:
@@ -69,6 +70,7 @@ class LocalExecutor:
             retry = []
             for shard, result in self._pool(pending, ctx):
                 if isinstance(result, (TransientError, BrokenProcessPool)):
+                    self.crashed = self.crashed or isinstance(result, BrokenProcessPool)
                     retry.append(shard)
                     errors[shard] = result
                 else:
