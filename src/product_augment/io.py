@@ -99,8 +99,11 @@ def read_image(path: Path, max_side: int | None = None,
                 if w * h > max_pixels:
                     raise ImageReadError(f"image is {w}×{h} = {w * h / 1e6:.0f} MP, above the "
                                          f"{max_pixels / 1e6:.0f} MP limit (decompression-bomb guard)")
+                if max_side and max(w, h) > max_side and img.format == "JPEG" and img.mode in ("RGB", "L"):
+                    rgb, alpha = _read_large_jpeg(path, img, max_side), None
+                    return shrunk(rgb, max_side), alpha
                 img.load()  # an animated file opens on its first frame: that one is read
-                img = ImageOps.exif_transpose(img)
+                ImageOps.exif_transpose(img, in_place=True)  # no copy of an upright photo
                 rgb, alpha = _to_rgb_alpha(img)
     except ImageReadError:
         raise
@@ -141,12 +144,57 @@ def _to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         img = img.convert("RGBA")
     elif mode not in ("RGB", "RGBA"):
         img = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-    arr = np.asarray(img)
+    arr = _array(img)
     if img.mode == "RGBA":
         a = arr[..., 3]
         rgb = np.ascontiguousarray(arr[..., :3])
         return rgb, (a.astype(np.float32) / 255.0 if (a < 255).any() else None)
     return np.ascontiguousarray(arr), None
+
+
+BAND_PIXELS = 1_000_000  # a large image is copied out of Pillow this many pixels at a time
+
+
+def _array(img: Image.Image) -> np.ndarray:
+    """`np.asarray(img)` (the same pixels) without its transient copies: Pillow's `tobytes` joins
+    encoded chunks, so a whole-image conversion briefly holds the pixels three times; a large
+    image is copied into one array band by band instead."""
+    w, h = img.size
+    if w * h <= BAND_PIXELS:
+        return np.asarray(img)
+    rows = max(1, BAND_PIXELS // w)
+    first = np.asarray(img.crop((0, 0, w, min(h, rows))))
+    out = np.empty((h, *first.shape[1:]), first.dtype)
+    out[:first.shape[0]] = first
+    for y in range(first.shape[0], h, rows):
+        out[y:y + rows] = np.asarray(img.crop((0, y, w, min(h, y + rows))))
+    return out
+
+
+# EXIF orientation -> the numpy view Pillow's exif_transpose gives
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+           7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: a.transpose(1, 0, 2)[::-1]}
+
+
+def _read_large_jpeg(path: Path, img: Image.Image, max_side: int) -> np.ndarray:
+    """A JPEG above the working size, decoded by OpenCV straight into one RGB array (the same
+    libjpeg-turbo pixels as Pillow's, without Pillow's 4-byte buffer and its copies), with
+    libjpeg's DCT scaling (1/2, 1/4, 1/8) when the photo is at least twice the working size: a
+    24 MP photo costs its RGB bytes once, a 79 MP one a quarter of them."""
+    w, h = img.size
+    orientation = img.getexif().get(0x0112, 1)
+    factor = 1
+    while factor < 8 and max(w, h) / (factor * 2) >= max_side:
+        factor *= 2
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}[factor] | cv2.IMREAD_IGNORE_ORIENTATION
+    bgr = cv2.imdecode(np.fromfile(path, np.uint8), flags)
+    if bgr is None:
+        raise ImageReadError("cannot decode image: OpenCV could not read the JPEG")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place
+    turn = _ORIENT.get(orientation)
+    return np.ascontiguousarray(turn(rgb)) if turn else rgb
 
 
 def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 92) -> bytes:
