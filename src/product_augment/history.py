@@ -243,10 +243,12 @@ class History:
         got |= {e.get("preset_sha256") for e in self.tail.values() if e.get("status") == "ok"}
         return got
 
-    def files_of_ok(self) -> Iterator[tuple[str, tuple[str, ...]]]:
-        """(name, files) of every latest `ok` entry, in name order."""
+    def files_of_ok(self, skip: set[str] | frozenset = frozenset()) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """(name, files) of every latest `ok` entry but the names in `skip`, in name order."""
         for i, e in self._merged(self.con.execute(
                 "SELECT id, files FROM entries WHERE status='ok' ORDER BY id"), lambda row: row[1]):
+            if i in skip:
+                continue
             if isinstance(e, dict):
                 if e.get("status") == "ok":
                     yield i, tuple(J.output_files(e))

@@ -34,7 +34,7 @@ import numpy as np
 from . import __version__
 from .annotations import mask_to_rle, yolo_seg_lines
 from .api import Augmenter
-from .io import ImageReadError, encode_image, encode_mask
+from .io import ImageReadError, encode_image, encode_mask, path_suffix
 from .pipeline import SampleError
 from .presets.loader import Preset
 from .qa import Inspector
@@ -98,7 +98,7 @@ def output_bases(relpaths: list[str]) -> dict[str, str]:
     beside ``x_jpg.webp``) gets 8 hex digits of a hash of its relative path. Names are compared
     ignoring case (``X.jpg`` and ``x.png`` would share a file on a case-insensitive disk).
     """
-    bases = [str(Path(r).with_suffix("")) for r in relpaths]
+    bases = [r[: len(r) - len(path_suffix(r))] for r in relpaths]  # Path.with_suffix(""), as strings
     counts = Counter(b.casefold() for b in bases)
     names = {rel: (rel.replace(".", "_") if counts[base.casefold()] > 1 else base)
              for rel, base in zip(relpaths, bases)}
