@@ -140,19 +140,23 @@ def test_a_clean_folder_is_not_walked_for_stale_temps(tmp_path, input_dir, class
     """The stale-temp sweep walks the output folder only when the last run did not end cleanly."""
     import product_augment.runner as R
 
-    walked = []
+    walked = []  # four shards: parts finish in another order than their names sort
     real = R.remove_stale_temps
     monkeypatch.setattr(R, "remove_stale_temps", lambda root: walked.append(root) or real(root))
     out = tmp_path / "o"
-    run(classical_preset, opts(input_dir, out))
+    run(classical_preset, opts(input_dir, out, shard_size=2))
     assert len(walked) == 1  # a new folder: no clean end recorded
     walked.clear()
     mtime = (out / "annotations.json").stat().st_mtime_ns
-    s = run(classical_preset, opts(input_dir, out))
+    s = run(classical_preset, opts(input_dir, out, shard_size=2))
     assert s.resumed == 8 and walked == []
     assert (out / "annotations.json").stat().st_mtime_ns == mtime  # nothing changed: views not rewritten
+    with H.History.open(Store(str(out))) as h:  # a run adds its parts as they finish, not sorted
+        want = h.stamp_parts()
+        h.tail_parts.reverse()
+        assert len(h.tail_parts) == 4 and h.stamp_parts() == want
     with H.History.open(Store(str(out))) as h:  # a run killed mid-way never records its clean end
         h.set_meta(R.CLEAN_KEY, "")
     (out / "images" / ".augment-tmp.x.png.abc.tmp").write_bytes(b"partial")
-    run(classical_preset, opts(input_dir, out))
+    run(classical_preset, opts(input_dir, out, shard_size=2))
     assert len(walked) == 1 and not (out / "images" / ".augment-tmp.x.png.abc.tmp").exists()

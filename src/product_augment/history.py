@@ -296,7 +296,7 @@ class History:
         """What identifies the history's content: the database's generation and the tail's parts."""
         gen = self.con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         tail = []
-        for n in self.tail_parts:
+        for n in sorted(self.tail_parts):  # as a later open lists them (a run adds them as they finish)
             p = self.out.path(f"{J.PARTS}/{n}")
             st = os.stat(p) if self.out.local else None
             tail.append([n, st.st_size if st else 0, st.st_mtime_ns if st else 0])
