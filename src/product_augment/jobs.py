@@ -24,7 +24,7 @@ import re
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,9 +112,11 @@ def output_bases(relpaths: list[str]) -> dict[str, str]:
 
 
 def make_jobs(relpaths: list[str], variants: Mapping[str, int] | int, hashes: Mapping[str, str],
-              preset_sha256: str, stats: Mapping[str, str] | None = None) -> list[Job]:
-    """Every (input, variant) as a job, inputs in the given order, variants ascending."""
-    bases = output_bases(relpaths)
+              preset_sha256: str, stats: Mapping[str, str] | None = None,
+              bases: Mapping[str, str] | None = None) -> list[Job]:
+    """Every (input, variant) as a job, inputs in the given order, variants ascending. `bases`: the
+    output names of all the run's inputs (`output_bases`), when `relpaths` is a part of them."""
+    bases = output_bases(relpaths) if bases is None else bases
     jobs = []
     for rel in relpaths:
         n = variants if isinstance(variants, int) else variants[rel]
@@ -146,18 +148,22 @@ class Shard:
         return list(dict.fromkeys(j.relpath for j in self.jobs))
 
 
-def make_shards(jobs: list[Job], size: int, run: int) -> list[Shard]:
+def make_shards(jobs: Iterable[Job], size: int, run: int) -> list[Shard]:
     """Consecutive jobs in shards of about `size`; the variants of one input stay together (so its
     image is read and segmented once) unless it alone has more than `size`."""
-    shards, cur = [], []
+    return list(iter_shards(jobs, size, run))
+
+
+def iter_shards(jobs: Iterable[Job], size: int, run: int) -> Iterator[Shard]:
+    """`make_shards` as a stream: each shard as soon as its jobs are known (the same shards)."""
+    cur: list[Job] = []
     for j in jobs:
         if cur and len(cur) >= size and (j.relpath != cur[-1].relpath or len(cur) >= 2 * size):
-            shards.append(Shard(run, tuple(cur)))
+            yield Shard(run, tuple(cur))
             cur = []
         cur.append(j)
     if cur:
-        shards.append(Shard(run, tuple(cur)))
-    return shards
+        yield Shard(run, tuple(cur))
 
 
 # ---------------------------------------------------------------- history (parts)

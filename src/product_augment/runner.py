@@ -217,8 +217,9 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
         on_start: Callable[[int], None] | None = None) -> RunSummary:
     """Process every input × variant of a loaded preset (a path is loaded first); returns a summary.
     Raises RunError before any work. The pipeline is built once per worker process.
-    `on_start(n)` is told how many jobs will be processed (after resume); `progress(entry)` gets
-    each job's manifest entry as its shard finishes."""
+    `on_start(n)` is told how many jobs will be processed (after resume) once the plan is complete
+    (the first shards may have finished by then); `progress(entry)` gets each job's manifest entry
+    as its shard finishes."""
     if not isinstance(preset, Preset):
         preset = load_preset(preset)
     if opts.mode not in MODES:
@@ -321,6 +322,7 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
         return _run_history(preset, opts, inputs, out, history, relpaths, unsupported, t0, progress, on_start)
 
 
+PLAN_CHUNK = 2000    # inputs planned at a time (the first shards start after the first chunk)
 CLEAN_KEY = "clean"  # history.db meta: the folder's stamp when the last run ended cleanly
 
 
@@ -339,7 +341,6 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
     if other:
         raise RunError(f"{opts.output_dir} holds results of a different preset or options; use --overwrite "
                        f"or another --output")
-    hashes, stats = _content_hashes(inputs, relpaths, history)
     executor = make_executor(opts.executor, workers=opts.workers, ray_address=opts.ray_address)
     # workers' writes are made durable once per shard (Store.sync before the part), not file by file
     ctx = J.ShardContext(preset, inputs, Store(out.url, defer_sync=True), retries=opts.retries)
@@ -347,28 +348,40 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
     check = V.FileCheck(out)
     verified: set[str] = set()       # names whose files this run found or wrote
     overlay: dict[str, dict] = {}    # entries of shards that failed as a whole (no part): the views only
+    planned: set[str] = set()        # --prune: every output name of the plan
+    counts = {"jobs": 0, "todo": 0, "known_failed": 0}
     try:
         variants: dict[str, int] | int = preset.model.variants
-        if opts.balance is not None:
-            variants = _balance(opts.balance, preset, relpaths, hashes, out, executor, ctx, summary)
-        jobs = J.make_jobs(relpaths, variants, hashes, preset.sha256, stats)
-        todo, known_failed = [], 0
-        for k in range(0, len(jobs), 2000):  # the history is asked in batches, never loaded whole
-            chunk = jobs[k:k + 2000]
-            recs = history.get_many(j.item_id for j in chunk)
-            for job in chunk:
-                r = recs.get(job.item_id)
-                same = r is not None and r.job == job.job_id
-                if same and r.status == "ok" and check.all_exist(r.files):
-                    verified.add(job.item_id)
-                    continue
-                if same and opts.mode == "incremental" and r.status == "failed" and not _retryable(r.error):
-                    known_failed += 1
-                    continue
-                todo.append(job)
-        summary.total = len(jobs) + len(unsupported)
-        summary.resumed = len(jobs) - len(todo) - known_failed
-        summary.known_failed = known_failed
+        known: tuple[dict, dict] | None = None
+        if opts.balance is not None:  # the allocation needs every input's class first
+            known = _content_hashes(inputs, relpaths, history)
+            variants = _balance(opts.balance, preset, relpaths, known[0], out, executor, ctx, summary)
+        bases = J.output_bases(relpaths)
+
+        def todo() -> Iterator[J.Job]:
+            """The jobs to run, planned 2,000 inputs at a time while the first shards already run
+            (content hashes, job ids, the resume check: the history asked in batches)."""
+            for k in range(0, len(relpaths), PLAN_CHUNK):
+                chunk = relpaths[k:k + PLAN_CHUNK]
+                hashes, stats = known or _content_hashes(inputs, chunk, history)
+                jobs = J.make_jobs(chunk, variants, hashes, preset.sha256, stats, bases)
+                counts["jobs"] += len(jobs)
+                if opts.prune:
+                    planned.update(j.item_id for j in jobs)
+                recs = history.get_many(j.item_id for j in jobs)
+                for job in jobs:
+                    r = recs.get(job.item_id)
+                    same = r is not None and r.job == job.job_id
+                    if same and r.status == "ok" and check.all_exist(r.files):
+                        verified.add(job.item_id)
+                        continue
+                    if same and opts.mode == "incremental" and r.status == "failed" and not _retryable(r.error):
+                        counts["known_failed"] += 1
+                        continue
+                    counts["todo"] += 1
+                    yield job
+            if on_start:
+                on_start(counts["todo"])
 
         new: list[dict] = []
         for rel in unsupported:
@@ -382,9 +395,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
             out.write_bytes(f"{J.PARTS}/{name}", J.to_lines(new))
             history.add_part(name, new)
 
-        shards = J.make_shards(todo, max(1, opts.shard_size), run_no)
-        if on_start:
-            on_start(len(todo))
+        shards = J.iter_shards(todo(), max(1, opts.shard_size), run_no)
         n_variants = {rel: variants if isinstance(variants, int) else variants[rel] for rel in relpaths}
         failed_variants: dict[tuple[str, str], list[int]] = {}
         for shard, result in executor.run_shards(shards, ctx):
@@ -413,6 +424,9 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
                 if progress:
                     progress(entry)
         summary.startup_seconds = getattr(executor, "startup_seconds", 0.0)
+        summary.total = counts["jobs"] + len(unsupported)
+        summary.resumed = counts["jobs"] - counts["todo"] - counts["known_failed"]
+        summary.known_failed = counts["known_failed"]
     finally:
         executor.close()
     if out.local and getattr(executor, "crashed", True):  # a worker killed mid-write left its temp file
@@ -424,8 +438,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
 
     try:
         if opts.prune:  # asked for: the folder becomes this run's plan
-            planned = {j.item_id for j in jobs} | set(unsupported)
-            summary.removed = _remove_unplanned(out, history, planned, run_no)
+            summary.removed = _remove_unplanned(out, history, planned | set(unsupported), run_no)
         # one rule (docs/RELIABILITY.md): manifest.jsonl, annotations.json, layers.json, the YOLO
         # lists and `augment export` all describe the latest entry of every output name whose files
         # are on disk; no run removes an output it did not just replace (unless --prune)

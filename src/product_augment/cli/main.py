@@ -195,8 +195,9 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     bar = tqdm(unit="img", desc="augment", dynamic_ncols=True, disable=None if progress is None else not progress)
     failed = 0
 
-    def start(total: int) -> None:
-        bar.reset(total=total)
+    def start(total: int) -> None:  # the plan is complete (shards may have finished already)
+        bar.total = total
+        bar.refresh()
 
     def on_entry(entry):
         nonlocal failed

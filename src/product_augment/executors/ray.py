@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..jobs import (
@@ -126,7 +126,8 @@ class RayExecutor:
             self.reaper = None
 
     # ------------------------------------------------------------------ shards
-    def run_shards(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
+    def run_shards(self, shards: Iterable[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
+        shards = list(shards)  # the driver plans everything first here (docs/SCALE.md)
         if not shards:
             return
         ray = self._ray()
