@@ -75,7 +75,9 @@ def preset_file(folder: Path) -> Path:
 @click.option("--workers", type=int, default=1)
 @click.option("--limit", type=int, default=None)
 @click.option("--extra", default="", help="More `augment run` options.")
-def run(inp: Path, out: Path, workers: int, limit: int | None, extra: str) -> None:
+@click.option("--watch", default=None, help="The output image to wait for (a folder of 100k files is "
+              "too big to list every few ms without slowing the run down), e.g. p100000__v00.png.")
+def run(inp: Path, out: Path, workers: int, limit: int | None, extra: str, watch: str | None) -> None:
     preset = preset_file(out.parent)
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "product_augment.cli.main", "run", "--config", str(preset),
            "--input", str(inp), "--output", str(out), "--workers", str(workers), "--no-progress", *extra.split()]
@@ -89,6 +91,13 @@ def run(inp: Path, out: Path, workers: int, limit: int | None, extra: str) -> No
     done = threading.Event()
 
     def poll() -> None:
+        if watch:
+            while not done.is_set():
+                if (images / watch).exists():
+                    first.append(time.perf_counter() - t0)
+                    return
+                time.sleep(0.01)
+            return
         seen = set(os.listdir(images)) if images.is_dir() else set()
         while not done.is_set():
             if images.is_dir():

@@ -360,7 +360,9 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
 
         def todo() -> Iterator[J.Job]:
             """The jobs to run, planned 2,000 inputs at a time while the first shards already run
-            (content hashes, job ids, the resume check: the history asked in batches)."""
+            (content hashes, job ids, the history asked in batches). New and changed jobs go
+            first; the files of the jobs the history says are done are checked after them."""
+            done: list[tuple[J.Job, tuple[str, ...]]] = []
             for k in range(0, len(relpaths), PLAN_CHUNK):
                 chunk = relpaths[k:k + PLAN_CHUNK]
                 hashes, stats = known or _content_hashes(inputs, chunk, history)
@@ -372,14 +374,20 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
                 for job in jobs:
                     r = recs.get(job.item_id)
                     same = r is not None and r.job == job.job_id
-                    if same and r.status == "ok" and check.all_exist(r.files):
-                        verified.add(job.item_id)
+                    if same and r.status == "ok":
+                        done.append((job, r.files))
                         continue
                     if same and opts.mode == "incremental" and r.status == "failed" and not _retryable(r.error):
                         counts["known_failed"] += 1
                         continue
                     counts["todo"] += 1
                     yield job
+            for job, files in done:  # done before: made again only when a file is missing
+                if check.all_exist(files):
+                    verified.add(job.item_id)
+                    continue
+                counts["todo"] += 1
+                yield job
             if on_start:
                 on_start(counts["todo"])
 
