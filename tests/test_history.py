@@ -160,3 +160,30 @@ def test_a_clean_folder_is_not_walked_for_stale_temps(tmp_path, input_dir, class
     (out / "images" / ".augment-tmp.x.png.abc.tmp").write_bytes(b"partial")
     run(classical_preset, opts(input_dir, out, shard_size=2))
     assert len(walked) == 1 and not (out / "images" / ".augment-tmp.x.png.abc.tmp").exists()
+
+
+def test_the_plan_streams_new_jobs_first(tmp_path, input_dir, classical_preset, monkeypatch):
+    """Planned two inputs at a time: the first shards finish before the plan is complete (on_start
+    comes later, with the full count), the files are those of an unstreamed run, and a job whose
+    files went missing is planned after the new ones."""
+    import product_augment.runner as R
+    from PIL import Image
+
+    from .conftest import make_packshot
+
+    ref, out = tmp_path / "ref", tmp_path / "o"
+    run(classical_preset, opts(input_dir, ref))
+    monkeypatch.setattr(R, "PLAN_CHUNK", 2)
+    events = []
+    s = run_preset(load_preset(classical_preset, DEFAULTS), opts(input_dir, out, shard_size=2),
+                   progress=lambda e: events.append(e["id"]), on_start=lambda n: events.append(("start", n)))
+    i = events.index(("start", 8))
+    assert s.ok and s.done == 8 and 0 < i < len(events) - 1  # entries came before the plan was complete
+    assert files_of(out) == files_of(ref)
+    (out / "images" / "p0__v00.png").unlink()
+    img, _ = make_packshot(radius=44)
+    Image.fromarray(img).save(input_dir / "zz.png")
+    events.clear()
+    s = run_preset(load_preset(classical_preset, DEFAULTS), opts(input_dir, out, shard_size=2),
+                   progress=lambda e: events.append(e["id"]))
+    assert s.done == 3 and events == ["zz__v00", "zz__v01", "p0__v00"]
