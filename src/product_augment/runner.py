@@ -7,8 +7,10 @@ atomically, then the shard's manifest part (`parts/`) as its completion marker. 
 restarted with the same preset skips every job whose latest entry says ok and whose files exist,
 so the final set equals an uninterrupted run's. `mode="incremental"` also skips inputs that failed
 before with the same content (only new or changed inputs are processed) and keeps the outputs of
-earlier inputs in the dataset. At the end the main process writes the merged `manifest.jsonl`,
-`annotations.json`, `layers.json` and the YOLO lists.
+earlier inputs in the dataset. No run removes outputs it did not just replace (`--prune` asks for
+it). The history is `history.History` (parts over a compacted SQLite index, asked in batches);
+the plan streams into the executor; at the end the main process streams the views
+(`views.write_views`: `manifest.jsonl`, `annotations.json`, `layers.json`, the YOLO lists).
 """
 from __future__ import annotations
 
