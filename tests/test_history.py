@@ -166,8 +166,9 @@ def test_the_plan_streams_new_jobs_first(tmp_path, input_dir, classical_preset, 
     """Planned two inputs at a time: the first shards finish before the plan is complete (on_start
     comes later, with the full count), the files are those of an unstreamed run, and a job whose
     files went missing is planned after the new ones."""
-    import product_augment.runner as R
     from PIL import Image
+
+    import product_augment.runner as R
 
     from .conftest import make_packshot
 
