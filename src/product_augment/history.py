@@ -44,12 +44,16 @@ class Rec:
     job: str | None
     status: str
     error: str
-    files: tuple[str, ...]
+    files_json: str   # the entry's output files as a JSON list, parsed only when asked (`files`)
     preset: str | None
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.files_json))
 
 
 def _rec(e: dict) -> Rec:
-    return Rec(J.entry_job_id(e), e.get("status", ""), e.get("error", "") or "", tuple(J.output_files(e)),
+    return Rec(J.entry_job_id(e), e.get("status", ""), e.get("error", "") or "", json.dumps(J.output_files(e)),
                e.get("preset_sha256"))
 
 
@@ -191,7 +195,7 @@ class History:
         r = _rec(e)
         cur.execute("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (e["id"], r.job, r.status, r.error, r.preset, e.get("source"), e.get("source_stat"),
-                     e.get("source_sha256"), json.dumps(list(r.files)), _dumps(e)))
+                     e.get("source_sha256"), r.files_json, _dumps(e)))
 
     # ------------------------------------------------------------- reading
     @property
@@ -213,7 +217,7 @@ class History:
             chunk = ask[k:k + _BATCH]
             q = f"SELECT id, job, status, error, files, preset FROM entries WHERE id IN ({','.join('?' * len(chunk))})"
             for i, job, status, error, files, preset in self.con.execute(q, chunk):
-                found[i] = Rec(job, status or "", error or "", tuple(json.loads(files)), preset)
+                found[i] = Rec(job, status or "", error or "", files, preset)
         return found
 
     def entry(self, i: str) -> dict | None:

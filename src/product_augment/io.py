@@ -269,6 +269,8 @@ def _breaks_lines(c: str) -> bool:
 def odd_name(rel: str) -> str | None:
     """Why an input's name cannot be an output name (a control character such as a newline would
     split its line in train.txt / val.txt), or None when it is fine."""
+    if rel.isprintable():  # every line-breaking character is unprintable: the common case, fast
+        return None
     bad = sorted({repr(c) for c in rel if _breaks_lines(c)})
     return f"file name has control characters ({', '.join(bad)}): rename the file" if bad else None
 

@@ -364,7 +364,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
             """The jobs to run, planned 2,000 inputs at a time while the first shards already run
             (content hashes, job ids, the history asked in batches). New and changed jobs go
             first; the files of the jobs the history says are done are checked after them."""
-            done: list[tuple[J.Job, tuple[str, ...]]] = []
+            done: list[tuple[J.Job, Rec]] = []
             for k in range(0, len(relpaths), PLAN_CHUNK):
                 chunk = relpaths[k:k + PLAN_CHUNK]
                 hashes, stats = known or _content_hashes(inputs, chunk, history)
@@ -377,15 +377,15 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
                     r = recs.get(job.item_id)
                     same = r is not None and r.job == job.job_id
                     if same and r.status == "ok":
-                        done.append((job, r.files))
+                        done.append((job, r))
                         continue
                     if same and opts.mode == "incremental" and r.status == "failed" and not _retryable(r.error):
                         counts["known_failed"] += 1
                         continue
                     counts["todo"] += 1
                     yield job
-            for job, files in done:  # done before: made again only when a file is missing
-                if check.all_exist(files):
+            for job, r in done:  # done before: made again only when a file is missing
+                if check.all_exist(r.files):
                     verified.add(job.item_id)
                     continue
                 counts["todo"] += 1
@@ -500,8 +500,7 @@ def _content_hashes(inputs: Store, relpaths: list[str], history: History) -> tup
     for k in range(0, len(relpaths), 2000):
         chunk = relpaths[k:k + 2000]
         known = history.known_hashes(chunk)
-        for rel in chunk:
-            st = inputs.input_stat(rel)
+        for rel, st in inputs.input_stats(chunk).items():
             stats[rel] = st
             hashes[rel] = known.get((rel, st)) or inputs.input_sha256(rel)
     return hashes, stats
