@@ -82,8 +82,9 @@ def test_balanced_run_from_input_coco_annotations(tmp_path):
 
 
 def test_a_lower_target_leaves_manifest_annotations_and_files_in_agreement(tmp_path):
-    """A resume-mode run with a lower --balance target removes the variants it no longer plans:
-    the manifest, annotations.json and the images on disk list the same outputs."""
+    """A run with a lower --balance target keeps the variants it no longer plans (no run removes
+    outputs it did not replace): the manifest, annotations.json and the images on disk list the
+    same outputs; with --prune it removes them, and the three still agree."""
     from product_augment.annotations import mask_to_rle
     from product_augment.classes import coco_categories
 
@@ -112,6 +113,11 @@ def test_a_lower_target_leaves_manifest_annotations_and_files_in_agreement(tmp_p
 
     assert run(load_preset(preset), RunOptions(input_dir=inp, output_dir=out, balance=parse_balance("target=4"))).done == 8
     s = run(load_preset(preset), RunOptions(input_dir=inp, output_dir=out, balance=parse_balance("target=2")))
+    assert s.ok and s.done == 0 and s.removed == 0
+    listed, annotated, disk = views()
+    assert listed == annotated == disk and len(disk) == 8
+    s = run(load_preset(preset), RunOptions(input_dir=inp, output_dir=out, balance=parse_balance("target=2"),
+                                            prune=True))
     assert s.ok and s.done == 0 and s.removed == 4
     listed, annotated, disk = views()
     assert listed == annotated == disk and len(disk) == 4

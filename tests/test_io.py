@@ -133,3 +133,69 @@ def test_odd_name_catches_every_line_breaking_character():
             assert odd_name(f"sub/a{c}b.png") is not None, hex(o)
     for fine in ("sub/a b.png", "café crème.jpg", "x_jpg.webp", "日本.png"):
         assert odd_name(fine) is None
+
+
+def _reference_read(path, max_side):
+    """The reader before issue 27: Pillow decodes the whole photo, then the INTER_AREA shrink."""
+    from PIL import ImageOps
+
+    from product_augment.io import shrunk
+
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im).convert("RGB")
+        return shrunk(np.asarray(im), max_side)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_large_jpeg_reads_the_pixels_pillow_read(tmp_path, orientation):
+    """A JPEG above the working size (below twice it) is decoded by OpenCV straight into one array:
+    the same bytes as Pillow's decode and the shrink, for every EXIF orientation, grey ones too."""
+    rng = np.random.default_rng(orientation)
+    img = (rng.random((90, 130, 3)) * 255).astype(np.uint8)
+    img[20:60, 30:100] = (200, 40, 90)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(img).save(tmp_path / "big.jpg", exif=exif, quality=90)
+    got, alpha = read_image(tmp_path / "big.jpg", 100)
+    want = _reference_read(tmp_path / "big.jpg", 100)
+    assert alpha is None and got.shape == want.shape and (got == want).all()
+    Image.fromarray(img[..., 1]).save(tmp_path / "grey.jpg", exif=exif, quality=90)
+    got, _ = read_image(tmp_path / "grey.jpg", 100)
+    assert (got == _reference_read(tmp_path / "grey.jpg", 100)).all()
+
+
+def test_a_jpeg_twice_the_working_size_is_decoded_smaller(tmp_path):
+    """libjpeg's DCT scaling: a photo at least twice the working size is decoded at a half (a
+    quarter, an eighth), then shrunk; the result is the working size and close to the full decode."""
+    yy, xx = np.mgrid[:800, :1200]
+    img = np.dstack([(xx * 255 // 1200), (yy * 255 // 800), np.full_like(xx, 128)]).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "huge.jpg", quality=95)
+    got, _ = read_image(tmp_path / "huge.jpg", 256)
+    want = _reference_read(tmp_path / "huge.jpg", 256)
+    assert got.shape == want.shape == (171, 256, 3)
+    assert np.abs(got.astype(int) - want).mean() < 1.0
+
+
+def test_a_24_megapixel_jpeg_is_read_within_its_rgb_bytes(tmp_path):
+    """Reading a 6000×4000 JPEG at the default working size (4096) grows the process by about twice
+    the decoded RGB (the decode, the shrunk copy, OpenCV's buffers: 142 MB measured); Pillow's path
+    took 322 MB (its 4-byte buffer, a copy for the EXIF transpose, tobytes' chunks and their join)."""
+    import subprocess
+    import sys
+
+    yy, xx = np.mgrid[:4000, :6000]
+    img = np.dstack([(xx % 251), (yy % 241), ((xx + yy) % 239)]).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "p24.jpg", quality=85)
+    del img, yy, xx
+    code = ("import sys; from pathlib import Path; import numpy, cv2, PIL.Image\n"
+            "from product_augment.io import read_image\n"
+            "def hwm():  # this process image's peak (ru_maxrss would keep the forking parent's)\n"
+            "    return next(int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM'))\n"
+            "base = hwm()\n"
+            "rgb, _ = read_image(Path(sys.argv[1]), 4096)\n"
+            "print(rgb.shape, (hwm() - base) / 1024)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "p24.jpg")], capture_output=True,
+                         text=True, check=True).stdout.split(")")
+    grew = float(out[1])
+    rgb_mb = 6000 * 4000 * 3 / 2**20  # 68.7 MB
+    assert out[0].startswith("(2731, 4096, 3") and grew < 2.3 * rgb_mb, grew  # was 4.7× (322 MB)

@@ -146,9 +146,13 @@ def test_incremental_run_processes_exactly_the_new_and_changed_inputs(tmp_path, 
     # nothing changed: nothing to do
     s = run(classical_preset, opts(input_dir, out, mode="incremental"))
     assert s.done == 0 and s.resumed == 8
-    # resume mode (the default) builds the annotations of the current inputs only
+    # resume mode (the default) retries the failed input and, like every run, keeps p2's outputs;
+    # --prune drops them from the folder and the annotations
     s = run(classical_preset, opts(input_dir, out))
     assert s.done == 0 and len(s.failed) == 1  # resume retries the failed input
+    assert len(json.loads((out / "annotations.json").read_text())["images"]) == 10
+    s = run(classical_preset, opts(input_dir, out, prune=True))
+    assert s.removed == 2 and not (out / "images/p2__v00.png").exists()
     assert len(json.loads((out / "annotations.json").read_text())["images"]) == 8
 
 

@@ -12,7 +12,7 @@ from pycocotools.coco import COCO
 
 from product_augment.cli.main import main
 from product_augment.presets.loader import load_preset
-from product_augment.runner import LOCK_FILE, MANIFEST, RunOptions
+from product_augment.runner import LOCK_FILE, MANIFEST, RunError, RunOptions
 from product_augment.runner import run as run_preset
 
 # what the runner makes (seed, variants, formats) is the preset's: the tests fold theirs in as the
@@ -564,8 +564,9 @@ def _dataset_views(out: Path) -> dict[str, set[str]]:
 def test_manifest_annotations_and_files_agree_after_resume_following_incremental(tmp_path, input_dir,
                                                                                  classical_preset):
     """One rule: the manifest, annotations.json, the YOLO lists, `augment export` and the files
-    describe the latest entry of every output name. A resume-mode run makes the folder its plan
-    (outputs of an input gone since are removed); incremental and --limit runs remove nothing."""
+    describe the latest entry of every output name in the history whose files are on disk. No run
+    removes an output it did not just replace: a resume-mode run keeps the outputs of an input gone
+    since (they stay in every view); only --prune makes the folder the run's plan."""
     from .conftest import make_packshot
 
     out = tmp_path / "o"
@@ -575,17 +576,50 @@ def test_manifest_annotations_and_files_agree_after_resume_following_incremental
     assert run(classical_preset, opts(input_dir, out, mode="incremental")).done == 2
     (input_dir / "extra.png").unlink()
     s = run(classical_preset, opts(input_dir, out))  # resume: extra.png is gone from the inputs
+    assert s.ok and s.removed == 0 and s.done == 0
+    views = _dataset_views(out)
+    assert len(views["disk"]) == 10 and all(v == views["disk"] for v in views.values()), views
+    assert run(classical_preset, opts(input_dir, out, limit=1)).removed == 0
+    # a user deletes one output's image by hand: every view drops it (manifest included)
+    (out / "images" / "extra__v01.png").unlink()
+    run(classical_preset, opts(input_dir, out, mode="incremental"))
+    views = _dataset_views(out)
+    assert len(views["disk"]) == 9 and all(v == views["disk"] for v in views.values()), views
+    # --prune: the folder becomes the plan, with a count; refused with --limit (a partial plan)
+    with pytest.raises(RunError, match="--prune"):
+        run(classical_preset, opts(input_dir, out, limit=1, prune=True))
+    assert (out / "images" / "extra__v00.png").exists()
+    s = run(classical_preset, opts(input_dir, out, prune=True))
     assert s.ok and s.removed == 2 and s.done == 0
     views = _dataset_views(out)
     assert len(views["disk"]) == 8 and all(v == views["disk"] for v in views.values()), views
-    # incremental runs keep the outputs of inputs gone since; --limit removes nothing either
-    Image.fromarray(img).save(input_dir / "extra.png")
-    assert run(classical_preset, opts(input_dir, out, mode="incremental")).done == 2
-    (input_dir / "extra.png").unlink()
-    assert run(classical_preset, opts(input_dir, out, mode="incremental")).removed == 0
-    assert run(classical_preset, opts(input_dir, out, limit=1)).removed == 0
+    assert not list((out / "masks").glob("extra__*"))
+
+
+def test_a_second_batch_into_the_same_output_keeps_the_first(tmp_path, input_dir, classical_preset):
+    """batch1 then batch2 into one --output (the default mode): batch1's outputs are kept, on disk
+    and in every view; `augment run --prune` on batch2 then removes them, saying how many."""
+    from .conftest import make_packshot
+
+    out, batch2 = tmp_path / "o", tmp_path / "batch2"
+    batch2.mkdir()
+    img, _ = make_packshot(radius=40)
+    Image.fromarray(img).save(batch2 / "new.png")
+    run(classical_preset, opts(input_dir, out))
+    first = files_of(out)
+    s = run(classical_preset, opts(batch2, out))
+    assert s.ok and s.done == 2 and s.removed == 0
+    kept = files_of(out)
+    assert all(kept[k] == v for k, v in first.items() if k.startswith(("images/", "masks/", "labels/")))
     views = _dataset_views(out)
     assert len(views["disk"]) == 10 and all(v == views["disk"] for v in views.values()), views
+    r = CliRunner().invoke(main, ["run", "--config", str(classical_preset), "--input", str(batch2),
+                                  "--output", str(out), "--workers", "1", "--prune", "--seed", "7",
+                                  "--variants", "2", "--format", "coco,yolo"])
+    assert r.exit_code == 0 and "8 pruned (not planned)" in r.output, r.output
+    views = _dataset_views(out)
+    assert views["disk"] == {"images/new__v00.png", "images/new__v01.png"}
+    assert all(v == views["disk"] for v in views.values()), views
 
 
 def test_hidden_inputs_reported_and_counted(tmp_path, input_dir, classical_preset):

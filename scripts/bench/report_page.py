@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT))
 def main(run_dir: Path, copies: int) -> None:
     from tests.test_report import DevTools, find_browser
 
-    from product_augment import jobs as J
     from product_augment.report import write_report
 
     browser = find_browser()
@@ -45,8 +44,9 @@ def main(run_dir: Path, copies: int) -> None:
                     (work / name).symlink_to((run_dir / name).resolve())
             if (run_dir / "report").exists():
                 shutil.copytree(run_dir / "report" / "thumbs", work / "report" / "thumbs")
+            from product_augment.export import read_latest
             from product_augment.storage import Store
-            latest = J.latest_entries(J.read_history(Store(run_dir))[0])
+            latest = read_latest(Store(run_dir))
             lines = []
             for k in range(copies):
                 for e in latest.values():

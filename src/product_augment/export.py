@@ -34,14 +34,22 @@ class _Inst:
     mask: np.ndarray
 
 
+def read_latest(run_dir: Store, error: type[Exception] | None = None) -> dict[str, dict]:
+    """The latest entry of every output name of a run folder (its history: the compacted database
+    and the parts; a folder of the one-file era: its manifest.jsonl)."""
+    from .history import History
+
+    if not J.part_names(run_dir) and not run_dir.exists(J.MANIFEST) and not run_dir.exists(J.HISTORY_DB):
+        raise (error or ExportError)(f"{run_dir.url}: no manifest parts or manifest.jsonl (not a run folder?)")
+    with History.open(run_dir, writable=False) as h:
+        if not h.empty:
+            return {i: e for i, e, _ in h.latest()}
+    return J.latest_entries(J.parse_lines(run_dir.read_bytes(J.MANIFEST))) if run_dir.exists(J.MANIFEST) else {}
+
+
 def dataset_entries(run_dir: Store) -> list[dict]:
     """The ok entries of a run folder (latest per output name), sorted by id."""
-    if not J.part_names(run_dir) and not run_dir.exists(J.MANIFEST):
-        raise ExportError(f"{run_dir.url}: no manifest parts or manifest.jsonl (not a run folder?)")
-    history, _ = J.read_history(run_dir)
-    if not history and run_dir.exists(J.MANIFEST):  # a run folder of the one-file era, read as is
-        history = J.parse_lines(run_dir.read_bytes(J.MANIFEST))
-    latest = J.latest_entries(history)
+    latest = J.on_disk(run_dir, read_latest(run_dir), keep_unsafe=True)  # the runner's views' rule
     from .qa import in_dataset
 
     # ok and not rejected by the quality gate (rejected outputs are under rejected/)

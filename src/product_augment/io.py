@@ -6,7 +6,7 @@ import io as _io
 import os
 import tempfile
 import warnings
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -33,18 +33,25 @@ def list_inputs(root: Path, recursive: bool = True, exclude: Path | None = None,
     root = Path(root)
     if root.is_file():
         return ([root.name], []) if root.suffix.lower() in SUPPORTED_SUFFIXES else ([], [root.name])
-    skip = _relative_parts(exclude, root) if exclude is not None else None
-    it = root.rglob("*") if recursive else root.glob("*")
+    skip = "/".join(_relative_parts(exclude, root) or ()) if exclude is not None else ""
     ok, bad, seen = [], [], set()
-    for p in it:
-        rel = p.relative_to(root)
-        if skip and rel.parts[:len(skip)] == skip:
-            continue
-        if any(part.startswith(".") for part in rel.parts):
-            seen.add(hidden_name(rel.parts, p.is_dir()))
-            continue
-        if p.is_file():
-            sort_input(rel.as_posix(), ok, bad)
+    # os.scandir on plain strings (a Path per file costs more than the listing at 100k inputs);
+    # as Path.rglob: symlinked folders are listed, not entered
+    stack = [("", str(root))]
+    while stack:
+        prefix, folder = stack.pop()
+        with os.scandir(folder) as it:
+            for entry in it:
+                rel = prefix + entry.name
+                if skip and (rel == skip or rel.startswith(skip + "/")):
+                    continue
+                if entry.name.startswith("."):  # a hidden file, or a hidden folder once
+                    seen.add(rel + ("/" if entry.is_dir() else ""))
+                    continue
+                if entry.is_file():
+                    sort_input(rel, ok, bad)
+                elif recursive and entry.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", entry.path))
     if hidden is not None:
         hidden += sorted(seen)
     return sorted(ok), sorted(bad)
@@ -57,10 +64,17 @@ def hidden_name(parts: tuple[str, ...], is_dir: bool) -> str:
     return "/".join(parts[:i + 1]) + ("/" if is_dir or i + 1 < len(parts) else "")
 
 
+def path_suffix(rel: str) -> str:
+    """`PurePosixPath(rel).suffix`, without building a path."""
+    name = rel.rsplit("/", 1)[-1]
+    i = name.rfind(".")
+    return name[i:] if 0 < i < len(name) - 1 else ""
+
+
 def sort_input(rel: str, ok: list[str], bad: list[str]) -> None:
     """Put a listed file into `ok` (a supported image) or `bad` (unsupported, or a name with control
     characters); sidecar files (JSON, text, YAML, ...) beside the images go into neither."""
-    suffix = PurePosixPath(rel).suffix.lower()
+    suffix = path_suffix(rel).lower()
     if odd_name(rel):
         bad.append(rel)
     elif suffix in SUPPORTED_SUFFIXES:
@@ -100,8 +114,11 @@ def read_image(path: Path, max_side: int | None = None,
                 if w * h > max_pixels:
                     raise ImageReadError(f"image is {w}×{h} = {w * h / 1e6:.0f} MP, above the "
                                          f"{max_pixels / 1e6:.0f} MP limit (decompression-bomb guard)")
+                if max_side and max(w, h) > max_side and img.format == "JPEG" and img.mode in ("RGB", "L"):
+                    rgb, alpha = _read_large_jpeg(path, img, max_side), None
+                    return shrunk(rgb, max_side), alpha
                 img.load()  # an animated file opens on its first frame: that one is read
-                img = ImageOps.exif_transpose(img)
+                ImageOps.exif_transpose(img, in_place=True)  # no copy of an upright photo
                 rgb, alpha = _to_rgb_alpha(img)
     except ImageReadError:
         raise
@@ -142,12 +159,57 @@ def _to_rgb_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         img = img.convert("RGBA")
     elif mode not in ("RGB", "RGBA"):
         img = img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-    arr = np.asarray(img)
+    arr = _array(img)
     if img.mode == "RGBA":
         a = arr[..., 3]
         rgb = np.ascontiguousarray(arr[..., :3])
         return rgb, (a.astype(np.float32) / 255.0 if (a < 255).any() else None)
     return np.ascontiguousarray(arr), None
+
+
+BAND_PIXELS = 1_000_000  # a large image is copied out of Pillow this many pixels at a time
+
+
+def _array(img: Image.Image) -> np.ndarray:
+    """`np.asarray(img)` (the same pixels) without its transient copies: Pillow's `tobytes` joins
+    encoded chunks, so a whole-image conversion briefly holds the pixels three times; a large
+    image is copied into one array band by band instead."""
+    w, h = img.size
+    if w * h <= BAND_PIXELS:
+        return np.asarray(img)
+    rows = max(1, BAND_PIXELS // w)
+    first = np.asarray(img.crop((0, 0, w, min(h, rows))))
+    out = np.empty((h, *first.shape[1:]), first.dtype)
+    out[:first.shape[0]] = first
+    for y in range(first.shape[0], h, rows):
+        out[y:y + rows] = np.asarray(img.crop((0, y, w, min(h, y + rows))))
+    return out
+
+
+# EXIF orientation -> the numpy view Pillow's exif_transpose gives
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+           5: lambda a: a.transpose(1, 0, 2), 6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+           7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: a.transpose(1, 0, 2)[::-1]}
+
+
+def _read_large_jpeg(path: Path, img: Image.Image, max_side: int) -> np.ndarray:
+    """A JPEG above the working size, decoded by OpenCV straight into one RGB array (the same
+    libjpeg-turbo pixels as Pillow's, without Pillow's 4-byte buffer and its copies), with
+    libjpeg's DCT scaling (1/2, 1/4, 1/8) when the photo is at least twice the working size: a
+    24 MP photo costs its RGB bytes once, a 79 MP one a quarter of them."""
+    w, h = img.size
+    orientation = img.getexif().get(0x0112, 1)
+    factor = 1
+    while factor < 8 and max(w, h) / (factor * 2) >= max_side:
+        factor *= 2
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+             8: cv2.IMREAD_REDUCED_COLOR_8}[factor] | cv2.IMREAD_IGNORE_ORIENTATION
+    bgr = cv2.imdecode(np.fromfile(path, np.uint8), flags)
+    if bgr is None:
+        raise ImageReadError("cannot decode image: OpenCV could not read the JPEG")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)  # in place
+    turn = _ORIENT.get(orientation)
+    return np.ascontiguousarray(turn(rgb)) if turn else rgb
 
 
 def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str, quality: int = 92) -> bytes:
@@ -208,6 +270,8 @@ def _breaks_lines(c: str) -> bool:
 def odd_name(rel: str) -> str | None:
     """Why an input's name cannot be an output name (a control character such as a newline would
     split its line in train.txt / val.txt), or None when it is fine."""
+    if rel.isprintable():  # every line-breaking character is unprintable: the common case, fast
+        return None
     bad = sorted({repr(c) for c in rel if _breaks_lines(c)})
     return f"file name has control characters ({', '.join(bad)}): rename the file" if bad else None
 
@@ -253,6 +317,25 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
         raise
 
 
+def syncfs(folder: Path) -> None:
+    """Flush every written file and rename of the filesystem that holds `folder` to the disk: one
+    `syncfs(2)` (Linux) in place of an fsync per file; `os.sync()` where there is none."""
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if fn(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(folder))
+    finally:
+        os.close(fd)
+
+
 def check_writable(folder: Path) -> None:
     """Raise the OSError a write in `folder` would meet (read-only, forbidden, full): a temp file of
     the project's own pattern is made and removed."""
@@ -266,7 +349,12 @@ def remove_stale_temps(root: Path) -> int:
     `.notes.tmp` is not ours); returns how many."""
     n = 0
     for p in Path(root).rglob(f"{TEMP_PREFIX}*.tmp"):
-        if p.is_file():
+        if p.is_dir() and not p.is_symlink():  # the views' scratch folder (views.py)
+            import shutil
+
+            shutil.rmtree(p, ignore_errors=True)
+            n += 1
+        elif p.is_file():
             p.unlink()
             n += 1
     return n

@@ -24,7 +24,7 @@ import re
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ import numpy as np
 from . import __version__
 from .annotations import mask_to_rle, yolo_seg_lines
 from .api import Augmenter
-from .io import ImageReadError, encode_image, encode_mask
+from .io import ImageReadError, encode_image, encode_mask, path_suffix
 from .pipeline import SampleError
 from .presets.loader import Preset
 from .qa import Inspector
@@ -45,6 +45,7 @@ PARTS = "parts"
 REJECTED = "rejected"   # outputs the quality gate rejected: the same layout, out of the dataset
 MANIFEST = "manifest.jsonl"
 LEGACY_PART = f"{PARTS}/r00000-legacy.jsonl"
+HISTORY_DB = f"{PARTS}/history.db"  # the compacted history (history.py), beside the parts it replaces
 PART_RE = re.compile(r"^r(\d{5})-([0-9a-z-]+)\.jsonl$")
 FAIL_ONCE_ENV = "PRODUCT_AUGMENT_FAIL_ONCE"  # fault injection for tests: a folder of marker files
 
@@ -97,7 +98,7 @@ def output_bases(relpaths: list[str]) -> dict[str, str]:
     beside ``x_jpg.webp``) gets 8 hex digits of a hash of its relative path. Names are compared
     ignoring case (``X.jpg`` and ``x.png`` would share a file on a case-insensitive disk).
     """
-    bases = [str(Path(r).with_suffix("")) for r in relpaths]
+    bases = [r[: len(r) - len(path_suffix(r))] for r in relpaths]  # Path.with_suffix(""), as strings
     counts = Counter(b.casefold() for b in bases)
     names = {rel: (rel.replace(".", "_") if counts[base.casefold()] > 1 else base)
              for rel, base in zip(relpaths, bases)}
@@ -111,9 +112,11 @@ def output_bases(relpaths: list[str]) -> dict[str, str]:
 
 
 def make_jobs(relpaths: list[str], variants: Mapping[str, int] | int, hashes: Mapping[str, str],
-              preset_sha256: str, stats: Mapping[str, str] | None = None) -> list[Job]:
-    """Every (input, variant) as a job, inputs in the given order, variants ascending."""
-    bases = output_bases(relpaths)
+              preset_sha256: str, stats: Mapping[str, str] | None = None,
+              bases: Mapping[str, str] | None = None) -> list[Job]:
+    """Every (input, variant) as a job, inputs in the given order, variants ascending. `bases`: the
+    output names of all the run's inputs (`output_bases`), when `relpaths` is a part of them."""
+    bases = output_bases(relpaths) if bases is None else bases
     jobs = []
     for rel in relpaths:
         n = variants if isinstance(variants, int) else variants[rel]
@@ -145,18 +148,22 @@ class Shard:
         return list(dict.fromkeys(j.relpath for j in self.jobs))
 
 
-def make_shards(jobs: list[Job], size: int, run: int) -> list[Shard]:
+def make_shards(jobs: Iterable[Job], size: int, run: int) -> list[Shard]:
     """Consecutive jobs in shards of about `size`; the variants of one input stay together (so its
     image is read and segmented once) unless it alone has more than `size`."""
-    shards, cur = [], []
+    return list(iter_shards(jobs, size, run))
+
+
+def iter_shards(jobs: Iterable[Job], size: int, run: int) -> Iterator[Shard]:
+    """`make_shards` as a stream: each shard as soon as its jobs are known (the same shards)."""
+    cur: list[Job] = []
     for j in jobs:
         if cur and len(cur) >= size and (j.relpath != cur[-1].relpath or len(cur) >= 2 * size):
-            shards.append(Shard(run, tuple(cur)))
+            yield Shard(run, tuple(cur))
             cur = []
         cur.append(j)
     if cur:
-        shards.append(Shard(run, tuple(cur)))
-    return shards
+        yield Shard(run, tuple(cur))
 
 
 # ---------------------------------------------------------------- history (parts)
@@ -182,23 +189,13 @@ def part_names(out: Store) -> list[str]:
 def migrate_legacy(out: Store) -> bool:
     """An output folder of the one-file manifest era: its `manifest.jsonl` (a torn last line dropped)
     becomes the first part. Returns whether there was one."""
-    if part_names(out) or not out.exists(MANIFEST):
+    if part_names(out) or not out.exists(MANIFEST) or out.exists(HISTORY_DB):
         return False
     data = out.read_bytes(MANIFEST)
     if data and not data.endswith(b"\n"):
         data = data[: data.rfind(b"\n") + 1]
     out.write_bytes(LEGACY_PART, to_lines(parse_lines(data)))
     return True
-
-
-def read_history(out: Store) -> tuple[list[dict], int]:
-    """Every entry of every part in order (older runs first) and the next run number."""
-    names = part_names(out)
-    entries: list[dict] = []
-    for n in names:
-        entries += parse_lines(out.read_bytes(f"{PARTS}/{n}"))
-    last = max((int(PART_RE.match(n).group(1)) for n in names), default=0)
-    return entries, last + 1
 
 
 def entry_job_id(e: dict) -> str | None:
@@ -210,7 +207,7 @@ def entry_job_id(e: dict) -> str | None:
     return None
 
 
-REMOVED = "removed"  # the status of an entry that takes an output out of the folder (runner: resume mode)
+REMOVED = "removed"  # the status of an entry that takes an output out of the folder (runner: --prune)
 
 
 def latest_entries(entries: Iterable[dict]) -> dict[str, dict]:
@@ -223,6 +220,19 @@ def latest_entries(entries: Iterable[dict]) -> dict[str, dict]:
         else:
             latest[e["id"]] = e
     return latest
+
+
+def on_disk(out: Store, latest: Mapping[str, dict], keep_unsafe: bool = False) -> dict[str, dict]:
+    """The views' rule: the latest entries, less the `ok` ones whose files are not all on disk (a
+    user removed them); failed entries have no files and stay. An entry naming a path outside the
+    run counts as missing, or is kept with `keep_unsafe` (for a check that reports it)."""
+    def present(e: dict) -> bool:
+        try:
+            return all(out.exists(p) for p in output_files(e) if out.inside(p) is not None)
+        except UnsafePath:
+            return keep_unsafe
+
+    return {k: e for k, e in latest.items() if e.get("status") != "ok" or present(e)}
 
 
 def output_files(entry: dict) -> list[str]:
@@ -363,7 +373,8 @@ def process_shard(shard: Shard, ctx: ShardContext, segmentation: tuple | None = 
     finally:
         if seg is not None:
             seg.preload(None)
-    try:
+    try:  # the shard's files made durable at once (one syncfs, no fsync per file), then its part
+        ctx.outputs.sync()
         ctx.outputs.write_bytes(shard.part, to_lines(entries))
     except OSError as e:
         fatal = output_error(e)

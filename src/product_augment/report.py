@@ -132,12 +132,9 @@ def write_report(run_dir: str | Any, input_dir: str | Any | None = None, page_si
     items' photos are read. Thumbnails are a cache, written without fsync; the page last, durably."""
     t0 = time.perf_counter()
     out = Store(run_dir)
-    if not J.part_names(out) and not out.exists(J.MANIFEST):
-        raise ReportError(f"{out.url}: no manifest parts or manifest.jsonl (not a run folder?)")
-    history, _ = J.read_history(out)
-    if not history:
-        history = J.parse_lines(out.read_bytes(J.MANIFEST))
-    latest = J.latest_entries(history)
+    from .export import read_latest
+
+    latest = J.on_disk(out, read_latest(out, ReportError))  # the runner's views' rule
     info = json.loads(out.read_bytes("run.json")) if out.exists("run.json") else {}
     src_root = input_dir if input_dir is not None else info.get("input")
     inputs = Store(src_root) if src_root else None

@@ -7,8 +7,10 @@ atomically, then the shard's manifest part (`parts/`) as its completion marker. 
 restarted with the same preset skips every job whose latest entry says ok and whose files exist,
 so the final set equals an uninterrupted run's. `mode="incremental"` also skips inputs that failed
 before with the same content (only new or changed inputs are processed) and keeps the outputs of
-earlier inputs in the dataset. At the end the main process writes the merged `manifest.jsonl`,
-`annotations.json`, `layers.json` and the YOLO lists.
+earlier inputs in the dataset. No run removes outputs it did not just replace (`--prune` asks for
+it). The history is `history.History` (parts over a compacted SQLite index, asked in batches);
+the plan streams into the executor; at the end the main process streams the views
+(`views.write_views`: `manifest.jsonl`, `annotations.json`, `layers.json`, the YOLO lists).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from . import jobs as J
-from .annotations import build_coco, build_layer_coco, yolo_dataset_yaml, yolo_names, yolo_split
+from . import views as V
+from .history import COMPACT_PARTS, History, Rec
 from .io import SUPPORTED_SUFFIXES, check_writable, odd_name, remove_stale_temps
 from .presets.loader import Preset, load_preset
 from .storage import Store, UnsafePath
@@ -56,6 +59,8 @@ class RunOptions:
     shard_size: int = 16           # jobs per shard (a manifest part); the variants of an input stay together
     retries: int = 2               # transient failures: tries of a job, and of a shard whose worker died
     balance: Any = None            # balance.Balance: variants per input from class counts
+    compact_parts: int = COMPACT_PARTS  # manifest parts waiting before they are compacted (history.py)
+    prune: bool = False            # remove the outputs of earlier runs this run does not plan (never by default)
 
 
 @dataclass
@@ -67,7 +72,7 @@ class RunSummary:
     seconds: float = 0.0
     known_failed: int = 0          # incremental: unchanged inputs that failed in an earlier run (not retried)
     replaced: int = 0              # outputs of changed inputs written again
-    removed: int = 0               # resume mode: earlier outputs this run's plan no longer has, removed
+    removed: int = 0               # --prune: earlier outputs this run's plan no longer has, removed
     hidden: list[str] = field(default_factory=list)  # input names starting with "." (a folder once, "name/"), skipped
     classes_before: dict[str, int] | None = None   # balancing: input images per class
     classes_after: dict[str, int] | None = None    # balancing: output images per class
@@ -214,12 +219,16 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
         on_start: Callable[[int], None] | None = None) -> RunSummary:
     """Process every input × variant of a loaded preset (a path is loaded first); returns a summary.
     Raises RunError before any work. The pipeline is built once per worker process.
-    `on_start(n)` is told how many jobs will be processed (after resume); `progress(entry)` gets
-    each job's manifest entry as its shard finishes."""
+    `on_start(n)` is told how many jobs will be processed (after resume) once the plan is complete
+    (the first shards may have finished by then); `progress(entry)` gets each job's manifest entry
+    as its shard finishes."""
     if not isinstance(preset, Preset):
         preset = load_preset(preset)
     if opts.mode not in MODES:
         raise RunError(f"mode {opts.mode!r}: use {' or '.join(MODES)}")
+    if opts.prune and opts.limit is not None:
+        raise RunError("--prune removes every output the run does not plan; with --limit the plan is only "
+                       "the first inputs: drop one of the two")
     t0 = time.perf_counter()
     hidden: list[str] = []
     inputs, out, relpaths, unsupported = _inputs(preset, opts, hidden)
@@ -290,10 +299,8 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
                 unsupported: list[str], t0: float, progress: Callable[[dict], None] | None,
                 on_start: Callable[[int], None] | None) -> RunSummary:
     """`run` once the output folder is locked."""
-    from .executors import make_executor
-
     if out.local:
-        for name in (*OUTPUT_DIRS, J.PARTS, MANIFEST, ANNOTATIONS):
+        for name in (*OUTPUT_DIRS, J.PARTS, MANIFEST, ANNOTATIONS, J.HISTORY_DB):
             if (out.root / name).is_symlink():
                 raise RunError(f"{out.root / name} is a symlink: the run writes only inside --output; "
                                f"remove the link or choose another --output")
@@ -306,93 +313,151 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
 
     if opts.overwrite:
         _clear_outputs(out)
-    if out.local:
-        remove_stale_temps(out.root)
     J.migrate_legacy(out)
-    history, run_no = J.read_history(out)
-    other = {e.get("preset_sha256") for e in history if e.get("status") == "ok"} - {preset.sha256}
+    with History.open(out, writable=True, compact_parts=opts.compact_parts) as history:
+        if out.local:
+            # the stale-temp sweep walks the folder only when it is not as a clean end left it (a
+            # killed run, a crashed worker, a part added or removed by hand, a view missing)
+            if history.get_meta(CLEAN_KEY) != _clean_stamp(out, history, preset):
+                remove_stale_temps(out.root)
+            history.set_meta(CLEAN_KEY, "")
+        return _run_history(preset, opts, inputs, out, history, relpaths, unsupported, t0, progress, on_start)
+
+
+PLAN_CHUNK = 2000    # inputs planned at a time (the first shards start after the first chunk)
+CLEAN_KEY = "clean"  # history.db meta: the folder's stamp when the last run ended cleanly
+
+
+def _clean_stamp(out: Store, history: History, preset: Preset) -> str:
+    views_present = [n for n in (MANIFEST, ANNOTATIONS, "train.txt") if out.exists(n)]
+    return json.dumps([history.stamp_parts(), history.get_meta(V.VIEWS_KEY), views_present])
+
+
+def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, history: History,
+                 relpaths: list[str], unsupported: list[str], t0: float, progress: Callable[[dict], None] | None,
+                 on_start: Callable[[int], None] | None) -> RunSummary:
+    from .executors import make_executor
+
+    run_no = history.next_run
+    other = history.ok_presets() - {preset.sha256}
     if other:
         raise RunError(f"{opts.output_dir} holds results of a different preset or options; use --overwrite "
                        f"or another --output")
-    before = J.latest_entries(history)
-    hashes, stats = _content_hashes(inputs, relpaths, history)
     executor = make_executor(opts.executor, workers=opts.workers, ray_address=opts.ray_address)
-    ctx = J.ShardContext(preset, inputs, out, retries=opts.retries)
+    # workers' writes are made durable once per shard (Store.sync before the part), not file by file
+    ctx = J.ShardContext(preset, inputs, Store(out.url, defer_sync=True), retries=opts.retries)
     summary = RunSummary(executor=opts.executor)
+    check = V.FileCheck(out)
+    verified: set[str] = set()       # names whose files this run found or wrote
+    overlay: dict[str, dict] = {}    # entries of shards that failed as a whole (no part): the views only
+    planned: set[str] = set()        # --prune: every output name of the plan
+    counts = {"jobs": 0, "todo": 0, "known_failed": 0}
     try:
         variants: dict[str, int] | int = preset.model.variants
-        if opts.balance is not None:
-            variants = _balance(opts.balance, preset, relpaths, hashes, out, executor, ctx, summary)
-        jobs = J.make_jobs(relpaths, variants, hashes, preset.sha256, stats)
-        todo, known_failed = [], 0
-        for job in jobs:
-            e = before.get(job.item_id)
-            same = e is not None and J.entry_job_id(e) == job.job_id
-            if same and e.get("status") == "ok" and J.files_exist(out, e):
-                continue
-            if same and opts.mode == "incremental" and e.get("status") == "failed" \
-                    and not _retryable(e.get("error", "")):
-                known_failed += 1
-                continue
-            todo.append(job)
-        summary.total = len(jobs) + len(unsupported)
-        summary.resumed = len(jobs) - len(todo) - known_failed
-        summary.known_failed = known_failed
+        known: tuple[dict, dict] | None = None
+        if opts.balance is not None:  # the allocation needs every input's class first
+            known = _content_hashes(inputs, relpaths, history)
+            variants = _balance(opts.balance, preset, relpaths, known[0], out, executor, ctx, summary)
+        bases = J.output_bases(relpaths)
+
+        def todo() -> Iterator[J.Job]:
+            """The jobs to run, planned 2,000 inputs at a time while the first shards already run
+            (content hashes, job ids, the history asked in batches). New and changed jobs go
+            first; the files of the jobs the history says are done are checked after them."""
+            done: list[tuple[J.Job, Rec]] = []
+            for k in range(0, len(relpaths), PLAN_CHUNK):
+                chunk = relpaths[k:k + PLAN_CHUNK]
+                hashes, stats = known or _content_hashes(inputs, chunk, history)
+                jobs = J.make_jobs(chunk, variants, hashes, preset.sha256, stats, bases)
+                counts["jobs"] += len(jobs)
+                if opts.prune:
+                    planned.update(j.item_id for j in jobs)
+                recs = history.get_many(j.item_id for j in jobs)
+                for job in jobs:
+                    r = recs.get(job.item_id)
+                    same = r is not None and r.job == job.job_id
+                    if same and r.status == "ok":
+                        done.append((job, r))
+                        continue
+                    if same and opts.mode == "incremental" and r.status == "failed" and not _retryable(r.error):
+                        counts["known_failed"] += 1
+                        continue
+                    counts["todo"] += 1
+                    yield job
+            for job, r in done:  # done before: made again only when a file is missing
+                if check.all_exist(r.files):
+                    verified.add(job.item_id)
+                    continue
+                counts["todo"] += 1
+                yield job
+            if on_start:
+                on_start(counts["todo"])
 
         new: list[dict] = []
         for rel in unsupported:
             reason = odd_name(rel) or f"unsupported file type {Path(rel).suffix or '(none)'}"
             entry = {"id": rel, "source": rel, "status": "failed", "error": reason}
-            if before.get(rel) != entry:  # a resumed run does not repeat what the manifest says
+            if history.entry(rel) != entry:  # a resumed run does not repeat what the manifest says
                 new.append(entry)
             summary.failed.append((rel, reason))
         if new:
-            out.write_bytes(f"{J.PARTS}/r{run_no:05d}-unsupported.jsonl", J.to_lines(new))
+            name = f"r{run_no:05d}-unsupported.jsonl"
+            out.write_bytes(f"{J.PARTS}/{name}", J.to_lines(new))
+            history.add_part(name, new)
 
-        shards = J.make_shards(todo, max(1, opts.shard_size), run_no)
-        if on_start:
-            on_start(len(todo))
+        shards = J.iter_shards(todo(), max(1, opts.shard_size), run_no)
         n_variants = {rel: variants if isinstance(variants, int) else variants[rel] for rel in relpaths}
         failed_variants: dict[tuple[str, str], list[int]] = {}
         for shard, result in executor.run_shards(shards, ctx):
             if isinstance(result, J.OutputError):  # a full disk, a read-only folder: stop here
                 raise RunError(f"cannot write the outputs: {result} (what is done is kept; "
                                f"the same command resumes)") from None
-            if isinstance(result, BaseException):  # no part written: the next run does it again
+            written = not isinstance(result, BaseException)
+            if not written:  # no part written: the next run does it again
                 reason = f"shard failed: {type(result).__name__}: {result}".splitlines()[0]
                 result = [{"id": j.item_id, "job": j.job_id, "source": j.relpath, "variant": j.variant,
                            "preset_sha256": preset.sha256, "status": "failed", "error": reason}
                           for j in shard.jobs]
+            # the files an earlier entry of a re-made output had and the new one has not
+            summary.replaced += _remove_replaced(out, history.get_many(e["id"] for e in result), result)
+            if written:
+                history.add_part(shard.part.rsplit("/", 1)[1], result)
+            else:
+                overlay.update((e["id"], e) for e in result)
             for entry in result:
-                new.append(entry)
                 if entry["status"] == "ok":
                     summary.done += 1
+                    verified.add(entry["id"])
                     _count_qa(summary, entry)
                 else:
                     failed_variants.setdefault((entry["source"], entry["error"]), []).append(entry["variant"])
                 if progress:
                     progress(entry)
         summary.startup_seconds = getattr(executor, "startup_seconds", 0.0)
+        summary.total = counts["jobs"] + len(unsupported)
+        summary.resumed = counts["jobs"] - counts["todo"] - counts["known_failed"]
+        summary.known_failed = counts["known_failed"]
     finally:
         executor.close()
-    if out.local:  # a worker killed mid-write (a crashed pool) leaves its temp file; the folder is ours
+    if out.local and getattr(executor, "crashed", True):  # a worker killed mid-write left its temp file
         remove_stale_temps(out.root)
     # one line per file and reason: an unreadable file fails the same way in every variant
     for (source, error), vs in sorted(failed_variants.items()):
         which = "" if len(vs) == n_variants.get(source) else f" (variant {', '.join(map(str, sorted(vs)))})"
         summary.failed.append((source + which, error))
 
-    merged = J.latest_entries([*history, *new])
     try:
-        summary.replaced = _remove_replaced(out, before, merged, {e["id"] for e in new})
-        if opts.mode == "resume" and opts.limit is None:
-            summary.removed = _remove_unplanned(out, merged, {j.item_id for j in jobs} | set(unsupported), run_no)
+        if opts.prune:  # asked for: the folder becomes this run's plan
+            summary.removed = _remove_unplanned(out, history, planned | set(unsupported), run_no)
         # one rule (docs/RELIABILITY.md): manifest.jsonl, annotations.json, layers.json, the YOLO
-        # lists and `augment export` all describe the latest entry of every output name
-        out.write_bytes(MANIFEST, J.to_lines(merged[k] for k in sorted(merged)))
-        _write_annotations(out, merged, preset)
+        # lists and `augment export` all describe the latest entry of every output name whose files
+        # are on disk; no run removes an output it did not just replace (unless --prune)
+        missing = V.missing_outputs(history, V.FileCheck(out), verified)
+        V.write_views(out, history, preset, overlay, missing)
         summary.seconds = time.perf_counter() - t0
         _write_run_info(out, preset, opts, inputs, summary)
+        if out.local:
+            history.set_meta(CLEAN_KEY, _clean_stamp(out, history, preset))
     except OSError as e:
         raise RunError(f"cannot write the run's manifest and annotations: {e.filename or out.root}: "
                        f"{e.strerror or e}") from None
@@ -428,16 +493,16 @@ def _retryable(error: str) -> bool:
     return error.startswith(("internal error", "transient error", "shard failed"))
 
 
-def _content_hashes(inputs: Store, relpaths: list[str], history: list[dict]) -> tuple[dict, dict]:
+def _content_hashes(inputs: Store, relpaths: list[str], history: History) -> tuple[dict, dict]:
     """SHA-256 of every input; an input whose size and modification time match an earlier entry's
-    keeps that entry's hash without being read."""
-    known = {(e.get("source"), e.get("source_stat")): e["source_sha256"] for e in history
-             if e.get("source_stat") and e.get("source_sha256")}
+    keeps that entry's hash without being read (the history asked in batches)."""
     hashes, stats = {}, {}
-    for rel in relpaths:
-        st = inputs.input_stat(rel)
-        stats[rel] = st
-        hashes[rel] = known.get((rel, st)) or inputs.input_sha256(rel)
+    for k in range(0, len(relpaths), 2000):
+        chunk = relpaths[k:k + 2000]
+        known = history.known_hashes(chunk)
+        for rel, st in inputs.input_stats(chunk).items():
+            stats[rel] = st
+            hashes[rel] = known.get((rel, st)) or inputs.input_sha256(rel)
     return hashes, stats
 
 
@@ -462,17 +527,17 @@ def _balance(spec: Any, preset: Preset, relpaths: list[str], hashes: dict, out: 
     return variants
 
 
-def _remove_replaced(out: Store, before: dict[str, dict], merged: dict[str, dict], touched: set[str]) -> int:
+def _remove_replaced(out: Store, before: dict[str, Rec], entries: list[dict]) -> int:
     """Files an earlier entry of a re-made output had and the new one has not (a changed input
     with fewer instances); returns how many outputs were replaced."""
     n = 0
-    for item in touched:
-        old, new = before.get(item), merged.get(item)
-        if not old or not new or old.get("status") != "ok" or J.entry_job_id(old) == J.entry_job_id(new):
+    for new in entries:
+        old = before.get(new["id"])
+        if old is None or old.status != "ok" or old.job == J.entry_job_id(new):
             continue
         n += 1
         keep = set(J.output_files(new)) if new.get("status") == "ok" else set()
-        for rel in set(J.output_files(old)) - keep:
+        for rel in set(old.files) - keep:
             try:
                 out.remove(rel)
             except UnsafePath:  # a tampered part names a path outside the run: never followed
@@ -480,23 +545,24 @@ def _remove_replaced(out: Store, before: dict[str, dict], merged: dict[str, dict
     return n
 
 
-def _remove_unplanned(out: Store, merged: dict[str, dict], planned: set[str], run_no: int) -> int:
-    """Resume mode: the folder becomes this run's plan. Outputs of earlier runs the plan no longer
-    has (an input gone from the input folder, a lower --balance target) lose their files, then a
-    removal entry in `parts/rNNNNN-removed.jsonl` takes them out of the history (files first: a
-    run killed in between removes them again). Drops them from `merged`; returns how many."""
-    gone = sorted(k for k in merged if k not in planned)
-    for k in gone:
-        for rel in J.output_files(merged[k]):
-            try:
-                out.remove(rel)
-            except UnsafePath:  # a tampered part names a path outside the run: never followed
-                continue
+def _remove_unplanned(out: Store, history: History, planned: set[str], run_no: int) -> int:
+    """--prune: the folder becomes this run's plan. Outputs of earlier runs the plan does not have
+    (another batch, an input gone from the input folder, a lower --balance target) lose their
+    files, then a removal entry in `parts/rNNNNN-removed.jsonl` takes them out of the history
+    (files first: a run killed in between removes them again). Returns how many."""
+    gone = [k for k in history.names() if k not in planned]
+    for k in range(0, len(gone), 2000):
+        for rec in history.get_many(gone[k:k + 2000]).values():
+            for rel in rec.files:
+                try:
+                    out.remove(rel)
+                except UnsafePath:  # a tampered part names a path outside the run: never followed
+                    continue
     if gone:
-        out.write_bytes(f"{J.PARTS}/r{run_no:05d}-{J.REMOVED}.jsonl", J.to_lines(
-            {"id": k, "status": J.REMOVED, "reason": "not in the plan of a resume-mode run"} for k in gone))
-    for k in gone:
-        del merged[k]
+        name = f"r{run_no:05d}-{J.REMOVED}.jsonl"
+        removed = [{"id": k, "status": J.REMOVED, "reason": "pruned: not in the plan of the run"} for k in gone]
+        out.write_bytes(f"{J.PARTS}/{name}", J.to_lines(removed))
+        history.add_part(name, removed)
     return len(gone)
 
 
@@ -507,32 +573,5 @@ def _clear_outputs(out: Store) -> None:
     for name in OUTPUT_DIRS:
         out.remove_tree(name)
     for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt", LABELS_FILE,
-                 FLAGGED, RUN_INFO):
+                 FLAGGED, RUN_INFO, J.HISTORY_DB, J.HISTORY_DB + "-journal"):
         out.remove(name)
-
-
-def _write_annotations(out: Store, latest: dict[str, dict], preset: Preset) -> None:
-    from .qa import in_dataset, verdict
-
-    formats = preset.model.output.annotations
-    # rejected outputs (under rejected/) stay out of the annotations and the YOLO split
-    ok = [e for e in latest.values() if in_dataset(e)]
-    flagged = sorted((e for e in ok if verdict(e) == "flag"), key=lambda e: e["id"])
-    out.write_bytes(FLAGGED, "".join(
-        f"{e['outputs']['image']}\t{'; '.join(f['reason'] for f in e['qa']['failed'])}\n" for e in flagged).encode())
-    if "coco" in formats:
-        out.write_bytes(ANNOTATIONS, json.dumps(build_coco(ok)).encode())
-        if preset.model.output.layers:  # layer mattes are not products: their own file
-            out.write_bytes(LAYER_ANNOTATIONS,
-                            json.dumps(build_layer_coco(ok, list(preset.model.output.layers))).encode())
-    if "yolo" in formats:
-        _write_yolo_dataset(out, ok)
-
-
-def _write_yolo_dataset(out: Store, ok: list[dict]) -> None:
-    """dataset.yaml with a real split: train.txt / val.txt list the images, split by *source*
-    (`annotations.yolo_split`) so no variant of a validation photo is trained on; the names are
-    the 21 classes, plus `product` only when an instance has the generic class."""
-    for split, entries in yolo_split(ok).items():
-        out.write_bytes(f"{split}.txt", "".join(f"./{e['outputs']['image']}\n" for e in entries).encode())
-    out.write_bytes("dataset.yaml", yolo_dataset_yaml(yolo_names(ok), out.location))

@@ -112,9 +112,13 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 @click.option("--dry-run", is_flag=True, help="Print the resolved pipeline and inputs, write nothing.")
 @click.option("--overwrite", is_flag=True, help="Delete earlier outputs in --output first.")
 @click.option("--mode", type=click.Choice(["resume", "incremental"]), default="resume", show_default=True,
-              help="resume: finish what is not done yet (outputs no longer planned, of inputs gone or a lower "
-                   "--balance target, are removed); incremental: only inputs new or changed (by content "
-                   "hash) since the last run, added to the same dataset.")
+              help="resume: finish what is not done yet; incremental: only inputs new or changed (by content "
+                   "hash) since the last run, and no retry of inputs that failed unchanged. Neither removes "
+                   "earlier outputs it does not plan (another batch, an input gone, a lower --balance "
+                   "target): the dataset keeps them (see --prune).")
+@click.option("--prune", is_flag=True, help="Remove the outputs of earlier runs that this run does not plan "
+              "(inputs gone from --input, variants above a lower --balance target), with a count; "
+              "not with --limit.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool here; ray: a Ray cluster (pip install 'product-augment[ray]').")
 @click.option("--ray-address", default=None, help="Ray cluster to join (auto: the one this machine is in); "
@@ -130,7 +134,7 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
 def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite, mode,
-        executor, ray_address, shard_size, retries, balance_spec, max_failures, progress):
+        prune, executor, ray_address, shard_size, retries, balance_spec, max_failures, progress):
     """Run a preset over a folder of product photos."""
     from ..runner import RunError, RunOptions
     from ..runner import plan as plan_run
@@ -169,7 +173,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     opts = RunOptions(input_dir=_location(input_dir), output_dir=_location(output_dir),
                       workers=workers or os.cpu_count() or 1, limit=limit, overwrite=overwrite, mode=mode,
                       executor=executor, ray_address=ray_address, shard_size=shard_size, retries=retries,
-                      balance=balance)
+                      balance=balance, prune=prune)
     if dry_run:
         click.echo(f"preset   {preset.path}  (sha256 {preset.sha256[:12]})")
         click.echo(f"seed {m.seed}, variants {m.variants}, output {output_dir} "
@@ -191,8 +195,9 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     bar = tqdm(unit="img", desc="augment", dynamic_ncols=True, disable=None if progress is None else not progress)
     failed = 0
 
-    def start(total: int) -> None:
-        bar.reset(total=total)
+    def start(total: int) -> None:  # the plan is complete (shards may have finished already)
+        bar.total = total
+        bar.refresh()
 
     def on_entry(entry):
         nonlocal failed
@@ -209,7 +214,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
     rate = summary.done / summary.seconds if summary.seconds else 0.0
     extra = f", {summary.known_failed} failed before (unchanged)" if summary.known_failed else ""
     extra += f", {summary.replaced} replaced" if summary.replaced else ""
-    extra += f", {summary.removed} removed (no longer planned)" if summary.removed else ""
+    extra += f", {summary.removed} pruned (not planned)" if prune else ""
     click.echo(f"{summary.done} written, {summary.resumed} already done, {len(summary.failed)} failed{extra} "
                f"of {summary.total} in {summary.seconds:.1f} s ({rate:.2f} img/s) → {output_dir}")
     if summary.hidden:

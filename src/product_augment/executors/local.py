@@ -3,10 +3,11 @@ one model each), or in this process for one worker. A shard whose worker died is
 fresh pool, up to the context's retries."""
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -55,25 +56,33 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1):
         self.workers = max(1, int(workers))
+        self.crashed = False  # a pool worker died (it may have left a temp file behind)
 
-    def run_shards(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
-        if not shards:
+    def run_shards(self, shards: Iterable[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
+        """Results as shards finish; `shards` may be a stream (the runner plans while the first
+        shards run)."""
+        it = iter(shards)
+        head = list(itertools.islice(it, max(2, self.workers)))
+        if not head:
             return
-        if self.workers <= 1 or len(shards) == 1:
-            yield from self._in_process(shards, ctx)
+        if self.workers <= 1 or len(head) == 1:
+            yield from self._in_process(itertools.chain(head, it), ctx)
             return
-        pending, errors = list(shards), {}
+        pending: Iterable[Shard] = itertools.chain(head, it)
+        errors: dict[Shard, BaseException] = {}
+        size = min(self.workers, len(head))
         for _ in range(ctx.retries + 1):
-            if not pending:
-                break
             retry = []
-            for shard, result in self._pool(pending, ctx):
+            for shard, result in self._pool(pending, ctx, size):
                 if isinstance(result, (TransientError, BrokenProcessPool)):
+                    self.crashed = self.crashed or isinstance(result, BrokenProcessPool)
                     retry.append(shard)
                     errors[shard] = result
                 else:
                     yield shard, result
             pending = retry
+            if not retry:
+                break
         for shard in pending:
             yield shard, errors[shard]
 
@@ -99,21 +108,23 @@ class LocalExecutor:
             reset_worker()
             restore()
 
-    def _pool(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
+    def _pool(self, shards: Iterable[Shard], ctx: ShardContext, size: int) -> Iterator[tuple[Shard, Any]]:
         window = 4 * self.workers  # shards in flight: memory stays flat on huge runs
         ctx_mp = mp.get_context("spawn")
-        todo = list(reversed(shards))
-        with ProcessPoolExecutor(min(self.workers, len(shards)), mp_context=ctx_mp,
-                                 initializer=_init, initargs=(ctx, os.getpid())) as pool:
+        todo = iter(shards)
+        nxt = next(todo, None)
+        with ProcessPoolExecutor(size, mp_context=ctx_mp, initializer=_init, initargs=(ctx, os.getpid())) as pool:
             running: dict[Any, Shard] = {}
             try:
-                while todo or running:
-                    while todo and len(running) < window:
-                        s = todo.pop()
+                while nxt is not None or running:
+                    while nxt is not None and len(running) < window:
+                        s, nxt = nxt, next(todo, None)
                         try:
                             running[pool.submit(_shard, s)] = s
                         except BrokenProcessPool as e:
                             yield s, e
+                    if not running:
+                        continue
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for f in done:
                         s = running.pop(f)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..jobs import (
@@ -126,8 +126,10 @@ class RayExecutor:
             self.reaper = None
 
     # ------------------------------------------------------------------ shards
-    def run_shards(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
-        if not shards:
+    def run_shards(self, shards: Iterable[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
+        it = iter(shards)  # a stream: the driver plans while the first shards run
+        nxt = next(it, None)
+        if nxt is None:
             return
         ray = self._ray()
         res = ray.cluster_resources()
@@ -148,13 +150,12 @@ class RayExecutor:
                                                        max_restarts=2, max_task_retries=2)
             pool = [actor.remote(ctx_ref, gpu) for _ in range(n)]
         window = self.window or max(4, 2 * cpus)
-        todo = list(reversed(shards))
         running: dict[Any, Shard] = {}
         i = 0
         try:
-            while todo or running:
-                while todo and len(running) < window:
-                    s = todo.pop()
+            while nxt is not None or running:
+                while nxt is not None and len(running) < window:
+                    s, nxt = nxt, next(it, None)
                     seg = pool[i % len(pool)].segment.remote(s.sources) if pool else None
                     i += 1
                     running[task.remote(s, ctx_ref, seg)] = s
