@@ -90,8 +90,9 @@ class Photos:
 
 def real_picture(rng: np.random.Generator, photos: Photos, size: int = 320) -> tuple[np.ndarray, np.ndarray]:
     """One real photo, lightly varied as a camera or a catalogue would: a crop that keeps most of the
-    frame, a mirror flip, exposure and white balance, blur, noise, JPEG; resized (not letterboxed)
-    to ``size``² as the runtime sees photos."""
+    frame, a mirror flip, sometimes a cast shadow of the product painted onto its floor (outside
+    the mask: a shadow is never product), exposure and white balance, blur, noise, JPEG; resized
+    (not letterboxed) to ``size``² as the runtime sees photos."""
     k = int(rng.integers(len(photos.images)))
     img, m = photos.images[k].astype(np.float32), photos.masks[k]
     H, W = m.shape
@@ -101,6 +102,9 @@ def real_picture(rng: np.random.Generator, photos: Photos, size: int = 320) -> t
         img, m = img[y0:y0 + ch, x0:x0 + cw], m[y0:y0 + ch, x0:x0 + cw]
     if rng.random() < 0.5:
         img, m = img[:, ::-1], m[:, ::-1]
+    if rng.random() < 0.4:  # a cast shadow painted onto the photo's floor: never product
+        sh = _cast_shadow(rng, np.ascontiguousarray(m)) * (1 - m)
+        img = img * (1 - sh[..., None] * (1 - rng.uniform(0.0, 0.25, 3)))
     img = img * rng.uniform(0.75, 1.25) * rng.uniform(0.92, 1.08, 3) + rng.uniform(-12, 12)
     if rng.random() < 0.2:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
