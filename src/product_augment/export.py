@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from . import jobs as J
 from .annotations import build_coco, rle_to_mask, yolo_dataset_yaml, yolo_names, yolo_seg_lines, yolo_split
+from .jobs import parts as J
 from .storage import Store, UnsafePath
 
 

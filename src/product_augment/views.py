@@ -23,12 +23,9 @@ from typing import Any, BinaryIO, Self
 from .annotations import LAYER_CATEGORIES, YOLO_VAL_SHARE, rle_area, yolo_dataset_yaml
 from .classes import CLASS_NAMES, GENERIC_PRODUCT, coco_categories
 from .history import History
+from .jobs.layout import ANNOTATIONS, FLAGGED, LAYER_ANNOTATIONS, MANIFEST
 from .storage import Store, UnsafePath
 
-MANIFEST = "manifest.jsonl"
-ANNOTATIONS = "annotations.json"
-LAYER_ANNOTATIONS = "layers.json"
-FLAGGED = "flagged.txt"
 VIEWS_KEY = "views"
 VERSION = 1  # change when the views' bytes change, so a stamp of older views never matches
 
