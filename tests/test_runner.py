@@ -687,3 +687,23 @@ def test_a_symlink_inside_the_output_stops_the_run_with_one_line(tmp_path, input
     with pytest.raises(RunError, match=r"\.augment\.lock is a symlink"):
         run(classical_preset, opts(input_dir, out))
     assert list(elsewhere.iterdir()) == []
+
+
+def test_the_default_worker_count_fits_the_job():
+    from product_augment.runner import MIN_JOBS_PER_WORKER, default_workers
+
+    assert default_workers(12 * 2, cores=8) == 1  # a dozen images: one worker
+    assert default_workers(0, cores=8) == 1
+    assert default_workers(3 * MIN_JOBS_PER_WORKER, cores=8) == 3
+    assert default_workers(10_000, cores=8) == 8
+
+
+def test_dry_run_uses_the_runs_planner_with_balance(tmp_path, input_dir, classical_preset):
+    """--dry-run counts what the run makes (--balance's variants, not the preset's) and writes nothing."""
+    args = ["run", "--config", str(classical_preset), "--input", str(input_dir), "--output", str(tmp_path / "o"),
+            "--variants", "2"]
+    r = CliRunner().invoke(main, [*args, "--dry-run", "--balance", "target=12"])
+    assert r.exit_code == 0 and "4 images, 0 unsupported files → 12 outputs (1 worker)" in r.output, r.output
+    assert not (tmp_path / "o").exists()
+    r = CliRunner().invoke(main, [*args, "--balance", "target=12", "--workers", "1"])
+    assert r.exit_code == 0 and "12 written" in r.output, r.output

@@ -15,6 +15,7 @@ the plan streams into the executor; at the end the main process streams the view
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ class RunOptions:
 
     input_dir: Path | str          # a folder, one image, or an fsspec URL (s3://, gs://, memory://)
     output_dir: Path | str
-    workers: int = 1
+    workers: int | None = 1        # worker processes; None: what fits the job (`default_workers`)
     limit: int | None = None
     overwrite: bool = False
     mode: str = "resume"           # resume | incremental
@@ -52,6 +53,24 @@ class RunOptions:
     balance: Any = None            # balance.Balance: variants per input from class counts
     compact_parts: int = COMPACT_PARTS  # manifest parts waiting before they are compacted (history.py)
     prune: bool = False            # remove the outputs of earlier runs this run does not plan (never by default)
+
+
+MIN_JOBS_PER_WORKER = 48  # a worker's start (a process, its imports, its pipeline, maybe a model) pays off
+
+
+def default_workers(jobs: int, cores: int | None = None) -> int:
+    """The worker count that fits a run of `jobs` jobs: one per MIN_JOBS_PER_WORKER jobs, at most
+    the cores, at least one (a dozen images run faster on one worker than on a pool of eight)."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, min(cores, jobs // MIN_JOBS_PER_WORKER))
+
+
+def _workers(opts: RunOptions, preset: Preset, n_inputs: int) -> int | None:
+    """`opts.workers`, or the default for this many inputs × the preset's variants (before resume;
+    Ray's local instance takes every core)."""
+    if opts.workers is not None or opts.executor != "local":
+        return opts.workers
+    return default_workers(n_inputs * preset.model.variants)
 
 
 @dataclass
@@ -133,7 +152,8 @@ def plan(preset: Preset, opts: RunOptions) -> Plan:
             J.worker_pipeline(preset)
         except (ValueError, OSError) as e:
             raise RunError(f"{preset.path}: cannot build the pipeline: {e}") from None
-        executor = make_executor(opts.executor, workers=opts.workers, ray_address=opts.ray_address)
+        executor = make_executor(opts.executor, workers=_workers(opts, preset, len(relpaths)),
+                                 ray_address=opts.ray_address)
         try:
             ctx = J.ShardContext(preset, inputs, out, retries=opts.retries)
             variants, before, after = balance_variants(opts.balance, preset, relpaths, hashes, out, executor, ctx,
@@ -234,7 +254,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
     if other:
         raise RunError(f"{opts.output_dir} holds results of a different preset or options; use --overwrite "
                        f"or another --output")
-    executor = make_executor(opts.executor, workers=opts.workers, ray_address=opts.ray_address)
+    executor = make_executor(opts.executor, workers=_workers(opts, preset, len(relpaths)), ray_address=opts.ray_address)
     # workers' writes are made durable once per shard (Store.sync before the part), not file by file
     ctx = J.ShardContext(preset, inputs, Store(out.url, defer_sync=True), retries=opts.retries)
     summary = RunSummary(executor=opts.executor)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..formats import ANNOTATION_FORMATS
 
 # Subcommand groups that live in their own modules, imported only when used (keeps --help fast).
 LAZY_GROUPS = {
@@ -104,8 +105,9 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 @click.option("--variants", type=click.IntRange(1, 10_000), help="Variants per input image.")
 @click.option("--seed", type=int, help="Seed (default: the preset's).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Worker processes (default: all cores); with --executor ray and no --ray-address, "
-                   "the CPUs of the local Ray instance.")
+              help="Worker processes (default: what fits the job: one per 48 jobs (inputs × variants), "
+                   "at most the cores; one worker for a dozen images); with --executor ray and no "
+                   "--ray-address, the CPUs of the local Ray instance (default: all cores).")
 @click.option("--limit", type=click.IntRange(1), help="Process only the first N inputs.")
 @click.option("--format", "formats", default=None,
               help="Annotation formats, comma-separated: coco,yolo (default: the preset's).")
@@ -136,7 +138,7 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite, mode,
         prune, executor, ray_address, shard_size, retries, balance_spec, max_failures, progress):
     """Run a preset over a folder of product photos."""
-    from ..runner import RunError, RunOptions
+    from ..runner import RunError, RunOptions, default_workers
     from ..runner import plan as plan_run
     from ..runner import run as run_batch
 
@@ -147,9 +149,9 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         overrides["seed"] = seed
     if formats is not None:
         fmts = [f.strip() for f in formats.split(",") if f.strip()]
-        bad = [f for f in fmts if f not in ("coco", "yolo")]
+        bad = [f for f in fmts if f not in ANNOTATION_FORMATS]
         if bad or not fmts:
-            raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: formats are coco, yolo",
+            raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: formats are {', '.join(ANNOTATION_FORMATS)}",
                                      param_hint="--format")
         overrides["output.annotations"] = fmts
     preset = _load_or_exit(config, overrides)  # the one load: CLI options folded in
@@ -171,7 +173,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--balance") from None
     opts = RunOptions(input_dir=_location(input_dir), output_dir=_location(output_dir),
-                      workers=workers or os.cpu_count() or 1, limit=limit, overwrite=overwrite, mode=mode,
+                      workers=workers, limit=limit, overwrite=overwrite, mode=mode,
                       executor=executor, ray_address=ray_address, shard_size=shard_size, retries=retries,
                       balance=balance, prune=prune)
     if dry_run:
@@ -181,13 +183,20 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         for i, (name, cfg) in enumerate(preset.step_configs):
             click.echo(f"steps[{i}] {name}: {_describe(cfg)}")
         try:
-            tasks, unsupported = plan_run(preset, opts)
-        except RunError as e:
+            planned = plan_run(preset, opts)  # the run's own planner: --limit and --balance applied
+        except (RunError, ImportError, TimeoutError) as e:
             click.echo(f"input    {input_dir}: {e}")
             return
         limited = f" (--limit {limit})" if limit is not None else ""
-        click.echo(f"input    {input_dir}: {len(tasks) // m.variants} images{limited}, "
-                   f"{len(unsupported)} unsupported files → {len(tasks)} outputs")
+        n_workers = workers or default_workers(len(planned.inputs) * m.variants)
+        click.echo(f"input    {input_dir}: {len(planned.inputs)} images{limited}, "
+                   f"{len(planned.unsupported)} unsupported files → {len(planned.jobs)} outputs "
+                   f"({n_workers} worker{'s' if n_workers != 1 else ''})")
+        if planned.classes_before is not None:
+            click.echo("class        inputs  outputs")
+            for name in sorted(set(planned.classes_before) | set(planned.classes_after or {})):
+                click.echo(f"{name:<12} {planned.classes_before.get(name, 0):>6}  "
+                           f"{(planned.classes_after or {}).get(name, 0):>7}")
         return
     from tqdm import tqdm
 
@@ -248,7 +257,7 @@ def _location(value: str | Path) -> Path | str:
 
 
 @main.command("export")
-@click.argument("fmt", metavar="coco|yolo", type=click.Choice(["coco", "yolo"]))
+@click.argument("fmt", metavar="|".join(ANNOTATION_FORMATS), type=click.Choice(ANNOTATION_FORMATS))
 @click.argument("out")
 @click.option("--run", "run_dir", required=True, help="The output folder (or URL) of `augment run`.")
 def export(fmt, out, run_dir):

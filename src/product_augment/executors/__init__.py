@@ -16,10 +16,11 @@ from typing import Any
 EXECUTORS = ("local", "ray")
 
 
-def make_executor(name: str, workers: int = 1, ray_address: str | None = None, **kwargs: Any) -> Any:
+def make_executor(name: str, workers: int | None = 1, ray_address: str | None = None, **kwargs: Any) -> Any:
+    """An executor by name; `workers` None: every core (Ray's local instance)."""
     if name == "local":
         from .local import LocalExecutor
-        return LocalExecutor(workers)
+        return LocalExecutor(workers or 1)
     if name == "ray":
         from .ray import RayExecutor
         return RayExecutor(workers=workers, address=ray_address, **kwargs)
