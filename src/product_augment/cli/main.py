@@ -16,6 +16,7 @@ LAZY_GROUPS = {
     "data": ("product_augment.cli.data", "data", "Build the cutout bank and scene data sets."),
     "train": ("product_augment.cli.train", "train", "Train the project's models."),
     "eval": ("product_augment.cli.evaluate", "evaluate", "Evaluate trained models."),
+    "export": ("product_augment.cli.export", "export", "Export a run's dataset (coco, yolo) or a model (onnx, segmenter)."),
     "bench": ("product_augment.cli.bench", "bench", "Benchmarks: the U-Net base-vs-augmented study."),
 }
 
@@ -254,26 +255,6 @@ def _location(value: str | Path) -> Path | str:
     """A folder or file path, or an fsspec URL (kept as text: a Path would fold its //)."""
     value = str(value)
     return value if "://" in value else Path(value)
-
-
-@main.command("export")
-@click.argument("fmt", metavar="|".join(ANNOTATION_FORMATS), type=click.Choice(ANNOTATION_FORMATS))
-@click.argument("out")
-@click.option("--run", "run_dir", required=True, help="The output folder (or URL) of `augment run`.")
-def export(fmt, out, run_dir):
-    """Merge a run folder's manifest parts into one dataset: a COCO file (checked with pycocotools)
-    or a YOLO-seg folder with a train/val split by source photo."""
-    from ..export import ExportError, export_coco, export_yolo
-
-    try:
-        if fmt == "coco":
-            r = export_coco(run_dir, out)
-            click.echo(f"{r['images']} images, {r['annotations']} annotations → {out}")
-        else:
-            r = export_yolo(run_dir, out)
-            click.echo(f"{r['train']} train, {r['val']} val images → {out}")
-    except ExportError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @main.command("report")
