@@ -690,7 +690,7 @@ def test_a_symlink_inside_the_output_stops_the_run_with_one_line(tmp_path, input
 
 
 def test_the_default_worker_count_fits_the_job():
-    from product_augment.runner import MIN_JOBS_PER_WORKER, default_workers
+    from product_augment.executors import MIN_JOBS_PER_WORKER, default_workers
 
     assert default_workers(12 * 2, cores=8) == 1  # a dozen images: one worker
     assert default_workers(0, cores=8) == 1

@@ -1,12 +1,14 @@
-"""The output folder of a run: one run at a time (its lock), and the only places a run removes
-files: what `--overwrite` clears, the files a re-made output no longer has, and what `--prune`
-takes out of the dataset."""
+"""The output folder of a run: one run at a time (its lock), the only places a run removes files
+(what `--overwrite` clears, the files a re-made output no longer has, what `--prune` takes out of
+the dataset), and `run.json`."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from .balance import LABELS_FILE
 from .history import History, Rec
@@ -110,3 +112,15 @@ def clear_outputs(out: Store) -> None:
     for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt", LABELS_FILE,
                  FLAGGED, RUN_INFO, HISTORY_DB, HISTORY_DB + "-journal"):
         out.remove(name)
+
+
+def write_run_info(out: Store, preset: Any, inputs: Store) -> None:
+    """`run.json`: the last run's preset (its YAML) and input location, for `augment report`. Only
+    what the run's outputs depend on (the same bytes from 1 or 2 workers, resumed or not); counts
+    and times are in the manifest."""
+    import yaml
+
+    info = {"preset_path": str(preset.path), "preset_sha256": preset.sha256,
+            "preset_yaml": yaml.safe_dump(preset.raw, sort_keys=False, allow_unicode=True),
+            "input": inputs.location}
+    out.write_bytes(RUN_INFO, json.dumps(info, indent=1).encode())

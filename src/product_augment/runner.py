@@ -15,7 +15,6 @@ the plan streams into the executor; at the end the main process streams the view
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,12 +23,13 @@ from typing import Any
 
 from . import jobs as J
 from . import views as V
+from .executors import default_workers, make_executor
 from .history import COMPACT_PARTS, History, Rec
 from .io import SUPPORTED_SUFFIXES, check_writable, odd_name, remove_stale_temps
-from .jobs.layout import ANNOTATIONS, HISTORY_DB, MANIFEST, OUTPUT_DIRS, RUN_INFO
+from .jobs.layout import ANNOTATIONS, HISTORY_DB, MANIFEST, OUTPUT_DIRS
 from .labels import balance_variants
 from .presets.loader import Preset, load_preset
-from .runfolder import RunError, clear_outputs, output_lock, remove_replaced, remove_unplanned
+from .runfolder import RunError, clear_outputs, output_lock, remove_replaced, remove_unplanned, write_run_info
 from .storage import Store
 
 MODES = ("resume", "incremental")
@@ -53,16 +53,6 @@ class RunOptions:
     balance: Any = None            # balance.Balance: variants per input from class counts
     compact_parts: int = COMPACT_PARTS  # manifest parts waiting before they are compacted (history.py)
     prune: bool = False            # remove the outputs of earlier runs this run does not plan (never by default)
-
-
-MIN_JOBS_PER_WORKER = 48  # a worker's start (a process, its imports, its pipeline, maybe a model) pays off
-
-
-def default_workers(jobs: int, cores: int | None = None) -> int:
-    """The worker count that fits a run of `jobs` jobs: one per MIN_JOBS_PER_WORKER jobs, at most
-    the cores, at least one (a dozen images run faster on one worker than on a pool of eight)."""
-    cores = cores if cores is not None else (os.cpu_count() or 1)
-    return max(1, min(cores, jobs // MIN_JOBS_PER_WORKER))
 
 
 def _workers(opts: RunOptions, preset: Preset, n_inputs: int) -> int | None:
@@ -140,8 +130,6 @@ def plan(preset: Preset, opts: RunOptions) -> Plan:
     (inputs after --limit, content hashes, `--balance`'s variants from the inputs' classes, output
     names and job ids). Writes nothing: the history is only read, and classes missing from the
     labels cache are found (the segmenter runs) but not cached. Raises RunError as `run` does."""
-    from .executors import make_executor
-
     inputs, out, relpaths, unsupported = _inputs(preset, opts)
     with History.open(out, writable=False) as history:
         hashes, stats = _content_hashes(inputs, relpaths, history)
@@ -247,8 +235,6 @@ def _clean_stamp(out: Store, history: History, preset: Preset) -> str:
 def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, history: History,
                  relpaths: list[str], unsupported: list[str], t0: float, progress: Callable[[dict], None] | None,
                  on_start: Callable[[int], None] | None) -> RunSummary:
-    from .executors import make_executor
-
     run_no = history.next_run
     other = history.ok_presets() - {preset.sha256}
     if other:
@@ -367,24 +353,13 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
         missing = V.missing_outputs(history, V.FileCheck(out), verified)
         V.write_views(out, history, preset, overlay, missing)
         summary.seconds = time.perf_counter() - t0
-        _write_run_info(out, preset, opts, inputs, summary)
+        write_run_info(out, preset, inputs)
         if out.local:
             history.set_meta(CLEAN_KEY, _clean_stamp(out, history, preset))
     except OSError as e:
         raise RunError(f"cannot write the run's manifest and annotations: {e.filename or out.root}: "
                        f"{e.strerror or e}") from None
     return summary
-
-
-def _write_run_info(out: Store, preset: Preset, opts: RunOptions, inputs: Store, summary: RunSummary) -> None:
-    """Only what the run's outputs depend on (the same bytes from 1 or 2 workers, resumed or not);
-    counts and times are in the manifest."""
-    import yaml
-
-    info = {"preset_path": str(preset.path), "preset_sha256": preset.sha256,
-            "preset_yaml": yaml.safe_dump(preset.raw, sort_keys=False, allow_unicode=True),
-            "input": inputs.location}
-    out.write_bytes(RUN_INFO, json.dumps(info, indent=1).encode())
 
 
 def _count_qa(summary: RunSummary, entry: dict) -> None:

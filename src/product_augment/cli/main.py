@@ -139,7 +139,8 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite, mode,
         prune, executor, ray_address, shard_size, retries, balance_spec, max_failures, progress):
     """Run a preset over a folder of product photos."""
-    from ..runner import RunError, RunOptions, default_workers
+    from ..executors import default_workers
+    from ..runner import RunError, RunOptions
     from ..runner import plan as plan_run
     from ..runner import run as run_batch
 

@@ -11,9 +11,18 @@ shard that failed after its retries (its part is not written, so the next run do
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 EXECUTORS = ("local", "ray")
+MIN_JOBS_PER_WORKER = 48  # a worker's start (a process, its imports, its pipeline, maybe a model) pays off
+
+
+def default_workers(jobs: int, cores: int | None = None) -> int:
+    """The worker count that fits a run of `jobs` jobs: one per MIN_JOBS_PER_WORKER jobs, at most
+    the cores, at least one (a dozen images run faster on one worker than on a pool of eight)."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, min(cores, jobs // MIN_JOBS_PER_WORKER))
 
 
 def make_executor(name: str, workers: int | None = 1, ray_address: str | None = None, **kwargs: Any) -> Any:
