@@ -158,3 +158,41 @@ def test_one_matrix_moves_every_target(kind):
     (inst,) = [i for i in out.instances if not i.backdrop]
     assert np.array_equal(inst.mask, out.layers["probe"] >= 0.5) or \
         np.mean(inst.mask != (out.layers["probe"] >= 0.5)) < 0.002
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_batch_hook(case, tmp_path, monkeypatch):
+    """The optional batch hook (`prepare(images)`, docs/STEP_CONTRACT.md): a pipeline runs it once
+    for a group of images, and each image's result, after a pickle round trip (Ray ships it from a
+    segmenter actor), gives the sample the step makes alone, also for a second variant; a step
+    without a hook is not called with a result."""
+    import pickle
+
+    from product_augment.pipeline import Pipeline
+
+    ident, step_name, cfg, make = case
+    if "yolact" in ident and not WEIGHTS.exists():
+        pytest.skip("shipped weights not present")
+    if cfg.get("path") in ("MASKS", "COCO"):
+        folder, coco = _mask_sources(tmp_path)
+        cfg = {**cfg, "path": str(folder if cfg["path"] == "MASKS" else coco)}
+    step = _build(step_name, cfg)
+    hook = getattr(step, "prepare", None)
+    pipe = Pipeline([step], initial=frozenset(s for s in ("image", "alpha", "instances", "plate", "palette")
+                                              if make().has(s)))
+    if not callable(hook):
+        assert pipe.batched == () and pipe.prepare([make().image]) == [{}]
+        return
+    assert step_name == "segment"  # the steps that own a model
+    calls = []
+    monkeypatch.setattr(step, "prepare", lambda images: calls.append(len(images)) or hook(images))
+    samples = [make(), make().replace(image=np.ascontiguousarray(make().image[::-1]))]
+    prepared = pickle.loads(pickle.dumps(pipe.prepare([s.image for s in samples])))
+    assert calls == [2] and len(prepared) == 2 and pipe.batched == (step,)
+    for sample, ready in zip(samples, prepared):
+        for variant in (0, 1):
+            alone = pipe(sample, seed=3, relpath="p.png", variant=variant)
+            batched = pipe(sample, seed=3, relpath="p.png", variant=variant, prepared=ready)
+            _same(alone.replace(meta={}), batched.replace(meta={}))
+            assert alone.meta["applied"] == batched.meta["applied"]
+            assert alone.meta.get("models") == batched.meta.get("models")

@@ -68,9 +68,9 @@ def test_segment_step_gives_the_same_sample_from_a_batch(tmp_path):
     images = [read_image(REPO / "examples" / n, 384)[0] for n in PHOTOS]
     rng = np.random.default_rng(0)
     direct = [seg.apply(Sample(image=im), seg.draw(Sample(image=im), rng)) for im in images]
-    seg.preload(seg.segment_batch(images + images[:1]), seg.models_meta())  # a duplicate: segmented once
+    prepared = seg.prepare(images + images[:1])  # the batch hook; a duplicate: segmented once
     seg._predictor = None  # the batch's results are used: no model is needed (or loaded) any more
-    batched = [seg.apply(Sample(image=im), {"backend": "yolact"}) for im in images]
+    batched = [seg(Sample(image=im), rng, prepared=p) for im, p in zip(images, prepared)]
     assert seg._predictor is None
     for a, b in zip(direct, batched):
         assert np.array_equal(a.alpha, b.alpha) and a.meta["models"] == b.meta["models"]

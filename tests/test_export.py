@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from click.testing import CliRunner
 from PIL import Image
@@ -145,3 +146,21 @@ def test_yolo_datasets_load_from_any_working_directory(tmp_path, input_dir, clas
     assert CliRunner().invoke(main, ["export", "coco", "all.json", "--run", str(rel)]).exit_code == 0
     root = Path(json.loads((elsewhere / "all.json").read_text())["info"]["image_root"])
     assert root.is_absolute() and root == out.resolve()
+
+
+def test_eval_segmenter_on_photos_with_masks(tmp_path):
+    """`augment eval segmenter --photos DIR`: the top mask's IoU against a hand mask, per photo and
+    in the summary (the README's real-photo protocol); --data or --photos, one of the two."""
+    pytest.importorskip("torch")
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.open(repo / "examples" / "chair.jpg").convert("RGB").resize((256, 256)).save(tmp_path / "images" / "c.jpg")
+    Image.fromarray(np.zeros((256, 256), np.uint8)).save(tmp_path / "masks" / "c.png")  # nothing: IoU 0
+    r = CliRunner().invoke(main, ["eval", "segmenter", "--photos", str(tmp_path), "--out", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    got = json.loads((tmp_path / "r.json").read_text())
+    assert got["summary"]["n"] == 1 and got["images"][0]["stem"] == "c" and got["images"][0]["iou"] == 0.0
+    assert "yolact n=1 mean_IoU=0.0000" in r.output
+    r = CliRunner().invoke(main, ["eval", "segmenter"])
+    assert r.exit_code == 2 and "--data" in r.output and "--photos" in r.output

@@ -241,6 +241,7 @@ def test_output_bases_are_distinct_ignoring_case():
 
 def test_a_shard_decodes_its_inputs_in_bounded_groups(monkeypatch):
     """However large a shard, at most BATCH_PIXELS (or BATCH_IMAGES) of decoded input is held at once."""
+    from product_augment.jobs import worker as J  # the module whose names are patched
     jobs = [J.Job(f"p{i}__v00", f"p{i}.png", 0, "s", f"j{i}") for i in range(7)]
     shard = J.Shard(1, tuple(jobs))
     monkeypatch.setattr(J, "read_sources", lambda ctx, rels: {r: (np.zeros((100, 100, 3), np.uint8), None)

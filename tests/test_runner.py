@@ -12,7 +12,8 @@ from pycocotools.coco import COCO
 
 from product_augment.cli.main import main
 from product_augment.presets.loader import load_preset
-from product_augment.runner import LOCK_FILE, MANIFEST, RunError, RunOptions
+from product_augment.runfolder import LOCK_FILE
+from product_augment.runner import MANIFEST, RunError, RunOptions
 from product_augment.runner import run as run_preset
 
 # what the runner makes (seed, variants, formats) is the preset's: the tests fold theirs in as the
@@ -304,7 +305,7 @@ def test_default_segmenter_jpeg_same_bytes_on_1_and_2_workers(tmp_path):
     import torch
     from threadpoolctl import threadpool_limits
 
-    from product_augment.runner import THREAD_ENV
+    from product_augment.threads import THREAD_ENV
 
     inp = tmp_path / "in"
     inp.mkdir()
@@ -432,7 +433,7 @@ def test_a_pipeline_that_cannot_be_built_stops_the_run_before_any_work(tmp_path,
 def test_one_run_per_output_folder(tmp_path, input_dir, classical_preset):
     """A second run on a folder in use stops before any work and names the holder; the lock goes
     with its holder (a process that ends releases it, however it ends)."""
-    from product_augment.runner import RunError, output_lock
+    from product_augment.runfolder import RunError, output_lock
     from product_augment.storage import Store
 
     out = tmp_path / "o"
@@ -444,7 +445,7 @@ def test_one_run_per_output_folder(tmp_path, input_dir, classical_preset):
     s = run(classical_preset, opts(input_dir, out))
     assert s.done > 0 and not s.failed
     # a holder killed with SIGKILL leaves the file, not the lock
-    code = ("import sys, time; from product_augment.runner import output_lock; from product_augment.storage "
+    code = ("import sys, time; from product_augment.runfolder import output_lock; from product_augment.storage "
             "import Store\nwith output_lock(Store(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "held"
@@ -686,3 +687,23 @@ def test_a_symlink_inside_the_output_stops_the_run_with_one_line(tmp_path, input
     with pytest.raises(RunError, match=r"\.augment\.lock is a symlink"):
         run(classical_preset, opts(input_dir, out))
     assert list(elsewhere.iterdir()) == []
+
+
+def test_the_default_worker_count_fits_the_job():
+    from product_augment.executors import MIN_JOBS_PER_WORKER, default_workers
+
+    assert default_workers(12 * 2, cores=8) == 1  # a dozen images: one worker
+    assert default_workers(0, cores=8) == 1
+    assert default_workers(3 * MIN_JOBS_PER_WORKER, cores=8) == 3
+    assert default_workers(10_000, cores=8) == 8
+
+
+def test_dry_run_uses_the_runs_planner_with_balance(tmp_path, input_dir, classical_preset):
+    """--dry-run counts what the run makes (--balance's variants, not the preset's) and writes nothing."""
+    args = ["run", "--config", str(classical_preset), "--input", str(input_dir), "--output", str(tmp_path / "o"),
+            "--variants", "2"]
+    r = CliRunner().invoke(main, [*args, "--dry-run", "--balance", "target=12"])
+    assert r.exit_code == 0 and "4 images, 0 unsupported files → 12 outputs (1 worker)" in r.output, r.output
+    assert not (tmp_path / "o").exists()
+    r = CliRunner().invoke(main, [*args, "--balance", "target=12", "--workers", "1"])
+    assert r.exit_code == 0 and "12 written" in r.output, r.output

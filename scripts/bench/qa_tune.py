@@ -61,7 +61,7 @@ def measure(data_dir, stems_file, preset, json_out, mask_dir) -> None:
     from product_augment.io import read_image
     from product_augment.presets.loader import load_preset
     from product_augment.qa import Inspector, QAConfig
-    from product_augment.runner import limit_threads
+    from product_augment.threads import limit_threads
     from product_augment.sample import Sample
 
     limit_threads()

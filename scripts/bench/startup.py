@@ -28,7 +28,7 @@ def main(preset: str, input_dir: Path, images: int) -> None:
     from product_augment.cli.main import preset_path
     from product_augment.io import encode_image, list_inputs, read_image
     from product_augment.presets.loader import load_preset
-    from product_augment.runner import limit_threads
+    from product_augment.threads import limit_threads
     from product_augment.sample import Sample
     rows = [("import (package, CLI, runner, steps)", time.perf_counter() - t)]
     limit_threads()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -119,30 +120,45 @@ def yolo_seg_lines(instances, width: int, height: int) -> list[str]:
 YOLO_VAL_SHARE = 10  # percent of source images (with all their variants) in the YOLO val split
 
 
-def yolo_split(entries: list[dict], val_share: int = YOLO_VAL_SHARE) -> dict[str, list[dict]]:
-    """A real train/val split of manifest entries, by *source* (a stable hash of its path) so no
-    variant of a validation photo is trained on; entries sorted by id. A small run with no val
-    source but at least two sources moves every variant of its last source to val."""
+def yolo_is_val(source: str, val_share: int = YOLO_VAL_SHARE) -> bool:
+    """Whether a source's variants go to val: a stable hash of its path, so no variant of a
+    validation photo is trained on (the one rule of `yolo_split` and the run's streamed lists)."""
     from .pipeline import stable_hash
 
+    return stable_hash(source) % 100 < val_share
+
+
+def yolo_small_run_val(train_sources: Iterable[str]) -> str | None:
+    """A run whose hash rule put no source in val: the source whose variants go to val instead
+    (the last by name), when it has at least two; else None."""
+    sources = sorted(set(train_sources))
+    return sources[-1] if len(sources) > 1 else None
+
+
+def yolo_split(entries: list[dict], val_share: int = YOLO_VAL_SHARE) -> dict[str, list[dict]]:
+    """A real train/val split of manifest entries by *source* (`yolo_is_val`); entries sorted by id.
+    A small run with no val source moves every variant of one source to val (`yolo_small_run_val`)."""
     split: dict[str, list[dict]] = {"train": [], "val": []}
     for e in sorted(entries, key=lambda e: e["id"]):
-        split["val" if stable_hash(e["source"]) % 100 < val_share else "train"].append(e)
-    sources = sorted({e["source"] for e in split["train"]})
-    if not split["val"] and len(sources) > 1:  # small runs: still something to validate on
-        last = sources[-1]
+        split["val" if yolo_is_val(e["source"], val_share) else "train"].append(e)
+    last = None if split["val"] else yolo_small_run_val(e["source"] for e in split["train"])
+    if last is not None:  # small runs: still something to validate on
         split["val"] = [e for e in split["train"] if e["source"] == last]
         split["train"] = [e for e in split["train"] if e["source"] != last]
     return split
 
 
-def yolo_names(entries: list[dict]) -> list[str]:
-    """The 21 class names, plus `product` (index 21) only when an instance has the generic class."""
+def yolo_class_names(generic: bool) -> list[str]:
+    """The 21 class names, plus `product` (index 21) when an instance has the generic class."""
     from .classes import CLASS_NAMES
 
-    generic = any(i["class_id"] == GENERIC_PRODUCT.id for e in entries for i in e["instances"])
     assert not generic or yolo_class_index(GENERIC_PRODUCT.id) == len(CLASS_NAMES)
     return list(CLASS_NAMES) + ([GENERIC_PRODUCT.name] if generic else [])
+
+
+def yolo_names(entries: list[dict]) -> list[str]:
+    """The YOLO class names of these entries (`yolo_class_names`)."""
+    return yolo_class_names(any(i["class_id"] == GENERIC_PRODUCT.id for e in entries for i in e["instances"]))
 
 
 def yolo_dataset_yaml(names: list[str], root: str, train: str = "train.txt", val: str = "val.txt") -> bytes:

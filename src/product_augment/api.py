@@ -12,7 +12,6 @@ same bytes). Every name is listed in docs/API.md.
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +19,23 @@ from typing import Any
 
 import numpy as np
 
+from .api_inputs import (
+    GIVEN,
+    CachedSegment,
+    GivenSegment,
+    SegmentCache,
+    as_matte,
+    from_coco,
+    given_instances,
+    read_input,
+)
 from .classes import class_id, class_name
 from .io import ImageReadError, encode_image, read_image
 from .pipeline import ParamStep, Pipeline, SampleError, step_rngs
 from .presets.errors import PresetError
 from .presets.loader import Preset, preset_from_dict
 from .presets.loader import load_preset as _load_preset_file
-from .sample import Instance, Sample
+from .sample import Sample
 
 __all__ = [
     "Augmenter",
@@ -139,7 +148,7 @@ class Result:
 
     @staticmethod
     def from_sample(sample: Sample) -> Result:
-        from .jobs import jsonable
+        from .io import jsonable
 
         h, w = sample.image.shape[:2]
         insts = sample.instances
@@ -157,7 +166,6 @@ class Result:
 # ---------------------------------------------------------------------------------------------
 # the augmenter
 
-GIVEN = "given"  # the segment step's recorded backend when the caller gave the masks
 
 
 class Augmenter:
@@ -174,9 +182,9 @@ class Augmenter:
         self.preset = load_preset(preset)
         self.pipeline = pipeline if pipeline is not None else self.preset.build_pipeline()
         self._given: Pipeline | None = None
-        self._cache: _SegmentCache | None = None
+        self._cache: SegmentCache | None = None
         if cache and cache > 0:
-            self._cache = _SegmentCache(cache)
+            self._cache = SegmentCache(cache)
 
     def __repr__(self) -> str:
         return f"Augmenter({self.preset.path.name!r}, steps={[s.name for s in self.pipeline.steps]})"
@@ -193,7 +201,8 @@ class Augmenter:
                  annotations: Sequence[Mapping[str, Any]] | None = None,
                  categories: Sequence[Mapping[str, Any]] | None = None,
                  timings: dict[str, float] | None = None,
-                 observe: Callable[[str, Sample], None] | None = None) -> Result:
+                 observe: Callable[[str, Sample], None] | None = None,
+                 prepared: Mapping[int, Any] | None = None) -> Result:
         """Augment one image.
 
         image:  H×W×3 uint8 RGB (H×W×4 RGBA: its alpha is the input's matte; H×W grey), or a file
@@ -212,10 +221,13 @@ class Augmenter:
                 without them `category_id` is taken as this project's class id).
         timings / observe: a dict that receives each step's seconds; a callback
                 `observe(step_name, sample)` after each step (the runner's quality gate).
+        prepared: this image's results of `self.pipeline.prepare` (the steps' batch hooks, run for
+                a group of images at once, as the runner does for a shard): the same result.
         """
         sample, pipe = self._prepare(image, key, alpha, masks, classes, annotations, categories)
         rngs = self._rngs(seed, rng, key if key is not None else sample.meta.get("relpath", ""), variant)
-        return Result.from_sample(pipe.run(sample, rngs, timings, observe))
+        ready = prepared if pipe is self.pipeline else None  # given masks: no segmenter runs
+        return Result.from_sample(pipe.run(sample, rngs, timings, observe, ready))
 
     def replay(self, image: np.ndarray | str | os.PathLike, params: Mapping[str, Any], *,
                key: str | None = None, alpha: np.ndarray | None = None, masks: Any = None,
@@ -251,17 +263,17 @@ class Augmenter:
         return step_rngs(self.seed if seed is None else int(seed), key, int(variant), n)
 
     def _prepare(self, image, key, alpha, masks, classes, annotations, categories) -> tuple[Sample, Pipeline]:
-        rgb, own_alpha, relpath = _read(image, key, self.preset.model.input.max_side)
+        rgb, own_alpha, relpath = read_input(image, key, self.preset.model.input.max_side)
         if alpha is not None:
-            own_alpha = _as_matte(alpha, rgb.shape[:2], "alpha")
+            own_alpha = as_matte(alpha, rgb.shape[:2], "alpha")
         meta = {"relpath": relpath} if relpath is not None else {}
         sample = Sample(image=rgb, alpha=own_alpha, meta=meta)
         if annotations is not None:
             if masks is not None:
                 raise TypeError("give masks or annotations, not both")
-            masks, classes = _from_coco(annotations, categories, rgb.shape[:2])
+            masks, classes = from_coco(annotations, categories, rgb.shape[:2])
         if masks is not None:
-            given = _given_instances(masks, classes, rgb.shape[:2], self._default_class())
+            given = given_instances(masks, classes, rgb.shape[:2], self._default_class())
             sample = sample.replace(meta={**sample.meta, GIVEN: given})
             return sample, self._given_pipeline()
         if self._cache is not None:
@@ -279,14 +291,14 @@ class Augmenter:
         steps = list(self.pipeline.steps)
         i = next((k for k, s in enumerate(steps) if s.name == "segment"), None)
         if i is None:
-            steps.insert(0, _GivenSegment())
+            steps.insert(0, GivenSegment())
         else:
             steps[i] = make(steps[i])
         return Pipeline(steps)
 
     def _given_pipeline(self) -> Pipeline:
         if self._given is None:
-            self._given = self._swap_segment(lambda _s: _GivenSegment())
+            self._given = self._swap_segment(lambda _s: GivenSegment())
         if len(self._given.steps) != len(self.pipeline.steps):
             raise PresetError(self.preset.path, [("given masks need a `segment` step in the preset "
                                                  "(it is the step they replace)")])
@@ -294,152 +306,8 @@ class Augmenter:
 
     def _cached_pipeline(self) -> Pipeline:
         if self._cache.pipeline is None:
-            self._cache.pipeline = self._swap_segment(lambda s: _CachedSegment(s, self._cache))
+            self._cache.pipeline = self._swap_segment(lambda s: CachedSegment(s, self._cache))
         return self._cache.pipeline
-
-
-class _GivenSegment(ParamStep):
-    """The segment step when the caller gives the masks: the matte is their union."""
-
-    name = "segment"
-    requires = frozenset({"image"})
-    provides = frozenset({"alpha", "instances"})
-
-    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        return {"backend": GIVEN}
-
-    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
-        given = sample.meta.get(GIVEN)
-        if not given:
-            raise SampleError("no masks given (or every given mask is empty)")
-        meta = {k: v for k, v in sample.meta.items() if k != GIVEN}
-        alpha = np.max(np.stack([i.mask for i in given]), axis=0).astype(np.float32)
-        return sample.replace(alpha=alpha, instances=tuple(given), meta=meta)
-
-
-class _SegmentCache:
-    def __init__(self, size: int):
-        self.size = size
-        self.entries: OrderedDict[Any, tuple] = OrderedDict()
-        self.pipeline: Pipeline | None = None
-        self.hits = 0
-
-
-class _CachedSegment(ParamStep):
-    """The preset's segment step, with its result kept per photo (`Augmenter(cache=N)`)."""
-
-    name = "segment"
-
-    def __init__(self, inner: ParamStep, cache: _SegmentCache):
-        self.inner, self.cache = inner, cache
-        self.requires, self.provides = inner.requires, inner.provides  # type: ignore[misc]
-        self.uses = getattr(inner, "uses", frozenset())  # type: ignore[misc]
-
-    def draw(self, sample: Sample, rng: np.random.Generator) -> dict[str, Any]:
-        return self.inner.draw(sample, rng)
-
-    def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
-        import hashlib
-        import json
-
-        h = hashlib.blake2b(np.ascontiguousarray(sample.image).data, digest_size=16)
-        h.update(repr(sample.image.shape).encode())
-        if sample.alpha is not None:
-            h.update(np.ascontiguousarray(sample.alpha).data)
-        key = (h.hexdigest(), sample.meta.get("relpath"), json.dumps(params, sort_keys=True, default=str))
-        hit = self.cache.entries.get(key)
-        if hit is not None:
-            self.cache.entries.move_to_end(key)
-            self.cache.hits += 1
-            alpha, instances, meta = hit
-            return sample.replace(alpha=alpha, instances=instances, meta={**sample.meta, **meta})
-        out = self.inner.apply(sample, params)
-        added = {k: v for k, v in out.meta.items() if k not in sample.meta or sample.meta[k] is not v}
-        self.cache.entries[key] = (out.alpha, out.instances, added)
-        while len(self.cache.entries) > self.cache.size:
-            self.cache.entries.popitem(last=False)
-        return out
-
-
-# ---------------------------------------------------------------------------------------------
-# inputs
-
-def _read(image: Any, key: str | None, max_side: int) -> tuple[np.ndarray, np.ndarray | None, str | None]:
-    if isinstance(image, (str, os.PathLike)):
-        rgb, alpha = read_image(Path(image), max_side)
-        return rgb, alpha, key if key is not None else Path(image).name
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a numpy array (H×W×3 uint8 RGB) or a file path, not {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise TypeError(f"image must be uint8 (0..255), got {image.dtype}")
-    if image.ndim == 2:
-        return np.ascontiguousarray(np.repeat(image[..., None], 3, axis=2)), None, key
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ValueError(f"image must be H×W×3 (RGB) or H×W×4 (RGBA), got shape {image.shape}")
-    if image.shape[2] == 4:
-        a = image[..., 3]
-        alpha = a.astype(np.float32) / 255.0 if (a < 255).any() else None
-        return np.ascontiguousarray(image[..., :3]), alpha, key
-    return np.ascontiguousarray(image), None, key
-
-
-def _as_matte(alpha: Any, shape: tuple[int, int], what: str) -> np.ndarray:
-    a = np.asarray(alpha)
-    if a.shape != shape:
-        raise ValueError(f"{what} is {a.shape}, the image is {shape}")
-    if a.dtype == np.uint8:
-        return a.astype(np.float32) / 255.0
-    if a.dtype == np.float32 and (a.size == 0 or (a.min() >= 0 and a.max() <= 1)):
-        return a  # the reader's matte, as it is
-    return np.clip(a.astype(np.float32), 0, 1)
-
-
-def _given_instances(masks: Any, classes: Sequence[int | str] | None, shape: tuple[int, int],
-                     default: int) -> tuple[Instance, ...]:
-    arr = [np.asarray(m) for m in masks] if not isinstance(masks, np.ndarray) else \
-        list(masks[None] if masks.ndim == 2 else masks)
-    if classes is not None and len(classes) != len(arr):
-        raise ValueError(f"{len(arr)} masks but {len(classes)} classes")
-    out = []
-    for j, m in enumerate(arr):
-        if m.shape != shape:
-            raise ValueError(f"masks[{j}] is {m.shape}, the image is {shape}")
-        c = default if classes is None else classes[j]
-        cid = class_id(c) if isinstance(c, str) else int(c)
-        if not 1 <= cid <= 22:
-            raise ValueError(f"classes[{j}]: {c!r} is not a class id (1..22) or name")
-        if m.any():
-            out.append(Instance.from_mask(cid, m != 0))
-    return tuple(out)
-
-
-def _from_coco(annotations: Sequence[Mapping[str, Any]], categories: Sequence[Mapping[str, Any]] | None,
-               shape: tuple[int, int]) -> tuple[list[np.ndarray], list[int]]:
-    from .folders import CocoMasks
-
-    names = {c["id"]: c["name"] for c in categories} if categories is not None else None
-    h, w = shape
-    masks, classes = [], []
-    for j, ann in enumerate(annotations):
-        if "segmentation" not in ann:
-            raise ValueError(f"annotations[{j}] has no segmentation")
-        seg = ann["segmentation"]
-        size = seg.get("size") if isinstance(seg, Mapping) else None  # an RLE knows its size
-        m = CocoMasks.decode({"height": size[0], "width": size[1]} if size else {"height": h, "width": w}, ann)
-        if m.shape != shape:  # the image was downscaled on read (input.max_side)
-            from .steps.segment import _fit
-
-            m = _fit(m, h, w, Path(f"annotations[{j}]"), label=True)
-        masks.append(m)
-        cat = ann.get("category_id")
-        if names is not None:
-            try:
-                classes.append(class_id(names.get(cat, "product")))
-            except ValueError:
-                classes.append(class_id("product"))
-        else:
-            classes.append(int(cat) if cat is not None else class_id("product"))
-    return masks, classes
 
 
 # ---------------------------------------------------------------------------------------------

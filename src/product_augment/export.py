@@ -19,8 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from . import jobs as J
-from .annotations import build_coco, rle_to_mask, yolo_dataset_yaml, yolo_names, yolo_seg_lines, yolo_split
+from .annotations import (
+    build_coco,
+    coco_index,
+    rle_to_mask,
+    yolo_dataset_yaml,
+    yolo_names,
+    yolo_seg_lines,
+    yolo_split,
+)
+from .jobs import parts as J
 from .storage import Store, UnsafePath
 
 
@@ -59,11 +67,8 @@ def dataset_entries(run_dir: Store) -> list[dict]:
 def check_coco(coco: dict) -> None:
     """pycocotools reads the file and every annotation decodes to its area, inside its image."""
     from pycocotools import mask as mask_utils
-    from pycocotools.coco import COCO
 
-    api = COCO()
-    api.dataset = json.loads(json.dumps(coco))
-    api.createIndex()
+    api = coco_index(json.loads(json.dumps(coco)))  # indexed without pycocotools' "creating index..."
     for ann in api.loadAnns(api.getAnnIds()):
         img = api.imgs[ann["image_id"]]
         rle = api.annToRLE(ann)

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Self
 
-from . import jobs as J
+from .jobs import parts as J
 from .storage import Store
 
 DB = J.HISTORY_DB

@@ -7,6 +7,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -360,4 +361,16 @@ def remove_stale_temps(root: Path) -> int:
     return n
 
 
-# ---------------------------------------------------------------------------------------------
+def jsonable(x: Any) -> Any:
+    """`x` with numpy scalars and arrays, tuples and paths as JSON's own types (dict keys as text)."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    return x

@@ -18,6 +18,10 @@ class Step(Protocol):
     provides: ClassVar[frozenset[str]]
     # optional: what the step reads when an earlier step provides it (see check_order)
     # uses: ClassVar[frozenset[str]]
+    # optional batch hook (see Pipeline.prepare): `prepare(images) -> list` makes, in one call for
+    # a group of images (one model call), one picklable result per image; the pipeline then calls
+    # `step(sample, rng, prepared=result)`, which must give the sample `step(sample, rng)` gives
+    # def prepare(self, images: Sequence[np.ndarray]) -> list[Any]: ...
 
     def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample: ...
 
@@ -42,9 +46,15 @@ class ParamStep:
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
         raise NotImplementedError
 
-    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+    def apply_prepared(self, sample: Sample, params: Mapping[str, Any], prepared: Any) -> Sample:
+        """`apply` with what the step's batch hook (`prepare`) made for this image: the same
+        sample, without the per-image work the hook did for a whole group. Without a hook: `apply`."""
+        return self.apply(sample, params)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator, prepared: Any = None) -> Sample:
         params = self.draw(sample, rng)
-        return record_applied(self.apply(sample, params), self.name, params)
+        out = self.apply(sample, params) if prepared is None else self.apply_prepared(sample, params, prepared)
+        return record_applied(out, self.name, params)
 
 
 def record_applied(sample: Sample, name: str, params: Mapping[str, Any]) -> Sample:
@@ -75,24 +85,50 @@ class Pipeline:
         self.steps = tuple(steps)
         check_order(self.steps, initial)
 
+    @property
+    def batched(self) -> tuple[Step, ...]:
+        """The steps with a batch hook (`prepare`)."""
+        return tuple(s for s in self.steps if callable(getattr(s, "prepare", None)))
+
+    def prepare(self, images: Sequence[np.ndarray]) -> list[dict[int, Any]]:
+        """Every batch hook run once on a group of images (a shard's, in one model call): for each
+        image, what each hooked step made for it, by step index. Pass an image's to `run` or
+        `__call__` (`prepared=`) for each of its variants: the same samples as without it. The
+        results pickle, so they may be made in another process (Ray's segmenter actors)."""
+        out: list[dict[int, Any]] = [{} for _ in images]
+        for i, step in enumerate(self.steps):
+            hook = getattr(step, "prepare", None)
+            if not callable(hook):
+                continue
+            results = hook(list(images))
+            if len(results) != len(out):
+                raise ValueError(f"{step.name}.prepare made {len(results)} results for {len(out)} images")
+            for d, r in zip(out, results):
+                d[i] = r
+        return out
+
     def __call__(self, sample: Sample, seed: int, relpath: str, variant: int = 0,
                  timings: dict[str, float] | None = None,
-                 observe: Callable[[str, Sample], None] | None = None) -> Sample:
+                 observe: Callable[[str, Sample], None] | None = None,
+                 prepared: Mapping[int, Any] | None = None) -> Sample:
         """Run every step with its own generator; `timings`, when given, receives each step's
         wall-clock seconds (where the time goes; never part of the result); `observe(name, sample)`
-        sees the sample after each step (the quality gate's measurements; it must not change it)."""
-        return self.run(sample, step_rngs(seed, relpath, variant, len(self.steps)), timings, observe)
+        sees the sample after each step (the quality gate's measurements; it must not change it);
+        `prepared`: this image's results of `prepare`."""
+        return self.run(sample, step_rngs(seed, relpath, variant, len(self.steps)), timings, observe, prepared)
 
     def run(self, sample: Sample, rngs: Sequence[np.random.Generator],
             timings: dict[str, float] | None = None,
-            observe: Callable[[str, Sample], None] | None = None) -> Sample:
+            observe: Callable[[str, Sample], None] | None = None,
+            prepared: Mapping[int, Any] | None = None) -> Sample:
         """Run every step with the given generators, one per step (`__call__` makes them from the
         seed; `api.Augmenter` also from a caller's generator)."""
         if len(rngs) != len(self.steps):
             raise ValueError(f"{len(rngs)} generators for {len(self.steps)} steps")
-        for step, rng in zip(self.steps, rngs):
+        for i, (step, rng) in enumerate(zip(self.steps, rngs)):
             t0 = time.perf_counter()
-            sample = step(sample, rng)
+            ready = prepared.get(i) if prepared else None
+            sample = step(sample, rng) if ready is None else step(sample, rng, prepared=ready)
             if timings is not None:
                 timings[step.name] = round(time.perf_counter() - t0, 4)
             if observe is not None:

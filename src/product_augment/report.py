@@ -31,8 +31,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import jobs as J
 from .classes import class_name
+from .jobs import parts as J
 from .qa import verdict
 from .storage import Store
 

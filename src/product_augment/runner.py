@@ -14,33 +14,25 @@ the plan streams into the executor; at the end the main process streams the view
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import jobs as J
 from . import views as V
+from .executors import default_workers, make_executor
 from .history import COMPACT_PARTS, History, Rec
 from .io import SUPPORTED_SUFFIXES, check_writable, odd_name, remove_stale_temps
+from .jobs.layout import ANNOTATIONS, HISTORY_DB, MANIFEST, OUTPUT_DIRS
+from .labels import balance_variants
 from .presets.loader import Preset, load_preset
-from .storage import Store, UnsafePath
+from .runfolder import RunError, clear_outputs, output_lock, remove_replaced, remove_unplanned, write_run_info
+from .storage import Store
 
-MANIFEST = J.MANIFEST
-ANNOTATIONS = "annotations.json"
-LAYER_ANNOTATIONS = "layers.json"
-OUTPUT_DIRS = ("images", "masks", "layers", "labels", J.PARTS, J.REJECTED)
-FLAGGED = "flagged.txt"  # the dataset's images the quality gate flagged, one per line, with the reasons
 MODES = ("resume", "incremental")
-
-
-class RunError(Exception):
-    """A run that cannot start (bad input folder, output folder of another preset, ...)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +42,7 @@ class RunOptions:
 
     input_dir: Path | str          # a folder, one image, or an fsspec URL (s3://, gs://, memory://)
     output_dir: Path | str
-    workers: int = 1
+    workers: int | None = 1        # worker processes; None: what fits the job (`default_workers`)
     limit: int | None = None
     overwrite: bool = False
     mode: str = "resume"           # resume | incremental
@@ -61,6 +53,14 @@ class RunOptions:
     balance: Any = None            # balance.Balance: variants per input from class counts
     compact_parts: int = COMPACT_PARTS  # manifest parts waiting before they are compacted (history.py)
     prune: bool = False            # remove the outputs of earlier runs this run does not plan (never by default)
+
+
+def _workers(opts: RunOptions, preset: Preset, n_inputs: int) -> int | None:
+    """`opts.workers`, or the default for this many inputs × the preset's variants (before resume;
+    Ray's local instance takes every core)."""
+    if opts.workers is not None or opts.executor != "local":
+        return opts.workers
+    return default_workers(n_inputs * preset.model.variants)
 
 
 @dataclass
@@ -84,101 +84,6 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return not self.failed
-
-
-@dataclass(frozen=True)
-class Task:
-    item_id: str      # output base name: "<relpath without suffix>__v<variant>"
-    relpath: str
-    variant: int
-
-
-def plan_tasks(relpaths: list[str], variants: int) -> list[Task]:
-    """Deterministic output names; inputs differing only by suffix keep it in their name."""
-    bases = J.output_bases(relpaths)
-    return [Task(f"{bases[rel]}__v{v:02d}", rel, v) for rel in relpaths for v in range(variants)]
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# ---------------------------------------------------------------- manifest
-
-def read_manifest(path: Path) -> list[dict]:
-    """Entries of a manifest; a torn last line (killed mid-write) is dropped from the file."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        with open(path, "r+b") as f:
-            f.truncate(cut)
-        data = data[:cut]
-    return J.parse_lines(data)
-
-
-def append_manifest(path: Path, entry: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry, separators=(",", ":")) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def latest_entries(entries: list[dict]) -> dict[str, dict]:
-    latest: dict[str, dict] = {}
-    for e in entries:
-        latest[e["id"]] = e
-    return latest
-
-
-# ---------------------------------------------------------------- worker side
-
-# variables read by numeric libraries when they load (torch reads OMP_NUM_THREADS when the
-# segmenter first imports it, on the first image)
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def limit_threads() -> Callable[[], None]:
-    """Run every numeric library of this process on one thread; returns a function that undoes it.
-
-    Each worker is one process with one thread, whatever the worker count: a worker that ran
-    multi-threaded would give other bytes (torch's convolutions and BLAS sum in an order that
-    depends on the thread count), so `--workers 1` applies the same limits in the main process
-    as every pool worker does. Libraries already loaded are limited now (cv2, torch, BLAS/OpenMP
-    through threadpoolctl); libraries loaded later see the environment variables.
-    """
-    import sys
-
-    import cv2
-    from threadpoolctl import threadpool_limits
-
-    env = {k: os.environ.get(k) for k in THREAD_ENV}
-    os.environ.update(dict.fromkeys(THREAD_ENV, "1"))
-    cv2_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    torch = sys.modules.get("torch")
-    torch_threads = torch.get_num_threads() if torch is not None else None
-    if torch is not None:
-        torch.set_num_threads(1)
-    pools = threadpool_limits(1)
-
-    def restore() -> None:
-        pools.restore_original_limits()
-        if torch is not None and torch_threads is not None:
-            torch.set_num_threads(torch_threads)
-        cv2.setNumThreads(cv2_threads)
-        for k, v in env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-    return restore
 
 
 # ---------------------------------------------------------------- main side
@@ -208,11 +113,42 @@ def _inputs(preset: Preset, opts: RunOptions, hidden: list[str] | None = None
     return inputs, out, relpaths, unsupported
 
 
-def plan(preset: Preset, opts: RunOptions) -> tuple[list[Task], list[str]]:
-    """The tasks (input × variant, the preset's variant count) of a run and the unsupported files,
-    after --limit; reads no image. Raises RunError as `run` does before any work."""
-    _, _, relpaths, unsupported = _inputs(preset, opts)
-    return plan_tasks(relpaths, preset.model.variants), unsupported
+@dataclass(frozen=True)
+class Plan:
+    """What a run would make, before resume: every job (input × variant, `--balance`'s variants
+    applied) and the unsupported files."""
+
+    inputs: list[str]
+    jobs: list[J.Job]
+    unsupported: list[str]
+    classes_before: dict[str, int] | None = None   # balancing: input images per class
+    classes_after: dict[str, int] | None = None    # balancing: output images per class
+
+
+def plan(preset: Preset, opts: RunOptions) -> Plan:
+    """The plan of a run (`--dry-run`): the jobs `run` would start from, made by the same steps
+    (inputs after --limit, content hashes, `--balance`'s variants from the inputs' classes, output
+    names and job ids). Writes nothing: the history is only read, and classes missing from the
+    labels cache are found (the segmenter runs) but not cached. Raises RunError as `run` does."""
+    inputs, out, relpaths, unsupported = _inputs(preset, opts)
+    with History.open(out, writable=False) as history:
+        hashes, stats = _content_hashes(inputs, relpaths, history)
+    variants: dict[str, int] | int = preset.model.variants
+    before = after = None
+    if opts.balance is not None:
+        try:
+            J.worker_pipeline(preset)
+        except (ValueError, OSError) as e:
+            raise RunError(f"{preset.path}: cannot build the pipeline: {e}") from None
+        executor = make_executor(opts.executor, workers=_workers(opts, preset, len(relpaths)),
+                                 ray_address=opts.ray_address)
+        try:
+            ctx = J.ShardContext(preset, inputs, out, retries=opts.retries)
+            variants, before, after = balance_variants(opts.balance, preset, relpaths, hashes, out, executor, ctx,
+                                                       cache=False)
+        finally:
+            executor.close()
+    return Plan(relpaths, J.make_jobs(relpaths, variants, hashes, preset.sha256, stats), unsupported, before, after)
 
 
 def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict], None] | None = None,
@@ -258,49 +194,12 @@ def run(preset: Preset | Path | str, opts: RunOptions, progress: Callable[[dict]
     return summary
 
 
-LOCK_FILE = ".augment.lock"
-
-
-@contextmanager
-def output_lock(out: Store) -> Iterator[None]:
-    """One run at a time per output folder: an exclusive `flock` on `<output>/.augment.lock`, held
-    for the whole run. The kernel releases it when the process ends, however it ends (kill -9
-    included), so a stale lock never blocks the next run. The file names its holder (pid, host,
-    start time) for the message a second run gets. Remote (fsspec) outputs are not locked."""
-    if not out.local:
-        yield
-        return
-    import fcntl
-    import socket
-
-    path = out.root / LOCK_FILE
-    if path.is_symlink():
-        raise RunError(f"{path} is a symlink: the run writes only inside --output; remove the link")
-    try:  # O_NOFOLLOW: a link made after the check is refused too
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    except OSError as e:
-        raise RunError(f"{path}: cannot open the run lock: {e.strerror or e}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
-            raise RunError(f"{out.root} is in use by another augment run ({holder}); wait for it to end "
-                           f"or choose another --output") from None
-        os.ftruncate(fd, 0)
-        started = time.strftime("%Y-%m-%dT%H:%M:%S")
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, relpaths: list[str],
                 unsupported: list[str], t0: float, progress: Callable[[dict], None] | None,
                 on_start: Callable[[int], None] | None) -> RunSummary:
     """`run` once the output folder is locked."""
     if out.local:
-        for name in (*OUTPUT_DIRS, J.PARTS, MANIFEST, ANNOTATIONS, J.HISTORY_DB):
+        for name in (*OUTPUT_DIRS, J.PARTS, MANIFEST, ANNOTATIONS, HISTORY_DB):
             if (out.root / name).is_symlink():
                 raise RunError(f"{out.root / name} is a symlink: the run writes only inside --output; "
                                f"remove the link or choose another --output")
@@ -312,7 +211,7 @@ def _run_locked(preset: Preset, opts: RunOptions, inputs: Store, out: Store, rel
                 raise RunError(f"{folder}: cannot write in the output folder: {e.strerror or e}") from None
 
     if opts.overwrite:
-        _clear_outputs(out)
+        clear_outputs(out)
     J.migrate_legacy(out)
     with History.open(out, writable=True, compact_parts=opts.compact_parts) as history:
         if out.local:
@@ -336,14 +235,12 @@ def _clean_stamp(out: Store, history: History, preset: Preset) -> str:
 def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, history: History,
                  relpaths: list[str], unsupported: list[str], t0: float, progress: Callable[[dict], None] | None,
                  on_start: Callable[[int], None] | None) -> RunSummary:
-    from .executors import make_executor
-
     run_no = history.next_run
     other = history.ok_presets() - {preset.sha256}
     if other:
         raise RunError(f"{opts.output_dir} holds results of a different preset or options; use --overwrite "
                        f"or another --output")
-    executor = make_executor(opts.executor, workers=opts.workers, ray_address=opts.ray_address)
+    executor = make_executor(opts.executor, workers=_workers(opts, preset, len(relpaths)), ray_address=opts.ray_address)
     # workers' writes are made durable once per shard (Store.sync before the part), not file by file
     ctx = J.ShardContext(preset, inputs, Store(out.url, defer_sync=True), retries=opts.retries)
     summary = RunSummary(executor=opts.executor)
@@ -357,7 +254,8 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
         known: tuple[dict, dict] | None = None
         if opts.balance is not None:  # the allocation needs every input's class first
             known = _content_hashes(inputs, relpaths, history)
-            variants = _balance(opts.balance, preset, relpaths, known[0], out, executor, ctx, summary)
+            variants, summary.classes_before, summary.classes_after = balance_variants(
+                opts.balance, preset, relpaths, known[0], out, executor, ctx)
         bases = J.output_bases(relpaths)
 
         def todo() -> Iterator[J.Job]:
@@ -419,7 +317,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
                            "preset_sha256": preset.sha256, "status": "failed", "error": reason}
                           for j in shard.jobs]
             # the files an earlier entry of a re-made output had and the new one has not
-            summary.replaced += _remove_replaced(out, history.get_many(e["id"] for e in result), result)
+            summary.replaced += remove_replaced(out, history.get_many(e["id"] for e in result), result)
             if written:
                 history.add_part(shard.part.rsplit("/", 1)[1], result)
             else:
@@ -448,34 +346,20 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
 
     try:
         if opts.prune:  # asked for: the folder becomes this run's plan
-            summary.removed = _remove_unplanned(out, history, planned | set(unsupported), run_no)
+            summary.removed = remove_unplanned(out, history, planned | set(unsupported), run_no)
         # one rule (docs/RELIABILITY.md): manifest.jsonl, annotations.json, layers.json, the YOLO
         # lists and `augment export` all describe the latest entry of every output name whose files
         # are on disk; no run removes an output it did not just replace (unless --prune)
         missing = V.missing_outputs(history, V.FileCheck(out), verified)
         V.write_views(out, history, preset, overlay, missing)
         summary.seconds = time.perf_counter() - t0
-        _write_run_info(out, preset, opts, inputs, summary)
+        write_run_info(out, preset, inputs)
         if out.local:
             history.set_meta(CLEAN_KEY, _clean_stamp(out, history, preset))
     except OSError as e:
         raise RunError(f"cannot write the run's manifest and annotations: {e.filename or out.root}: "
                        f"{e.strerror or e}") from None
     return summary
-
-
-RUN_INFO = "run.json"  # the last run's preset (its YAML) and input location, for `augment report`
-
-
-def _write_run_info(out: Store, preset: Preset, opts: RunOptions, inputs: Store, summary: RunSummary) -> None:
-    """Only what the run's outputs depend on (the same bytes from 1 or 2 workers, resumed or not);
-    counts and times are in the manifest."""
-    import yaml
-
-    info = {"preset_path": str(preset.path), "preset_sha256": preset.sha256,
-            "preset_yaml": yaml.safe_dump(preset.raw, sort_keys=False, allow_unicode=True),
-            "input": inputs.location}
-    out.write_bytes(RUN_INFO, json.dumps(info, indent=1).encode())
 
 
 def _count_qa(summary: RunSummary, entry: dict) -> None:
@@ -506,72 +390,3 @@ def _content_hashes(inputs: Store, relpaths: list[str], history: History) -> tup
     return hashes, stats
 
 
-def _balance(spec: Any, preset: Preset, relpaths: list[str], hashes: dict, out: Store, executor: Any,
-             ctx: J.ShardContext, summary: RunSummary) -> dict[str, int]:
-    """Variants per input from the inputs' classes (cached by content hash in balance-labels.json)."""
-    from . import balance as B
-
-    key = B.labels_key(preset)
-    cache: dict[str, Any] = json.loads(out.read_bytes(B.LABELS_FILE)) if out.exists(B.LABELS_FILE) else {}
-    missing = [r for r in relpaths if f"{key}:{hashes[r]}" not in cache]
-    chunks = [missing[i:i + 16] for i in range(0, len(missing), 16)]
-    for got in executor.map(J.label_sources, chunks, ctx):
-        for rel, cid in got.items():
-            cache[f"{key}:{hashes[rel]}"] = cid
-    if missing:
-        out.write_bytes(B.LABELS_FILE, json.dumps(cache, sort_keys=True).encode())
-    labels = {r: cache[f"{key}:{hashes[r]}"] for r in relpaths}
-    variants = B.allocate(labels, spec, preset.model.variants)
-    summary.classes_before = B.counts(labels, 1)
-    summary.classes_after = B.counts(labels, variants)
-    return variants
-
-
-def _remove_replaced(out: Store, before: dict[str, Rec], entries: list[dict]) -> int:
-    """Files an earlier entry of a re-made output had and the new one has not (a changed input
-    with fewer instances); returns how many outputs were replaced."""
-    n = 0
-    for new in entries:
-        old = before.get(new["id"])
-        if old is None or old.status != "ok" or old.job == J.entry_job_id(new):
-            continue
-        n += 1
-        keep = set(J.output_files(new)) if new.get("status") == "ok" else set()
-        for rel in set(old.files) - keep:
-            try:
-                out.remove(rel)
-            except UnsafePath:  # a tampered part names a path outside the run: never followed
-                continue
-    return n
-
-
-def _remove_unplanned(out: Store, history: History, planned: set[str], run_no: int) -> int:
-    """--prune: the folder becomes this run's plan. Outputs of earlier runs the plan does not have
-    (another batch, an input gone from the input folder, a lower --balance target) lose their
-    files, then a removal entry in `parts/rNNNNN-removed.jsonl` takes them out of the history
-    (files first: a run killed in between removes them again). Returns how many."""
-    gone = [k for k in history.names() if k not in planned]
-    for k in range(0, len(gone), 2000):
-        for rec in history.get_many(gone[k:k + 2000]).values():
-            for rel in rec.files:
-                try:
-                    out.remove(rel)
-                except UnsafePath:  # a tampered part names a path outside the run: never followed
-                    continue
-    if gone:
-        name = f"r{run_no:05d}-{J.REMOVED}.jsonl"
-        removed = [{"id": k, "status": J.REMOVED, "reason": "pruned: not in the plan of the run"} for k in gone]
-        out.write_bytes(f"{J.PARTS}/{name}", J.to_lines(removed))
-        history.add_part(name, removed)
-    return len(gone)
-
-
-def _clear_outputs(out: Store) -> None:
-    """Remove what an earlier run wrote (only our own files and folders)."""
-    from .balance import LABELS_FILE
-
-    for name in OUTPUT_DIRS:
-        out.remove_tree(name)
-    for name in (MANIFEST, ANNOTATIONS, LAYER_ANNOTATIONS, "dataset.yaml", "train.txt", "val.txt", LABELS_FILE,
-                 FLAGGED, RUN_INFO, J.HISTORY_DB, J.HISTORY_DB + "-journal"):
-        out.remove(name)

@@ -20,15 +20,19 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, BinaryIO, Self
 
-from .annotations import LAYER_CATEGORIES, YOLO_VAL_SHARE, rle_area, yolo_dataset_yaml
-from .classes import CLASS_NAMES, GENERIC_PRODUCT, coco_categories
+from .annotations import (
+    LAYER_CATEGORIES,
+    rle_area,
+    yolo_class_names,
+    yolo_dataset_yaml,
+    yolo_is_val,
+    yolo_small_run_val,
+)
+from .classes import GENERIC_PRODUCT, coco_categories
 from .history import History
+from .jobs.layout import ANNOTATIONS, FLAGGED, LAYER_ANNOTATIONS, MANIFEST
 from .storage import Store, UnsafePath
 
-MANIFEST = "manifest.jsonl"
-ANNOTATIONS = "annotations.json"
-LAYER_ANNOTATIONS = "layers.json"
-FLAGGED = "flagged.txt"
 VIEWS_KEY = "views"
 VERSION = 1  # change when the views' bytes change, so a stamp of older views never matches
 
@@ -226,11 +230,10 @@ class _Coco:
 
 class _Writer:
     def __init__(self, sinks: _Sinks, formats: list[str], layers: list[str], location: str):
-        from .pipeline import stable_hash
         from .qa import in_dataset, verdict
 
         self.sinks, self.formats, self.layers, self.location = sinks, formats, layers, location
-        self.in_dataset, self.verdict, self.stable_hash = in_dataset, verdict, stable_hash
+        self.in_dataset, self.verdict = in_dataset, verdict
         self.products = _Coco(sinks, "coco", lambda e: [(i["class_id"], i["rle"], i["box"], i.get("score", 1.0))
                                                          for i in e["instances"]])
         self.layer_coco = _Coco(sinks, "layers", lambda e: [
@@ -256,7 +259,7 @@ class _Writer:
         if "yolo" in self.formats:
             self.generic = self.generic or any(i["class_id"] == GENERIC_PRODUCT.id for i in e["instances"])
             row = f"./{e['outputs']['image']}\n"
-            if self.stable_hash(e["source"]) % 100 < YOLO_VAL_SHARE:  # annotations.yolo_split's rule
+            if yolo_is_val(e["source"]):  # annotations.yolo_split's rule
                 self.val_seen, self.train_rows = True, None
                 self.sinks.get("val").write(row.encode())
             else:
@@ -279,13 +282,11 @@ class _Writer:
                                                             if name in self.layers])
         if "yolo" in self.formats:
             rows = self.train_rows
-            if not self.val_seen and rows and len({src for src, _ in rows}) > 1:
-                # annotations.yolo_split's rule for small runs: the last source's variants to val
-                last = max(src for src, _ in rows)
+            last = yolo_small_run_val(src for src, _ in rows) if not self.val_seen and rows else None
+            if last is not None:  # annotations.yolo_split's rule for small runs
                 s.publish("train.txt", ["".join(r for src, r in rows if src != last).encode()])
                 s.publish("val.txt", ["".join(r for src, r in rows if src == last).encode()])
             else:
                 s.publish("train.txt", ["train"])
                 s.publish("val.txt", ["val"])
-            names = list(CLASS_NAMES) + ([GENERIC_PRODUCT.name] if self.generic else [])
-            s.publish("dataset.yaml", [yolo_dataset_yaml(names, self.location)])
+            s.publish("dataset.yaml", [yolo_dataset_yaml(yolo_class_names(self.generic), self.location)])

@@ -29,11 +29,8 @@ import numpy as np
 from .data import ArraySet, detect_format, load_set
 from .metrics import converge_epoch, mean_std
 from .profiles import BenchConfig, Profile
+from .report import PAPER, write_outputs
 
-PAPER = {  # the paper's U-Net study: 1,500 base product images, base → base + augmented
-    "pixel_accuracy": (0.85, 0.92), "iou": (0.72, 0.85), "map": (0.78, 0.89),
-    "converge_epoch": (150, 120), "train_hours": (4.0, 5.0),
-}
 TEST_METRICS = ("pixel_accuracy", "iou_image", "iou_set", "ap", "ap50")
 
 
@@ -85,7 +82,6 @@ def run_bench(cfg: BenchConfig, profile: str | None = None, seeds: int | None = 
     import torch
 
     from .augment import copy_paste, make_augmented
-    from .report import write_outputs
     from .train import TrainSpec, resolve_device
 
     say = log or (lambda _m: None)

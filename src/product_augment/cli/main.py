@@ -9,12 +9,14 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..formats import ANNOTATION_FORMATS
 
 # Subcommand groups that live in their own modules, imported only when used (keeps --help fast).
 LAZY_GROUPS = {
     "data": ("product_augment.cli.data", "data", "Build the cutout bank and scene data sets."),
     "train": ("product_augment.cli.train", "train", "Train the project's models."),
     "eval": ("product_augment.cli.evaluate", "evaluate", "Evaluate trained models."),
+    "export": ("product_augment.cli.export", "export", "Export a run's dataset (coco, yolo) or a model (onnx, segmenter)."),
     "bench": ("product_augment.cli.bench", "bench", "Benchmarks: the U-Net base-vs-augmented study."),
 }
 
@@ -104,8 +106,9 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 @click.option("--variants", type=click.IntRange(1, 10_000), help="Variants per input image.")
 @click.option("--seed", type=int, help="Seed (default: the preset's).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Worker processes (default: all cores); with --executor ray and no --ray-address, "
-                   "the CPUs of the local Ray instance.")
+              help="Worker processes (default: what fits the job: one per 48 jobs (inputs × variants), "
+                   "at most the cores; one worker for a dozen images); with --executor ray and no "
+                   "--ray-address, the CPUs of the local Ray instance (default: all cores).")
 @click.option("--limit", type=click.IntRange(1), help="Process only the first N inputs.")
 @click.option("--format", "formats", default=None,
               help="Annotation formats, comma-separated: coco,yolo (default: the preset's).")
@@ -136,6 +139,7 @@ def _load_or_exit(path: Path, overrides: dict | None = None):
 def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, dry_run, overwrite, mode,
         prune, executor, ray_address, shard_size, retries, balance_spec, max_failures, progress):
     """Run a preset over a folder of product photos."""
+    from ..executors import default_workers
     from ..runner import RunError, RunOptions
     from ..runner import plan as plan_run
     from ..runner import run as run_batch
@@ -147,9 +151,9 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         overrides["seed"] = seed
     if formats is not None:
         fmts = [f.strip() for f in formats.split(",") if f.strip()]
-        bad = [f for f in fmts if f not in ("coco", "yolo")]
+        bad = [f for f in fmts if f not in ANNOTATION_FORMATS]
         if bad or not fmts:
-            raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: formats are coco, yolo",
+            raise click.BadParameter(f"{', '.join(bad) or 'nothing'}: formats are {', '.join(ANNOTATION_FORMATS)}",
                                      param_hint="--format")
         overrides["output.annotations"] = fmts
     preset = _load_or_exit(config, overrides)  # the one load: CLI options folded in
@@ -171,7 +175,7 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--balance") from None
     opts = RunOptions(input_dir=_location(input_dir), output_dir=_location(output_dir),
-                      workers=workers or os.cpu_count() or 1, limit=limit, overwrite=overwrite, mode=mode,
+                      workers=workers, limit=limit, overwrite=overwrite, mode=mode,
                       executor=executor, ray_address=ray_address, shard_size=shard_size, retries=retries,
                       balance=balance, prune=prune)
     if dry_run:
@@ -181,13 +185,20 @@ def run(config, input_dir, output_dir, variants, seed, workers, limit, formats, 
         for i, (name, cfg) in enumerate(preset.step_configs):
             click.echo(f"steps[{i}] {name}: {_describe(cfg)}")
         try:
-            tasks, unsupported = plan_run(preset, opts)
-        except RunError as e:
+            planned = plan_run(preset, opts)  # the run's own planner: --limit and --balance applied
+        except (RunError, ImportError, TimeoutError) as e:
             click.echo(f"input    {input_dir}: {e}")
             return
         limited = f" (--limit {limit})" if limit is not None else ""
-        click.echo(f"input    {input_dir}: {len(tasks) // m.variants} images{limited}, "
-                   f"{len(unsupported)} unsupported files → {len(tasks)} outputs")
+        n_workers = workers or default_workers(len(planned.inputs) * m.variants)
+        click.echo(f"input    {input_dir}: {len(planned.inputs)} images{limited}, "
+                   f"{len(planned.unsupported)} unsupported files → {len(planned.jobs)} outputs "
+                   f"({n_workers} worker{'s' if n_workers != 1 else ''})")
+        if planned.classes_before is not None:
+            click.echo("class        inputs  outputs")
+            for name in sorted(set(planned.classes_before) | set(planned.classes_after or {})):
+                click.echo(f"{name:<12} {planned.classes_before.get(name, 0):>6}  "
+                           f"{(planned.classes_after or {}).get(name, 0):>7}")
         return
     from tqdm import tqdm
 
@@ -245,26 +256,6 @@ def _location(value: str | Path) -> Path | str:
     """A folder or file path, or an fsspec URL (kept as text: a Path would fold its //)."""
     value = str(value)
     return value if "://" in value else Path(value)
-
-
-@main.command("export")
-@click.argument("fmt", metavar="coco|yolo", type=click.Choice(["coco", "yolo"]))
-@click.argument("out")
-@click.option("--run", "run_dir", required=True, help="The output folder (or URL) of `augment run`.")
-def export(fmt, out, run_dir):
-    """Merge a run folder's manifest parts into one dataset: a COCO file (checked with pycocotools)
-    or a YOLO-seg folder with a train/val split by source photo."""
-    from ..export import ExportError, export_coco, export_yolo
-
-    try:
-        if fmt == "coco":
-            r = export_coco(run_dir, out)
-            click.echo(f"{r['images']} images, {r['annotations']} annotations → {out}")
-        else:
-            r = export_yolo(run_dir, out)
-            click.echo(f"{r['train']} train, {r['val']} val images → {out}")
-    except ExportError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @main.command("report")

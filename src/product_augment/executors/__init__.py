@@ -11,15 +11,25 @@ shard that failed after its retries (its part is not written, so the next run do
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 EXECUTORS = ("local", "ray")
+MIN_JOBS_PER_WORKER = 48  # a worker's start (a process, its imports, its pipeline, maybe a model) pays off
 
 
-def make_executor(name: str, workers: int = 1, ray_address: str | None = None, **kwargs: Any) -> Any:
+def default_workers(jobs: int, cores: int | None = None) -> int:
+    """The worker count that fits a run of `jobs` jobs: one per MIN_JOBS_PER_WORKER jobs, at most
+    the cores, at least one (a dozen images run faster on one worker than on a pool of eight)."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, min(cores, jobs // MIN_JOBS_PER_WORKER))
+
+
+def make_executor(name: str, workers: int | None = 1, ray_address: str | None = None, **kwargs: Any) -> Any:
+    """An executor by name; `workers` None: every core (Ray's local instance)."""
     if name == "local":
         from .local import LocalExecutor
-        return LocalExecutor(workers)
+        return LocalExecutor(workers or 1)
     if name == "ray":
         from .ray import RayExecutor
         return RayExecutor(workers=workers, address=ray_address, **kwargs)

@@ -12,7 +12,16 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ..jobs import Shard, ShardContext, TransientError, limit_worker_threads, process_shard, worker_pipeline
+from ..jobs.errors import TransientError
+from ..jobs.shards import Shard
+from ..jobs.worker import (
+    ShardContext,
+    limit_worker_threads,
+    process_shard,
+    reset_worker,
+    worker_pipeline,
+)
+from ..threads import limit_threads
 
 _CTX: dict[str, Any] = {}
 
@@ -88,9 +97,6 @@ class LocalExecutor:
 
     def _in_process(self, shards: list[Shard], ctx: ShardContext) -> Iterator[tuple[Shard, Any]]:
         # with the pool workers' one-thread limits (same bytes on any worker count); undone at the end
-        from ..jobs import reset_worker
-        from ..runner import limit_threads
-
         restore = limit_threads()
         try:  # the pipeline `runner.run` built (worker_pipeline's cache) serves this process
             for shard in shards:
@@ -137,9 +143,6 @@ class LocalExecutor:
 
     def map(self, fn: Callable, chunks: list[Any], ctx: ShardContext) -> list[Any]:
         if self.workers <= 1 or len(chunks) <= 1:
-            from ..jobs import reset_worker
-            from ..runner import limit_threads
-
             restore = limit_threads()
             reset_worker()
             try:

@@ -1,13 +1,14 @@
 """The Ray executor: the same shards on a Ray cluster (or a local Ray instance).
 
     reading + model stage                      compositing stage (CPU tasks)
-    SegmenterActor pool ──(kept masks of a shard, by image key)──▶ process_shard(shard, ctx, seg)
-    (one pipeline's segment step each;                              (pipeline, outputs, part last)
+    SegmenterActor pool ──(batch-hook results of a shard, by path)──▶ process_shard(shard, ctx, prepared)
+    (one pipeline each: `Pipeline.prepare`;                          (pipeline, outputs, part last)
      batched `soft_masks_batch`; one GPU each
      when the cluster has GPUs and the preset
      says device: cuda|auto)
 
-* Presets without the model skip the actor stage: the tasks do everything.
+* The actors run the pipeline's batch hooks (`Pipeline.prepare`); presets without one (no model)
+  skip the actor stage: the tasks do everything.
 * Retries: a task whose worker dies or that raises `TransientError` is run again (`max_retries`);
   an actor that dies is restarted (`max_restarts`) and its call retried. A shard is idempotent, so a
   second run of it writes the same bytes.
@@ -27,23 +28,22 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..jobs import (
+from ..jobs.errors import FAIL_ONCE_ENV, TransientError
+from ..jobs.shards import Shard
+from ..jobs.worker import (
     BATCH_IMAGES,
-    FAIL_ONCE_ENV,
-    Shard,
     ShardContext,
-    TransientError,
+    batch_devices,
     limit_worker_threads,
-    needs_model,
+    prepare_sources,
     process_shard,
     read_sources,
-    segment_sources,
 )
 
 
-def _shard_task(shard: Shard, ctx: ShardContext, segmentation: Any) -> list[dict]:
+def _shard_task(shard: Shard, ctx: ShardContext, prepared: Any) -> list[dict]:
     limit_worker_threads()
-    return process_shard(shard, ctx, segmentation)
+    return process_shard(shard, ctx, prepared)
 
 
 def _call_task(fn: Callable, ctx: ShardContext, chunk: Any) -> Any:
@@ -52,28 +52,24 @@ def _call_task(fn: Callable, ctx: ShardContext, chunk: Any) -> Any:
 
 
 class SegmenterActor:
-    """One loaded segmenter; `segment(shard)` reads the shard's inputs and segments them in one
-    batched call."""
+    """One pipeline whose batch hooks (the segmenter's model) stay loaded; `segment(sources)` reads
+    a shard's inputs and runs the hooks on them in batched calls (`Pipeline.prepare`)."""
 
     def __init__(self, ctx: ShardContext, gpu: bool):
         if not gpu:
             limit_worker_threads()
         self.ctx = ctx
 
-    def segment(self, sources: list[str]) -> tuple[Any, Any, Any]:
+    def segment(self, sources: list[str]) -> dict[str, Any] | None:
+        """Each readable input's results of the batch hooks, by relative path; None on failure."""
         results: dict[str, Any] = {}
-        seconds: dict[str, float] = {}
-        meta = None
         try:
             for i in range(0, len(sources), BATCH_IMAGES):  # decoded images stay bounded
                 rels = sources[i:i + BATCH_IMAGES]
-                got, m, secs = segment_sources(self.ctx, rels, read_sources(self.ctx, rels))
-                results.update(got or {})
-                seconds.update(secs or {})
-                meta = meta or m
-            return results, meta, seconds
+                results.update(prepare_sources(self.ctx, rels, read_sources(self.ctx, rels)) or {})
+            return results
         except Exception:  # noqa: BLE001 - the compositing task segments on its own and reports
-            return None, None, None
+            return None
 
 
 class RayExecutor:
@@ -138,12 +134,9 @@ class RayExecutor:
         task = ray.remote(_shard_task).options(num_cpus=1, max_retries=max(0, ctx.retries),
                                                retry_exceptions=[TransientError])
         pool: list[Any] = []
-        if needs_model(ctx.preset):
-            from ..steps.segment import YolactConfig
-
-            device = next(c.device for n, c in ctx.preset.step_configs
-                          if n == "segment" and isinstance(c, YolactConfig))
-            gpu = gpus > 0 and device in ("cuda", "auto")
+        devices = batch_devices(ctx.preset)  # the pipeline's batch hooks (the segmenter's model)
+        if devices:
+            gpu = gpus > 0 and any(d in ("cuda", "auto") for d in devices)
             n = self.actors or (gpus if gpu else max(1, min(cpus // 4, 8)))
             actor_cpus = 0 if gpu or cpus < 3 else 1
             actor = ray.remote(SegmenterActor).options(num_cpus=actor_cpus, num_gpus=1 if gpu else 0,

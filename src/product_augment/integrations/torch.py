@@ -103,7 +103,7 @@ class ProductDataset(Dataset):
         forked from one that used it, and OpenCV's results do not depend on its thread count."""
         from threadpoolctl import threadpool_limits
 
-        from ..runner import THREAD_ENV
+        from ..threads import THREAD_ENV
 
         os.environ.update(dict.fromkeys(THREAD_ENV, "1"))
         threadpool_limits(1)

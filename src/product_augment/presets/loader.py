@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
+from ..formats import ANNOTATION_FORMATS, OUTPUT_FORMATS
 from ..pipeline import Pipeline, PipelineOrderError, check_order
 from ..qa import QAConfig
 from ..steps.choice import Choice
@@ -23,9 +24,6 @@ from ..steps.registry import STEPS, StepContract, StepType, build_step, contract
 from .errors import PresetError, did_you_mean
 from .fields import ConfigModel, format_errors, one_of
 from .sampling import weights_problem
-
-OUTPUT_FORMATS = ("jpg", "png", "webp")
-ANNOTATION_FORMATS = ("coco", "yolo")
 
 
 class InputOptions(ConfigModel):

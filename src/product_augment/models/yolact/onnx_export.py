@@ -119,7 +119,7 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, opset: int =
         "source_sha256": file_sha256(weights),
         "sha256": file_sha256(out),
         "bytes": out.stat().st_size,
-        "made_by": "scripts/export_onnx.py (product_augment.models.yolact.onnx_export.export_onnx): "
+        "made_by": "augment export onnx (product_augment.models.yolact.onnx_export.export_onnx): "
                    "torch.onnx.export, TorchScript exporter, constant folding",
         "torch": torch.__version__,
         "exported": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -57,6 +57,7 @@ def load_predictor(weights: str | Path, device: str = "cpu", refine_radius: floa
     if not onnx_file.exists():
         raise FileNotFoundError(
             f"{onnx_file}: the segmenter's ONNX model is missing, and torch (to run {safetensors.name} "
-            f"directly) is not installed. Export it with `python scripts/export_onnx.py --weights {safetensors}` "
+            f"directly) is not installed. Export it with `augment export onnx --weights {safetensors}` "
+            f"(in Python: models.yolact.onnx_export.export_onnx) "
             f"(needs the training extra: pip install 'product-augment[train]'), or install that extra.")
     raise ImportError(f"{onnx_file}: onnxruntime is not installed (pip install onnxruntime), nor is torch")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -99,6 +99,9 @@ class _Segment(ParamStep):
     name = "segment"
     requires = frozenset({"image"})
     provides = frozenset({"alpha", "instances"})
+    # whether the class is the image's own (found by a model, read from annotations) rather than
+    # the preset's `class_name` for every image (what `--balance` labels inputs by)
+    finds_class: ClassVar[bool] = False
 
     def __init__(self, config: Any):
         self.config = config
@@ -137,6 +140,8 @@ class ClassicalSegment(_Segment):
 
 class MasksSegment(_Segment):
     """Masks the user gives: a folder of files named like the inputs, or a COCO JSON file."""
+
+    finds_class = True
 
     def __init__(self, config: Any, source: MaskFolder | CocoMasks):
         super().__init__(config)

@@ -3,7 +3,7 @@ classifier names it (each optional, see `YolactConfig`)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +28,34 @@ from .base import (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class Segmented:
+    """What the batch hook made for one image: the kept instances with their soft masks, the
+    manifest's `models` entries, and the seconds the image's share of the batch cost."""
+
+    kept: tuple[tuple[Instance, np.ndarray], ...]
+    models: Mapping[str, str]
+    seconds: float
+
+
 class YolactSegment(_Segment):
     """The project's YOLACT model; owns its predictor (loaded on the first image, once per worker)
     and, with `fallback: classical`, a classical segmenter for images where it finds nothing."""
+
+    finds_class = True
 
     def __init__(self, config: Any):
         super().__init__(config)
         self._predictor: Any = None
         self._cut: Any = None
         self._classifier: Any = None
-        self._preloaded: dict[str, Any] | None = None
-        self._preloaded_models: dict[str, str] | None = None
-        self._preloaded_seconds: dict[str, float] = {}
-        self.batch_seconds: dict[str, float] = {}
         self.fallback = (ClassicalSegment(ClassicalConfig(backend="classical", class_name=config.class_name))
                          if config.fallback == "classical" else None)
+
+    @property
+    def device(self) -> str:
+        """Where the batch hook's model runs (cpu | cuda | auto): an executor may give it a GPU."""
+        return self.config.device
 
     @property
     def predictor(self) -> Any:
@@ -90,8 +103,8 @@ class YolactSegment(_Segment):
             out.append((inst if named is None else dataclasses.replace(inst, class_id=named[0]), soft))
         return out
 
-    # ---- batched inference: the runner segments a shard's images in one call (`segment_batch`,
-    # on an actor or in the worker) and hands the results over (`preload`); `apply` then takes an
+    # ---- batched inference (the pipeline's batch hook): `prepare` segments a group of images in
+    # one model call (in the worker, or on a Ray segmenter actor) and `apply_prepared` takes an
     # image's result from there instead of calling the model. The result is the same either way.
 
     @staticmethod
@@ -131,11 +144,10 @@ class YolactSegment(_Segment):
                 if (m > 0.5).any()]
         return kept[:1] if self.config.mode == "top" else kept
 
-    def segment_batch(self, images: list[np.ndarray]) -> dict[str, list[tuple[Instance, np.ndarray]]]:
-        """The kept instances and soft masks of several images, keyed by `image_key`, from one
-        batched model call (`soft_masks_batch`); duplicates are segmented once. The seconds each
-        image cost (its share of the batched call, plus its own cut and merge) are in
-        `batch_seconds` afterwards, for the manifest's timings."""
+    def prepare(self, images: Sequence[np.ndarray]) -> list[Segmented]:
+        """The batch hook: every image's kept instances and soft masks from one batched model call
+        (`soft_masks_batch`; duplicates segmented once), with what made them and the seconds the
+        image cost (its share of the batched call, plus its own cut and merge)."""
         import time
 
         keys = [self.image_key(im) for im in images]
@@ -148,12 +160,12 @@ class YolactSegment(_Segment):
         else:
             results = [p.soft_masks(im, score_threshold=self.config.score_threshold) for im in small]
         share = (time.perf_counter() - t0) / max(len(todo), 1)
-        kept, self.batch_seconds = {}, {}
+        models, made = self.models_meta(), {}
         for (k, im), (found, soft) in zip(todo.items(), results):
             t1 = time.perf_counter()
-            kept[k] = self._kept(im, found, soft)
-            self.batch_seconds[k] = round(share + time.perf_counter() - t1, 4)
-        return kept
+            kept = tuple(self._kept(im, found, soft))
+            made[k] = Segmented(kept, models, round(share + time.perf_counter() - t1, 4))
+        return [made[k] for k in keys]
 
     def models_meta(self) -> dict[str, str]:
         """What the manifest records about the model (`models.segment`, `models.segment_runtime`)."""
@@ -165,25 +177,13 @@ class YolactSegment(_Segment):
             meta["segment_class"] = self.classifier.path.name
         return meta
 
-    def preload(self, results: Mapping[str, list[tuple[Instance, np.ndarray]]] | None,
-                models: Mapping[str, str] | None = None, seconds: Mapping[str, float] | None = None) -> None:
-        """Results of `segment_batch` (made here or on another process, whose `models_meta` and
-        `batch_seconds` come with them) for the images about to come; replaces the previous ones,
-        None clears them."""
-        self._preloaded = dict(results) if results is not None else None
-        self._preloaded_models = dict(models) if models is not None else None
-        self._preloaded_seconds = dict(seconds) if seconds is not None else {}
-
     def apply(self, sample: Sample, params: Mapping[str, Any]) -> Sample:
+        return self.apply_prepared(sample, params, None)
+
+    def apply_prepared(self, sample: Sample, params: Mapping[str, Any], prepared: Segmented | None) -> Sample:
         cfg = self.config
-        ready = self._preloaded
-        key = self.image_key(sample.image) if ready else None
-        from_batch = bool(ready) and key in ready
-        batch_seconds = None
-        if from_batch:
-            kept = list(ready[key])
-            # what the batched call cost for this image, told once (to its first variant)
-            batch_seconds = self._preloaded_seconds.pop(key, None)
+        if prepared is not None:
+            kept = list(prepared.kept)
         else:
             kept = self._kept(sample.image, *self.predictor.soft_masks(self._detection_copy(sample.image),
                                                                        score_threshold=cfg.score_threshold))
@@ -199,10 +199,10 @@ class YolactSegment(_Segment):
         # only in a thin band around each mask's edge (2 px at 1024²)
         band = max(2.0, round(max(sample.height, sample.width) / 512))
         alpha = np.max(np.stack([confine_matte(m, band) for _, m in kept]), axis=0).astype(np.float32)
-        made_by = self._preloaded_models if from_batch and self._preloaded_models else self.models_meta()
+        made_by = prepared.models if prepared is not None else self.models_meta()
         meta = {**sample.meta, "models": {**sample.meta.get("models", {}), **made_by}}
-        if batch_seconds is not None:
-            meta["segment_batch_seconds"] = batch_seconds
+        if prepared is not None:  # what the batched call cost for this image (the runner's timings)
+            meta["batch_seconds"] = {**meta.get("batch_seconds", {}), self.name: prepared.seconds}
         # how decided the product's soft mask is (the quality gate's `mask_quality`)
         meta["segment_certainty"] = mask_certainty(kept[0][1], kept[0][0].mask)
         return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept), meta=meta)
