@@ -21,18 +21,18 @@ class QAConfig(ConfigModel):
     flag_only: list[CheckName] = Field(
         ["shadow", "halo", "enlargement", "logo_skipped", "scene"],
         description="checks that only flag, whatever `action` says ('scene': every scene check)")
-    min_confidence: float = Field(0.39, ge=0, le=1, description="segmenter's score of the product")
+    min_confidence: float = Field(0.335, ge=0, le=1, description="segmenter's score of the product")
     min_mask_quality: float = Field(0.025, ge=0, le=1, description="1 − undecided share of the soft mask")
     max_border_touch: float = Field(0.15, ge=0, le=1, description="share of the product's outline on the "
                                                                  "photo's frame (a cropped product)")
     max_fragments: int = Field(2, ge=0, description="parts besides the largest")
     max_fragment_area: float = Field(0.15, ge=0, le=1, description="their share of the product")
-    max_hole_area: float = Field(0.06, ge=0, le=1, description="product-coloured holes, share of the product")
-    max_ragged: float = Field(0.036, ge=0, description="notches and holes a closing over 3 % of the side fills, "
+    max_hole_area: float = Field(0.0622, ge=0, le=1, description="product-coloured holes, share of the product")
+    max_ragged: float = Field(0.0196, ge=0, description="notches and holes a closing over 3 % of the side fills, "
                                                      "share of the product")
     max_lost_area: float = Field(0.129, ge=0, description="not-backdrop pixels attached outside the product, share "
                                                         "of the product (a part left out)")
-    max_backdrop_inside: float = Field(0.083, ge=0, description="backdrop-coloured pixels attached inside the "
+    max_backdrop_inside: float = Field(0.0805, ge=0, description="backdrop-coloured pixels attached inside the "
                                                               "outline, share of the product (backdrop taken)")
     max_shadow_area: float = Field(0.3, ge=0, le=1, description="cast-shadow-like part of the mask, share "
                                                                 "of the product")
