@@ -7,6 +7,7 @@ unless the user set it already.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,14 @@ def cpu_session(path: str | Path, threads: int = 1, providers: list[str] | None 
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
     return session, f"onnxruntime {ort.__version__} cpu"
+
+
+def read_sidecar(onnx_file: str | Path) -> dict[str, Any]:
+    """The JSON sidecar of a shipped ONNX model (``<stem>.json``), or a clear error naming it."""
+    side = onnx_sidecar(onnx_file)
+    if not side.exists():
+        raise FileNotFoundError(f"{side}: the JSON sidecar of {Path(onnx_file).name} is missing")
+    return json.loads(side.read_text())
 
 
 def onnx_sidecar(onnx_file: str | Path) -> Path:

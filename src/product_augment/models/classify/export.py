@@ -25,7 +25,7 @@ from torchvision.ops import FrozenBatchNorm2d
 from ...classes import CLASS_NAMES
 from ...io import file_sha256, write_atomic
 from ..yolact.backbone import INPUT_MEAN, INPUT_STD, EfficientNetLite0
-from ..yolact.onnx_export import OPSET, _strip_doc_strings
+from ..yolact.onnx_export import OPSET, NHWCImage, _strip_doc_strings
 from .imagenet import CLASS_CATEGORIES, categories, class_matrix
 from .runtime import MIN_MASS
 
@@ -74,20 +74,11 @@ def load(weights: str | Path) -> ProductClassNet:
     return net.eval()
 
 
-class _Wrapper(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image.permute(0, 3, 1, 2).float())
-
-
 def export_onnx(net: ProductClassNet, out: Path) -> dict[str, Any]:
     tmp = out.with_name(out.name + ".tmp")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_Wrapper(net).eval(), (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3, dtype=torch.uint8),),
+        torch.onnx.export(NHWCImage(net).eval(), (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3, dtype=torch.uint8),),
                           str(tmp), input_names=["image"], output_names=["classes"], opset_version=OPSET,
                           dynamo=False, do_constant_folding=True)
     _strip_doc_strings(tmp)

@@ -6,7 +6,6 @@ the 21 class probabilities. `crop_on_grey` is the one crop, used by training/eva
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +41,10 @@ class ProductClassifier:
     """One loaded classifier on ONNX Runtime (CPU, ``threads`` intra-op threads). One per worker."""
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None) -> None:
-        from ..ort import cpu_session, onnx_sidecar
+        from ..ort import cpu_session, read_sidecar
 
         self.path = Path(onnx_file)
-        side = onnx_sidecar(self.path)
-        if not side.exists():
-            raise FileNotFoundError(f"{side}: the JSON sidecar of {self.path.name} is missing")
-        self.meta: dict[str, Any] = json.loads(side.read_text())
+        self.meta: dict[str, Any] = read_sidecar(self.path)
         self.size = int(self.meta["config"]["input_size"])
         self.min_mass = float(self.meta.get("postprocess", {}).get("min_mass", MIN_MASS))
         self.session, self.runtime = cpu_session(self.path, threads, providers)

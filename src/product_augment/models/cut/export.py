@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from ...io import file_sha256
-from ..yolact.onnx_export import OPSET, _strip_doc_strings, fold_weight_standardization
+from ..yolact.onnx_export import OPSET, NHWCImage, _strip_doc_strings, fold_weight_standardization
 from .model import CutConfig, CutNet
 
 FORMAT = "product_augment.cut.onnx/1"
@@ -30,15 +29,6 @@ def load_cut(weights: str | Path) -> tuple[CutNet, dict[str, Any]]:
     return net.eval(), meta
 
 
-class _Wrapper(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.net(image.permute(0, 3, 1, 2).float())
-
-
 def export_cut(weights: str | Path, out: str | Path | None = None) -> dict[str, Any]:
     """Write ``<stem>.onnx`` beside the weights and record it in their sidecar's ``onnx`` section."""
     weights = Path(weights)
@@ -49,7 +39,7 @@ def export_cut(weights: str | Path, out: str | Path | None = None) -> dict[str, 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(_Wrapper(fold_weight_standardization(net)).eval(),
+        torch.onnx.export(NHWCImage(fold_weight_standardization(net)).eval(),
                           (torch.zeros(1, size, size, 3, dtype=torch.uint8),), str(tmp),
                           input_names=["image"], output_names=["logits"], opset_version=OPSET, dynamo=False,
                           do_constant_folding=True)

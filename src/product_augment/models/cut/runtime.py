@@ -7,7 +7,6 @@ turns it into the product's mask: above 0.5, fragments much smaller than the lar
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,10 @@ class CutPredictor:
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, refine_radius: float | None = None,
                  refine_eps: float = REFINE_EPS, providers: list[str] | None = None) -> None:
-        from ..ort import cpu_session, onnx_sidecar
+        from ..ort import cpu_session, read_sidecar
 
         self.path = Path(onnx_file)
-        side = onnx_sidecar(self.path)
-        if not side.exists():
-            raise FileNotFoundError(f"{side}: the JSON sidecar of {self.path.name} is missing")
-        self.meta: dict[str, Any] = json.loads(side.read_text())
+        self.meta: dict[str, Any] = read_sidecar(self.path)
         self.size = int(self.meta["config"]["input_size"])
         # the guided-filter window tuned for these weights (sidecar `postprocess`), unless given
         post = self.meta.get("postprocess", {})

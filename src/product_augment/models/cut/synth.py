@@ -106,19 +106,25 @@ def real_picture(rng: np.random.Generator, photos: Photos, size: int = 320) -> t
         sh = _cast_shadow(rng, np.ascontiguousarray(m)) * (1 - m)
         img = img * (1 - sh[..., None] * (1 - rng.uniform(0.0, 0.25, 3)))
     img = img * rng.uniform(0.75, 1.25) * rng.uniform(0.92, 1.08, 3) + rng.uniform(-12, 12)
-    if rng.random() < 0.2:
+    return _camera(rng, img, np.ascontiguousarray(m), size, blur=0.2, noise=(0.3, 4), jpeg=(0.3, 50))
+
+
+def _camera(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, size: int, blur: float,
+            noise: tuple[float, float], jpeg: tuple[float, int]) -> tuple[np.ndarray, np.ndarray]:
+    """What a camera adds, then the network's view: a slight blur (probability ``blur``), sensor noise
+    (probability, largest sigma), JPEG (probability, lowest quality), both resized to ``size``²."""
+    if rng.random() < blur:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
-    if rng.random() < 0.3:
-        img = img + rng.normal(0, rng.uniform(1, 4), img.shape)
+    if rng.random() < noise[0]:
+        img = img + rng.normal(0, rng.uniform(1, noise[1]), img.shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    if rng.random() < 0.3:
-        _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
+    if rng.random() < jpeg[0]:
+        _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(jpeg[1], 95))])
         img = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
-    h, w = m.shape
+    h, w = mask.shape
     img = cv2.resize(np.ascontiguousarray(img), (size, size),
                      interpolation=cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR)
-    mask = np.clip(cv2.resize(np.ascontiguousarray(m), (size, size), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-    return img, mask
+    return img, np.clip(cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
 
 
 def _shrink(im: np.ndarray, side: int) -> np.ndarray:
@@ -405,14 +411,4 @@ def compose(rng: np.random.Generator, bank: Bank, size: int = 320) -> tuple[np.n
         tint = rng.uniform(0.0, 0.25, 3)
         img = img * (1 - s[..., None] * (1 - tint))
     img = img * (1 - A[..., None]) + F * A[..., None]
-    if rng.random() < 0.3:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.4, 1.2))
-    if rng.random() < 0.5:
-        img = img + rng.normal(0, rng.uniform(1, 5), img.shape)
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    if rng.random() < 0.5:
-        _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 95))])
-        img = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
-    img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA if max(H, W) > size else cv2.INTER_LINEAR)
-    mask = np.clip(cv2.resize(A, (size, size), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-    return img, mask
+    return _camera(rng, img, A, size, blur=0.3, noise=(0.5, 5), jpeg=(0.5, 40))

@@ -34,6 +34,17 @@ OUTPUTS = ("cls", "box", "coef", "protos")
 FORMAT = "product_augment.yolact.onnx/1"
 
 
+class NHWCImage(nn.Module):
+    """A network of N×3×H×W float input behind the photo's own layout: uint8 N×H×W×3 RGB in."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image.permute(0, 3, 1, 2).float())
+
+
 def onnx_path(weights: str | Path) -> Path:
     """``<stem>.onnx`` beside the safetensors file (it shares the JSON sidecar)."""
     return Path(weights).with_suffix(".onnx")
