@@ -39,27 +39,35 @@ def test_allocation_reaches_the_target_and_is_stable():
     assert sum(v[f"c{i}.png"] for i in range(7)) == 3  # min 0: the common class is cut to the target
 
 
-def test_balanced_run_from_input_coco_annotations(tmp_path):
-    """3 cup photos and 1 chair photo, the classes in an input COCO file: target 6 gives each cup
-    2 variants and the chair 6; the summary and the CLI report the counts before and after."""
+def _labelled_inputs(tmp_path, photos, canvas):
+    """Packshots with their classes in an input COCO file (labels.json), and a preset that reads
+    them with the `masks` backend onto a white canvas of `canvas` px."""
     from product_augment.annotations import mask_to_rle
+    from product_augment.classes import coco_categories
 
     inp = tmp_path / "in"
     inp.mkdir()
     images, anns = [], []
-    for i, (name, cls) in enumerate([("a.png", "cup"), ("b.png", "cup"), ("c.png", "cup"), ("d.png", "chair")]):
+    for i, (name, cls) in enumerate(photos):
         img, mask = make_packshot(radius=40 + 8 * i)
         Image.fromarray(img).save(inp / name)
         images.append({"id": i + 1, "file_name": name, "width": img.shape[1], "height": img.shape[0]})
         anns.append({"id": i + 1, "image_id": i + 1, "category_id": class_id(cls), "iscrowd": 0,
                      "segmentation": mask_to_rle(mask), "bbox": [0, 0, 1, 1], "area": float(mask.sum())})
-    from product_augment.classes import coco_categories
     (tmp_path / "labels.json").write_text(json.dumps({"images": images, "annotations": anns,
                                                       "categories": coco_categories()}))
     preset = tmp_path / "p.yaml"
     preset.write_text("version: 1\nseed: 1\nvariants: 1\noutput: {format: png}\n"
                       "steps:\n  - segment: {backend: masks, path: labels.json}\n"
-                      "  - background: {kind: solid, color: white, canvas: {size: 96}}\n")
+                      f"  - background: {{kind: solid, color: white, canvas: {{size: {canvas}}}}}\n")
+    return inp, preset
+
+
+def test_balanced_run_from_input_coco_annotations(tmp_path):
+    """3 cup photos and 1 chair photo, the classes in an input COCO file: target 6 gives each cup
+    2 variants and the chair 6; the summary and the CLI report the counts before and after."""
+    inp, preset = _labelled_inputs(tmp_path, [("a.png", "cup"), ("b.png", "cup"), ("c.png", "cup"),
+                                              ("d.png", "chair")], canvas=96)
     out = tmp_path / "o"
     s = run(load_preset(preset), RunOptions(input_dir=inp, output_dir=out, balance=parse_balance("target=6")))
     assert s.ok and s.done == 12
@@ -85,24 +93,7 @@ def test_a_lower_target_leaves_manifest_annotations_and_files_in_agreement(tmp_p
     """A run with a lower --balance target keeps the variants it no longer plans (no run removes
     outputs it did not replace): the manifest, annotations.json and the images on disk list the
     same outputs; with --prune it removes them, and the three still agree."""
-    from product_augment.annotations import mask_to_rle
-    from product_augment.classes import coco_categories
-
-    inp = tmp_path / "in"
-    inp.mkdir()
-    images, anns = [], []
-    for i, (name, cls) in enumerate([("a.png", "cup"), ("d.png", "chair")]):
-        img, mask = make_packshot(radius=40 + 8 * i)
-        Image.fromarray(img).save(inp / name)
-        images.append({"id": i + 1, "file_name": name, "width": img.shape[1], "height": img.shape[0]})
-        anns.append({"id": i + 1, "image_id": i + 1, "category_id": class_id(cls), "iscrowd": 0,
-                     "segmentation": mask_to_rle(mask), "bbox": [0, 0, 1, 1], "area": float(mask.sum())})
-    (tmp_path / "labels.json").write_text(json.dumps({"images": images, "annotations": anns,
-                                                      "categories": coco_categories()}))
-    preset = tmp_path / "p.yaml"
-    preset.write_text("version: 1\nseed: 1\nvariants: 1\noutput: {format: png}\n"
-                      "steps:\n  - segment: {backend: masks, path: labels.json}\n"
-                      "  - background: {kind: solid, color: white, canvas: {size: 64}}\n")
+    inp, preset = _labelled_inputs(tmp_path, [("a.png", "cup"), ("d.png", "chair")], canvas=64)
     out = tmp_path / "o"
 
     def views():
