@@ -96,7 +96,7 @@ class YolactSegment(_Segment):
         small = shrunk(image, CLASSIFY_SIDE)
         out = []
         for inst, soft in kept:
-            mask = soft > 0.5
+            mask = inst.mask  # the soft mask above 0.5, as every kept instance is made
             if small is not image:
                 mask = cv2.resize(mask.view(np.uint8), small.shape[1::-1], interpolation=cv2.INTER_NEAREST).view(bool)
             named = clf.classify(small, mask) if mask.any() else None
