@@ -21,18 +21,16 @@ import click
 import cv2
 import numpy as np
 
+from product_augment.models.cut.runtime import drop_fragments
+
 
 def drop_specks(alpha: np.ndarray, min_part: float = 0.01) -> np.ndarray:
-    m = (alpha > 127).astype(np.uint8)
-    n, lab, st, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
-    if n <= 2:
-        return alpha
-    areas = st[1:, cv2.CC_STAT_AREA]
-    small = np.zeros(n, bool)
-    small[1:] = areas < min_part * areas.max()
+    """The alpha without the parts (above 127) smaller than ``min_part`` of the largest: the cut's
+    own fragment rule (`drop_fragments`). Soft pixels (≤ 127) around a dropped part stay: a blur of
+    1–2 px around nothing is harmless."""
+    m = alpha > 127
     out = alpha.copy()
-    # soft pixels (≤ 127) that only touch a dropped part stay: a blur of 1–2 px around nothing is harmless
-    out[small[lab]] = 0
+    out[m & ~drop_fragments(m, min_part)] = 0
     return out
 
 
