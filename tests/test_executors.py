@@ -2,6 +2,7 @@
 executor's bytes, with and without the segmenter's actor stage, and retries a task whose worker
 died; the batched segmenter call gives the masks of one-at-a-time calls (ONNX exactly, torch to
 float rounding)."""
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -75,6 +76,11 @@ def test_segment_step_gives_the_same_sample_from_a_batch(tmp_path):
     for a, b in zip(direct, batched):
         assert np.array_equal(a.alpha, b.alpha) and a.meta["models"] == b.meta["models"]
         assert [np.array_equal(x.mask, y.mask) for x, y in zip(a.instances, b.instances)] == [True]
+        assert a.meta["segment_certainty"] == b.meta["segment_certainty"]
+    # what the hook keeps per image is the matte (read-only: the image's variants share it), not
+    # the full-resolution soft masks
+    assert prepared[-1] is prepared[0] and not prepared[0].alpha.flags.writeable
+    assert [f.name for f in dataclasses.fields(prepared[0])] == ["instances", "alpha", "certainty", "models", "seconds"]
 
 
 # ------------------------------------------------------------------------------ ray

@@ -66,28 +66,35 @@ def confine_matte(soft: np.ndarray, band: float) -> np.ndarray:
     to the mask's edge, so the matte is continuous, its 0.5 level is the mask's edge, and no pixel
     farther than `band` px from the mask gets alpha > 0.
     """
-    p = np.clip(np.ascontiguousarray(soft, dtype=np.float32), 0.0, 1.0)
+    soft = np.asarray(soft)
     band = max(float(band), 1.0)
     # nothing farther than band + 1 px from the mask is non-zero: work on the mask's box grown by
-    # that much (the same distances, as the box keeps every mask pixel and a ring of outside ones)
-    inside = p > 0.5
+    # that much (the same distances, as the box keeps every mask pixel and a ring of outside ones);
+    # only the box is copied, so a large photo with a small product costs the product's box
+    inside = soft > 0.5
     rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    del inside
+    out = np.zeros(soft.shape, np.float32)
     if rows.size == 0:
-        return np.zeros_like(p)
+        return out
     m = int(np.ceil(band)) + 2
-    y0, y1 = max(0, rows[0] - m), min(p.shape[0], rows[-1] + m + 1)
-    x0, x1 = max(0, cols[0] - m), min(p.shape[1], cols[-1] + m + 1)
-    out = np.zeros_like(p)
-    out[y0:y1, x0:x1] = _confine_banded(p[y0:y1, x0:x1], band)
+    y0, y1 = max(0, rows[0] - m), min(soft.shape[0], rows[-1] + m + 1)
+    x0, x1 = max(0, cols[0] - m), min(soft.shape[1], cols[-1] + m + 1)
+    p = soft[y0:y1, x0:x1].astype(np.float32)  # a copy: clipped in place
+    np.clip(p, 0.0, 1.0, out=p)
+    _confine_banded(p, band, out=out[y0:y1, x0:x1])
     return out
 
 
-def _confine_banded(p: np.ndarray, band: float, tile: int = 256) -> np.ndarray:
+def _confine_banded(p: np.ndarray, band: float, tile: int = 256, out: np.ndarray | None = None) -> np.ndarray:
     """`_confine` where it matters: 1 inside and 0 outside the mask except near its edge, which is
     worked out tile by tile, each tile with a margin wider than the band (every distance that is
-    read, at most band + 1 px, lies inside it), so a large photo costs its edge, not its area."""
+    read, at most band + 1 px, lies inside it), so a large photo costs its edge, not its area.
+    Written into ``out`` (float32, ``p``'s shape) when given."""
     mask = p > 0.5
-    out = mask.astype(np.float32)
+    if out is None:
+        out = np.empty(p.shape, np.float32)
+    out[...] = mask
     h, w = p.shape
     pad = int(np.ceil(band)) + 2
     for ty in range(0, h, tile):

@@ -30,12 +30,30 @@ from .base import (
 
 @dataclasses.dataclass(frozen=True)
 class Segmented:
-    """What the batch hook made for one image: the kept instances with their soft masks, the
-    manifest's `models` entries, and the seconds the image's share of the batch cost."""
+    """What segmenting one image made: the kept instances, their matte (the soft masks confined to
+    a thin band at each mask's edge; read-only, shared by every variant of the image; None when
+    nothing was kept), how decided the product's soft mask is (the quality gate's `mask_quality`),
+    the manifest's `models` entries, and the seconds the image's share of a batched call cost (None
+    when it was segmented on its own). The full-resolution soft masks are not kept: the matte is
+    all the later steps read, and at 11 MP each soft mask is 45 MB."""
 
-    kept: tuple[tuple[Instance, np.ndarray], ...]
+    instances: tuple[Instance, ...]
+    alpha: np.ndarray | None
+    certainty: Mapping[str, float] | None
     models: Mapping[str, str]
-    seconds: float
+    seconds: float | None
+
+
+def matte_of(kept: list[tuple[Instance, np.ndarray]], height: int, width: int) -> np.ndarray:
+    """The matte of the kept (instance, soft mask) pairs. The soft masks are probabilities, not
+    mattes: they sit below 1 inside textured products and tail off for tens of pixels outside (the
+    guided filter's window); their values are kept only in a thin band around each mask's edge
+    (2 px at 1024²). Float32, one soft mask's size at a time."""
+    band = max(2.0, round(max(height, width) / 512))
+    alpha = confine_matte(kept[0][1], band)
+    for _, m in kept[1:]:
+        np.maximum(alpha, confine_matte(m, band), out=alpha)
+    return alpha
 
 
 class YolactSegment(_Segment):
@@ -163,9 +181,19 @@ class YolactSegment(_Segment):
         models, made = self.models_meta(), {}
         for (k, im), (found, soft) in zip(todo.items(), results):
             t1 = time.perf_counter()
-            kept = tuple(self._kept(im, found, soft))
-            made[k] = Segmented(kept, models, round(share + time.perf_counter() - t1, 4))
+            kept = self._kept(im, found, soft)
+            made[k] = self._segmented(im, kept, models, round(share + time.perf_counter() - t1, 4))
         return [made[k] for k in keys]
+
+    @staticmethod
+    def _segmented(image: np.ndarray, kept: list[tuple[Instance, np.ndarray]], models: Mapping[str, str],
+                   seconds: float | None) -> Segmented:
+        if not kept:
+            return Segmented((), None, None, models, seconds)
+        alpha = matte_of(kept, *image.shape[:2])
+        alpha.flags.writeable = False  # shared by the image's variants: no step may change it in place
+        return Segmented(tuple(i for i, _ in kept), alpha, mask_certainty(kept[0][1], kept[0][0].mask),
+                         models, seconds)
 
     def models_meta(self) -> dict[str, str]:
         """What the manifest records about the model (`models.segment`, `models.segment_runtime`)."""
@@ -182,30 +210,23 @@ class YolactSegment(_Segment):
 
     def apply_prepared(self, sample: Sample, params: Mapping[str, Any], prepared: Segmented | None) -> Sample:
         cfg = self.config
-        if prepared is not None:
-            kept = list(prepared.kept)
-        else:
-            kept = self._kept(sample.image, *self.predictor.soft_masks(self._detection_copy(sample.image),
-                                                                       score_threshold=cfg.score_threshold))
-        if not kept:
+        if prepared is None:
+            found, soft = self.predictor.soft_masks(self._detection_copy(sample.image),
+                                                    score_threshold=cfg.score_threshold)
+            prepared = self._segmented(sample.image, self._kept(sample.image, found, soft), self.models_meta(), None)
+        if not prepared.instances:
             if self.fallback is not None:
                 out = self.fallback.apply(sample, params)
                 # the manifest names what made the mask: the classical matte, not the model
                 models = {**out.meta.get("models", {}), "segment": "classical"}
                 return out.replace(meta={**out.meta, "segment_fallback": "classical", "models": models})
             raise SampleError(f"no product found by yolact above score {cfg.score_threshold}")
-        # the soft masks are probabilities, not mattes: they sit below 1 inside textured products
-        # and tail off for tens of pixels outside (the guided filter's window); keep their values
-        # only in a thin band around each mask's edge (2 px at 1024²)
-        band = max(2.0, round(max(sample.height, sample.width) / 512))
-        alpha = np.max(np.stack([confine_matte(m, band) for _, m in kept]), axis=0).astype(np.float32)
-        made_by = prepared.models if prepared is not None else self.models_meta()
-        meta = {**sample.meta, "models": {**sample.meta.get("models", {}), **made_by}}
-        if prepared is not None:  # what the batched call cost for this image (the runner's timings)
+        meta = {**sample.meta, "models": {**sample.meta.get("models", {}), **prepared.models}}
+        if prepared.seconds is not None:  # what the batched call cost for this image (the runner's timings)
             meta["batch_seconds"] = {**meta.get("batch_seconds", {}), self.name: prepared.seconds}
         # how decided the product's soft mask is (the quality gate's `mask_quality`)
-        meta["segment_certainty"] = mask_certainty(kept[0][1], kept[0][0].mask)
-        return sample.replace(alpha=alpha, instances=tuple(i for i, _ in kept), meta=meta)
+        meta["segment_certainty"] = dict(prepared.certainty)
+        return sample.replace(alpha=prepared.alpha, instances=prepared.instances, meta=meta)
 
 
 def cut_weights(config: YolactConfig) -> Path:
