@@ -87,6 +87,52 @@ def test_real_pictures_keep_the_mask_on_the_product(tmp_path):
         assert inside.sum() > 100 and red[inside].mean() > 0.95 and (~red[mask < 0.1]).mean() > 0.95
 
 
+def test_see_through_holes_show_the_backdrop_and_leave_the_mask():
+    """A hole punched into a real photo's product: inside the product only (a rim of product kept
+    around it), the photo's own backdrop colour shows through, and those pixels leave the mask."""
+    from product_augment.models.cut.synth import _see_through, clean_plate
+
+    im = np.zeros((120, 160, 3), np.float32)
+    im[:] = np.linspace(200, 240, 160)[None, :, None]  # a graded studio backdrop
+    m = np.zeros((120, 160), np.float32)
+    m[20:100, 30:130] = 1.0
+    im[m > 0] = (30, 60, 200)
+    plate = clean_plate(im, m)
+    # behind the product the plate continues the backdrop's gradient (within a few levels)
+    assert np.abs(plate[60, 40:120, 0] - np.linspace(200, 240, 160)[40:120]).max() < 8
+    assert np.array_equal(plate[m == 0][:, 0] > 150, np.ones(int((m == 0).sum()), bool))
+    holed = 0
+    for seed in range(8):
+        img, mask = _see_through(np.random.default_rng(seed), im.copy(), m.copy())
+        assert mask.shape == m.shape and 0 <= mask.min() and mask.max() <= 1
+        assert np.all(mask <= m + 1e-6)  # a hole only takes product away
+        gone = (m > 0.5) & (mask < 0.5)
+        if gone.any():
+            holed += 1
+            ys, xs = np.nonzero(gone)
+            assert ys.min() > 20 and ys.max() < 99 and xs.min() > 30 and xs.max() < 129  # not a bite
+            assert np.all(mask[20, 30:130] > 0.5) and np.all(mask[99, 30:130] > 0.5)
+            core = mask < 0.02  # the backdrop is seen (the product's channel 0 is 30, the backdrop's ~220)
+            assert np.median(img[core & (m > 0.5)][:, 0]) > 185 and np.percentile(img[core & (m > 0.5)][:, 0], 5) > 110
+    assert holed >= 6
+
+
+def test_edge_weighted_loss_counts_the_boundary_more():
+    from product_augment.models.cut.train import edge_band, loss_fn
+
+    t = torch.zeros(1, 1, 32, 32)
+    t[..., 8:24, 8:24] = 1
+    band = edge_band(t)
+    assert band[0, 0, 16, 16] == 0 and band[0, 0, 0, 0] == 0 and band[0, 0, 8, 16] == 1 and band[0, 0, 7, 16] == 1
+    # a prediction wrong only along the edge costs more with the edge weight; right everywhere, the same
+    wrong_edge = torch.where(band > 0, -4 * (2 * t - 1), 4 * (2 * t - 1))
+    full = torch.nn.functional.interpolate(t, scale_factor=2)
+    aux = torch.zeros(1, 1, 8, 8)
+    assert loss_fn(wrong_edge, aux, full, 2.0) > loss_fn(wrong_edge, aux, full, 0.0)
+    right = 8 * (2 * t - 1)
+    assert abs(float(loss_fn(right, aux, full, 2.0) - loss_fn(right, aux, full, 0.0))) < 1e-3
+
+
 def test_drop_fragments_keeps_parts_by_size_relative_to_the_largest():
     m = np.zeros((100, 100), bool)
     m[10:60, 10:60] = True  # 2500 px

@@ -88,11 +88,13 @@ class Photos:
         return Photos(ims, ms)
 
 
-def real_picture(rng: np.random.Generator, photos: Photos, size: int = 320) -> tuple[np.ndarray, np.ndarray]:
+def real_picture(rng: np.random.Generator, photos: Photos, size: int = 320, see_through: float = 0.0
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """One real photo, lightly varied as a camera or a catalogue would: a crop that keeps most of the
-    frame, a mirror flip, sometimes a cast shadow of the product painted onto its floor (outside
-    the mask: a shadow is never product), exposure and white balance, blur, noise, JPEG; resized
-    (not letterboxed) to ``size``² as the runtime sees photos."""
+    frame, a mirror flip, sometimes (probability ``see_through``) a hole through the product that
+    shows the photo's own backdrop (`_see_through`), sometimes a cast shadow of the product painted
+    onto its floor (outside the mask: a shadow is never product), exposure and white balance, blur,
+    noise, JPEG; resized (not letterboxed) to ``size``² as the runtime sees photos."""
     k = int(rng.integers(len(photos.images)))
     img, m = photos.images[k].astype(np.float32), photos.masks[k]
     H, W = m.shape
@@ -102,11 +104,73 @@ def real_picture(rng: np.random.Generator, photos: Photos, size: int = 320) -> t
         img, m = img[y0:y0 + ch, x0:x0 + cw], m[y0:y0 + ch, x0:x0 + cw]
     if rng.random() < 0.5:
         img, m = img[:, ::-1], m[:, ::-1]
+    if see_through and rng.random() < see_through:  # a hole in the product showing the photo's own backdrop
+        img, m = _see_through(rng, np.ascontiguousarray(img), np.ascontiguousarray(m))
     if rng.random() < 0.4:  # a cast shadow painted onto the photo's floor: never product
         sh = _cast_shadow(rng, np.ascontiguousarray(m)) * (1 - m)
         img = img * (1 - sh[..., None] * (1 - rng.uniform(0.0, 0.25, 3)))
     img = img * rng.uniform(0.75, 1.25) * rng.uniform(0.92, 1.08, 3) + rng.uniform(-12, 12)
     return _camera(rng, img, np.ascontiguousarray(m), size, blur=0.2, noise=(0.3, 4), jpeg=(0.3, 50))
+
+
+def clean_plate(img: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The photo's backdrop behind the product (float RGB): the pixels well outside the mask, spread
+    over the product by normalized convolution at coarser and coarser scales (smooth, as studio
+    paper and a tabletop seen through a handle are), the finest scale that covers a pixel winning."""
+    h, w = m.shape
+    keep = cv2.erode((m < 0.05).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
+    out = img.astype(np.float32) * keep[..., None]
+    have = keep.copy()
+    side = max(h, w)
+    scale = 0.5
+    while have.min() < 0.5 and side * scale >= 4:
+        sw, sh = max(2, round(w * scale)), max(2, round(h * scale))
+        num = cv2.resize(img.astype(np.float32) * keep[..., None], (sw, sh), interpolation=cv2.INTER_AREA)
+        den = cv2.resize(keep, (sw, sh), interpolation=cv2.INTER_AREA)
+        sig = 2.0
+        num, den = cv2.GaussianBlur(num, (0, 0), sig), cv2.GaussianBlur(den, (0, 0), sig)
+        est = cv2.resize(num / np.maximum(den, 1e-4)[..., None], (w, h), interpolation=cv2.INTER_LINEAR)
+        ok = cv2.resize((den > 0.05).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+        fill = (1 - have) * ok
+        out = out + est * fill[..., None]
+        have = have + fill
+        scale /= 2
+    if have.min() < 0.5:  # no backdrop at all: its mean colour
+        mean = img[keep > 0].mean(0) if keep.any() else np.full(3, 240.0, np.float32)
+        out = out + mean * (1 - np.clip(have, 0, 1))[..., None]
+    return out / np.maximum(have, 1.0)[..., None]
+
+
+def _see_through(rng: np.random.Generator, img: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A real photo with 1–2 holes through its product (a handle's loop, a bracelet's middle): the
+    hole shows the photo's own backdrop (`clean_plate`, with the backdrop's grain), a faint shade
+    at its rim, and leaves the mask. Holes stay inside the solid product (a hole, not a bite)."""
+    core = (m > 0.8).astype(np.uint8)
+    ys, xs = np.nonzero(core)
+    if ys.size < 400:
+        return img, m
+    k = max(9, int(0.05 * max(ys.max() - ys.min(), xs.max() - xs.min())) | 1)
+    solid = cv2.erode(core, np.ones((k, k), np.uint8))  # holes keep a rim of product around them
+    ys, xs = np.nonzero(solid)
+    if ys.size < 100:
+        return img, m
+    plate = clean_plate(img, m)
+    bgpx = img[m < 0.05]
+    grain = float(np.clip(bgpx.std(0).mean() if bgpx.size else 2.0, 1.0, 6.0))
+    bh, bw = ys.max() - ys.min() + 1 + k, xs.max() - xs.min() + 1 + k
+    hole = np.zeros(m.shape, np.uint8)
+    for _ in range(rng.integers(1, 3)):
+        i = rng.integers(ys.size)
+        ax, ay = max(3, int(rng.uniform(0.05, 0.22) * bw)), max(3, int(rng.uniform(0.05, 0.22) * bh))
+        cv2.ellipse(hole, (int(xs[i]), int(ys[i])), (ax, ay), float(rng.uniform(0, 180)), 0, 360, 255, -1)
+    hole = cv2.bitwise_and(hole, solid * 255)
+    if hole.sum() < 255 * 30:
+        return img, m
+    hf = cv2.GaussianBlur(hole.astype(np.float32) / 255, (0, 0), rng.uniform(0.4, 1.0))
+    # the rim of the hole: the product's own shade falls a little way into it
+    rim = hf * (1 - cv2.GaussianBlur(hf, (0, 0), rng.uniform(1.5, 5.0))) * rng.uniform(0.0, 0.5)
+    seen = (plate + rng.normal(0, grain, img.shape)) * (1 - rim[..., None])
+    return img * (1 - hf[..., None]) + seen * hf[..., None], m * (1 - hf)
 
 
 def _camera(rng: np.random.Generator, img: np.ndarray, mask: np.ndarray, size: int, blur: float,

@@ -31,9 +31,9 @@ log = logging.getLogger("cut.train")
 
 class Pictures(torch.utils.data.IterableDataset):
     def __init__(self, bank_dirs: tuple[list[str], list[str]], size: int, batch: int, seed: int, start: int,
-                 real: tuple[list[str], float] = ([], 0.0)):
+                 real: tuple[list[str], float] = ([], 0.0), see_through: float = 0.0):
         self.bank_dirs, self.size, self.batch, self.seed, self.start = bank_dirs, size, batch, seed, start
-        self.real = real
+        self.real, self.see_through = real, see_through
 
     def __iter__(self):
         bank = Bank.load([Path(p) for p in self.bank_dirs[0]], [Path(p) for p in self.bank_dirs[1]])
@@ -42,22 +42,37 @@ class Pictures(torch.utils.data.IterableDataset):
         it = self.start
         while True:
             rng = np.random.default_rng([self.seed, it])
-            ims, ms = zip(*(real_picture(rng, photos, self.size) if share and rng.random() < share
+            ims, ms = zip(*(real_picture(rng, photos, self.size, self.see_through) if share and rng.random() < share
                             else compose(rng, bank, self.size) for _ in range(self.batch)))
             yield it, torch.from_numpy(np.stack(ims)).permute(0, 3, 1, 2).float(), \
                 torch.from_numpy(np.stack(ms))[:, None]
             it += 1
 
 
-def loss_fn(logits: torch.Tensor, aux: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def edge_band(target: torch.Tensor, radius: int = 2) -> torch.Tensor:
+    """1 where a (2·radius+1)² window of the target holds both product and backdrop, else 0."""
+    k = 2 * radius + 1
+    hi = F.max_pool2d(target, k, 1, radius)
+    lo = -F.max_pool2d(-target, k, 1, radius)
+    return ((hi - lo) > 0.25).float()
+
+
+def loss_fn(logits: torch.Tensor, aux: torch.Tensor, target: torch.Tensor, edge_weight: float = 0.0
+            ) -> torch.Tensor:
+    """BCE + soft IoU at stride 2, BCE at stride 8; with ``edge_weight`` w, the stride-2 BCE weighs
+    pixels near the true edge (`edge_band`) 1 + w times: the boundary is where real photos lose."""
     t2 = F.interpolate(target, size=logits.shape[-2:], mode="area")
     t8 = F.interpolate(target, size=aux.shape[-2:], mode="area")
     p = torch.sigmoid(logits)
     inter = (p * t2).sum((1, 2, 3))
     union = (p + t2 - p * t2).sum((1, 2, 3))
     iou = 1 - (inter + 1) / (union + 1)
-    return (F.binary_cross_entropy_with_logits(logits, t2) + iou.mean()
-            + 0.4 * F.binary_cross_entropy_with_logits(aux, t8))
+    if edge_weight > 0:
+        wgt = 1 + edge_weight * edge_band(t2)
+        bce = (F.binary_cross_entropy_with_logits(logits, t2, reduction="none") * wgt).sum() / wgt.sum()
+    else:
+        bce = F.binary_cross_entropy_with_logits(logits, t2)
+    return bce + iou.mean() + 0.4 * F.binary_cross_entropy_with_logits(aux, t8)
 
 
 def init_encoder(net: CutNet, source: str) -> str:
@@ -81,6 +96,10 @@ def init_encoder(net: CutNet, source: str) -> str:
               help="Folders of real photos with teacher masks (DIR/images, DIR/masks), mixed into each batch.")
 @click.option("--real-share", type=float, default=0.5, show_default=True,
               help="Share of each batch drawn from --real photos.")
+@click.option("--see-through", type=float, default=0.0, show_default=True,
+              help="Probability that a --real photo gets a hole through its product showing its backdrop.")
+@click.option("--edge-weight", type=float, default=0.0, show_default=True,
+              help="Extra weight of the BCE near the true edge (0: the plain loss).")
 @click.option("--encoder", default="weights/yolact_ws_effnetlite0.safetensors", show_default=True,
               help="A YOLACT safetensors (its backbone) or a path for the converted ImageNet weights.")
 @click.option("--minutes", type=float, default=60.0, show_default=True)
@@ -99,7 +118,7 @@ def init_encoder(net: CutNet, source: str) -> str:
               help="Also keep the model weights every this many iterations (itNNNNN.safetensors), "
                    "to choose one on the real-photo validation set.")
 @click.option("--resume", is_flag=True)
-def main(out: Path, cutouts, backdrops, real, real_share, encoder, minutes, batch, lr, size, seed, threads, save_every, device,
+def main(out: Path, cutouts, backdrops, real, real_share, see_through, edge_weight, encoder, minutes, batch, lr, size, seed, threads, save_every, device,
          init_from, frozen_blocks, keep_every, resume) -> None:
     out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
@@ -134,14 +153,15 @@ def main(out: Path, cutouts, backdrops, real, real_share, encoder, minutes, batc
         init = init_encoder(net, encoder)
     budget = minutes * 60
     data = torch.utils.data.DataLoader(Pictures((list(cutouts), list(backdrops)), size, batch, seed, start,
-                                                (list(real), real_share)),
+                                                (list(real), real_share), see_through),
                                        batch_size=None, num_workers=1, prefetch_factor=4)
 
     def save(it: int, loss_avg: float) -> None:
         sidecar = {"format": FORMAT, "config": cfg.to_dict(), "iteration": it, "train_seconds": spent,
                    "batch_size": batch, "lr": lr, "seed": seed, "encoder_init": init, "loss": loss_avg,
                    "cutouts": list(cutouts), "backdrops": list(backdrops),
-                   "real": list(real), "real_share": real_share if real else 0.0}
+                   "real": list(real), "real_share": real_share if real else 0.0,
+                   "see_through": see_through, "edge_weight": edge_weight}
         write_checkpoint(last, {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
                          sidecar, FORMAT, opt)
 
@@ -154,7 +174,7 @@ def main(out: Path, cutouts, backdrops, real, real_share, encoder, minutes, batc
         for g in opt.param_groups:
             g["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (it + 1) / 100)
         logits, aux = net(x.to(device))
-        loss = loss_fn(logits, aux, y.to(device))
+        loss = loss_fn(logits, aux, y.to(device), edge_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
