@@ -1,6 +1,7 @@
 """The segment step on real photographs, beside the peers: IoU, boundary scores, class, time.
 
     python scripts/bench/real_cut.py DATA_DIR [--stems test.txt] [--mask cut|yolact] [--cut-weights W]
+                                     [--weights W] [--classifier-weights W] [--precision auto|int8|float32]
                                      [--peer NAME=PRED_DIR ...] [--out PRED_DIR] [--json F] [--sheet PNG]
 
 DATA_DIR holds ``images/<stem>.png|jpg`` and ``masks/<stem>.png`` (the product > 127) and optionally
@@ -30,11 +31,14 @@ def _read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def build_step(mask: str, cut_weights: str | None, weights: str):
+def build_step(mask: str, cut_weights: str | None, weights: str, classifier_weights: str | None = None,
+               precision: str = "auto"):
     from product_augment.steps import segment
-    cfg = {"backend": "yolact", "weights": weights, "mask": mask}
+    cfg = {"backend": "yolact", "weights": weights, "mask": mask, "precision": precision}
     if cut_weights:
         cfg["cut_weights"] = cut_weights
+    if classifier_weights:
+        cfg["classifier_weights"] = classifier_weights
     config = segment.YolactConfig.model_validate(cfg, context={"base_dir": "."})
     return segment.build(config)
 
@@ -45,6 +49,9 @@ def build_step(mask: str, cut_weights: str | None, weights: str):
 @click.option("--mask", type=click.Choice(["cut", "yolact"]), default="cut", show_default=True)
 @click.option("--cut-weights", default=None, help="CutNet weights (default: the shipped ones).")
 @click.option("--weights", default="weights/yolact_ws_effnetlite0.safetensors", show_default=True)
+@click.option("--classifier-weights", default=None, help="Product classifier weights (default: the shipped ones).")
+@click.option("--precision", type=click.Choice(["auto", "int8", "float32"]), default="auto", show_default=True,
+              help="The segment step's `precision` (a named .onnx file runs as given).")
 @click.option("--peer", "peers", multiple=True, help="NAME=PRED_DIR: another tool's masks on the same photos.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path))
@@ -52,8 +59,8 @@ def build_step(mask: str, cut_weights: str | None, weights: str):
               help="Contact sheet of the worst photos (needs --out): photo | ours | first peer | truth.")
 @click.option("--sheet-count", default=10, show_default=True, help="How many photos the sheet shows, worst first.")
 @click.option("--name", default="ours", show_default=True)
-def main(data_dir, stems_file, mask, cut_weights, weights, peers, out_dir, json_out, sheet, sheet_count,
-         name) -> None:
+def main(data_dir, stems_file, mask, cut_weights, weights, classifier_weights, precision, peers, out_dir, json_out,
+         sheet, sheet_count, name) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
@@ -61,7 +68,7 @@ def main(data_dir, stems_file, mask, cut_weights, weights, peers, out_dir, json_
     from product_augment.sample import Sample
 
     cv2.setNumThreads(1)
-    step = build_step(mask, cut_weights, weights)
+    step = build_step(mask, cut_weights, weights, classifier_weights, precision)
     stems = stems_file.read_text().split() if stems_file else sorted(p.stem for p in (data_dir / "masks").glob("*.png"))
     classes = json.loads((data_dir / "classes.json").read_text()) if (data_dir / "classes.json").exists() else {}
     peer_dirs = dict(p.split("=", 1) for p in peers)
@@ -95,6 +102,7 @@ def main(data_dir, stems_file, mask, cut_weights, weights, peers, out_dir, json_
     summ = {n: summary(list(r.values())) for n, r in per.items()}
     summ[name]["median_seconds"] = float(np.median(secs))
     summ[name]["mean_seconds"] = float(np.mean(secs))
+    summ[name]["models"] = step.models_meta()  # which files ran (float or int8)
     if cls_rows:
         summ[name]["class_accuracy"] = float(np.mean([t == p for t, p in cls_rows]))
         summ[name]["class_n"] = len(cls_rows)
@@ -110,6 +118,7 @@ def main(data_dir, stems_file, mask, cut_weights, weights, peers, out_dir, json_
     for n, s in summ.items():
         print(f"{n}\t{s['n']}\t{s['mean_iou']:.4f}\t{s['median_iou']:.4f}\t{s['min_iou']:.4f}\t{s['below_0.8']}\t"
               f"{s['boundary_iou']:.4f}\t{s['boundary_f']:.4f}\t{s['missed']:.4f}\t{s['extra']:.4f}")
+    print(f"{name}: {summ[name]['models']}")
     print(f"{name}: median {summ[name]['median_seconds']:.3f} s/photo (segment step, one thread)"
           + (f"; class accuracy {summ[name]['class_accuracy']:.3f} on {len(cls_rows)}" if cls_rows else ""))
     if json_out:

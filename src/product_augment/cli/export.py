@@ -106,6 +106,32 @@ def onnx(weights, out, opset, sidecar, check, do_export, bench, photos, cut):
         click.echo(latency(weights, target, photos or _repo_folder("examples"), bench))
 
 
+@export.command("int8")
+@click.option("--model", "models", multiple=True, type=click.Choice(["yolact", "cut", "classify"]),
+              help="Which model (repeatable; default: all three).")
+@click.option("--pool", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Calibration photos: the real-photo training pool (images/, masks/; default data/real/pool).")
+@click.option("--weights-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Folder of the float ONNX files and sidecars (default: the shipped weights/).")
+def int8(models, pool, weights_dir):
+    """The int8 copies of the segment step's ONNX models (<stem>.int8.onnx, static QDQ calibrated on the
+    training pool; needs `.[train]`). Re-run after `augment export onnx`: a copy made from an older float
+    file is not used (`precision: auto` runs the float file, `precision: int8` stops)."""
+    from ..models.quantize import STEMS, quantize
+
+    if pool is None:
+        from ..resources import checkout_root
+
+        root = checkout_root()
+        pool = root / "data" / "real" / "pool" if root else None
+        if pool is None or not pool.is_dir():
+            raise click.UsageError("name the calibration photos with --pool (data/real/pool in a checkout)")
+    for model in models or tuple(STEMS):
+        info = quantize(model, pool, weights_dir)
+        click.echo(f"wrote {info['file']} ({info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]}; "
+                   f"calibrated on {info['calibration']['photos']} photos of {pool})")
+
+
 @export.command("segmenter")
 @click.option("--checkpoint", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", default="weights/yolact_ws_effnetlite0.safetensors", show_default=True)

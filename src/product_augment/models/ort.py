@@ -12,6 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+PRECISIONS = ("auto", "int8", "float32")
+INT8_SUFFIX = ".int8.onnx"
+
 
 def onnxruntime() -> Any:
     """The `onnxruntime` module, its telemetry switched off for this process."""
@@ -36,7 +39,7 @@ def cpu_session(path: str | Path, threads: int = 1, providers: list[str] | None 
     # three models of the segment step) for no time measured on these small networks
     opts.enable_cpu_mem_arena = False
     session = ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
-    return session, f"onnxruntime {ort.__version__} cpu"
+    return session, f"onnxruntime {ort.__version__} cpu" + (" int8" if is_int8(path) else "")
 
 
 def read_sidecar(onnx_file: str | Path) -> dict[str, Any]:
@@ -47,15 +50,63 @@ def read_sidecar(onnx_file: str | Path) -> dict[str, Any]:
     return json.loads(side.read_text())
 
 
+def is_int8(path: str | Path) -> bool:
+    """Whether ``path`` names an int8 copy (``<stem>.int8.onnx``)."""
+    return Path(path).name.endswith(INT8_SUFFIX)
+
+
 def onnx_sidecar(onnx_file: str | Path) -> Path:
-    """The JSON sidecar an ONNX file shares with its safetensors weights: ``<stem>.json``."""
-    return Path(onnx_file).with_suffix(".json")
+    """The JSON sidecar an ONNX file shares with its safetensors weights: ``<stem>.json`` (also for
+    the int8 copy ``<stem>.int8.onnx``, whose making the sidecar records in its ``int8`` section)."""
+    p = Path(onnx_file)
+    return p.with_name(p.name[: -len(INT8_SUFFIX)] + ".json") if is_int8(p) else p.with_suffix(".json")
 
 
-def onnx_beside(path: str | Path, what: str) -> Path:
-    """The ``.onnx`` file of ``path`` (itself, or ``<stem>.onnx`` beside the ``.safetensors`` weights)."""
+def int8_beside(path: str | Path) -> Path:
+    """``<stem>.int8.onnx`` beside ``<stem>.onnx`` or ``<stem>.safetensors``."""
+    p = Path(path)
+    return p if is_int8(p) else p.with_name(p.stem + INT8_SUFFIX)
+
+
+def int8_problem(int8_file: Path) -> str | None:
+    """Why the int8 copy cannot stand in for the float model (None when it can): missing, not
+    recorded in the sidecar, or made from another float ONNX file than the one the sidecar records."""
+    if not int8_file.exists():
+        return "not found"
+    side = onnx_sidecar(int8_file)
+    meta = json.loads(side.read_text()) if side.exists() else {}
+    made = (meta.get("int8") or {}).get("source_sha256")
+    if made is None:
+        return f"not recorded in {side.name} (no `int8` section)"
+    if made != (meta.get("onnx") or {}).get("sha256"):
+        return f"made from another float ONNX file than the one {side.name} records (re-exported since)"
+    return None
+
+
+def onnx_beside(path: str | Path, what: str, precision: str = "float32") -> Path:
+    """The ONNX file to run for ``path`` (an ``.onnx`` file, used as given, or the ``.safetensors``
+    weights with ``<stem>.onnx`` and maybe ``<stem>.int8.onnx`` beside).
+
+    ``precision``: ``float32`` the float file; ``int8`` the int8 copy, an error when it is missing or
+    stale; ``auto`` the int8 copy where one is shipped and current, else the float file.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     path = Path(path)
-    onnx_file = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
+    if path.suffix == ".onnx":
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: {what} ONNX file not found")
+        return path
+    onnx_file = path.with_suffix(".onnx")
+    if precision != "float32":
+        int8_file = int8_beside(path)
+        problem = int8_problem(int8_file)
+        if problem is None:
+            return int8_file
+        if precision == "int8":
+            raise FileNotFoundError(
+                f"{int8_file}: {what} int8 model {problem}; rebuild it with `augment export int8` "
+                f"(models.quantize) or use `precision: float32`")
     if not onnx_file.exists():
         raise FileNotFoundError(f"{onnx_file}: {what} ONNX file not found")
     return onnx_file

@@ -51,10 +51,12 @@ class ProductClassifier:
         self.input_name = self.session.get_inputs()[0].name
 
     @staticmethod
-    def from_weights(path: str | Path, **kwargs: Any) -> ProductClassifier:
+    def from_weights(path: str | Path, precision: str = "float32", **kwargs: Any) -> ProductClassifier:
+        """``path``: the ``.onnx`` file or the ``.safetensors`` weights with ``<stem>.onnx`` (and maybe
+        ``<stem>.int8.onnx``) beside; ``precision``: auto | int8 | float32 (`ort.onnx_beside`)."""
         from ..ort import onnx_beside
 
-        return ProductClassifier(onnx_beside(path, "the product classifier's"), **kwargs)
+        return ProductClassifier(onnx_beside(path, "the product classifier's", precision), **kwargs)
 
     def probabilities(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The 21 class probabilities (float32, class-id order; they sum to the mass, ≤ 1)."""

@@ -43,11 +43,12 @@ class CutPredictor:
         self.input_name = self.session.get_inputs()[0].name
 
     @staticmethod
-    def from_weights(path: str | Path, **kwargs: Any) -> CutPredictor:
-        """``path``: the ``.onnx`` file or the ``.safetensors`` weights with ``<stem>.onnx`` beside."""
+    def from_weights(path: str | Path, precision: str = "float32", **kwargs: Any) -> CutPredictor:
+        """``path``: the ``.onnx`` file or the ``.safetensors`` weights with ``<stem>.onnx`` (and maybe
+        ``<stem>.int8.onnx``) beside; ``precision``: auto | int8 | float32 (`ort.onnx_beside`)."""
         from ..ort import onnx_beside
 
-        return CutPredictor(onnx_beside(path, "the cut model's"), **kwargs)
+        return CutPredictor(onnx_beside(path, "the cut model's", precision), **kwargs)
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The network's input: the RGB uint8 photo resized to S×S (aspect not kept)."""

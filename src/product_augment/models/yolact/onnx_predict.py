@@ -80,11 +80,12 @@ class OnnxPredictor(PredictorAPI):
         self.anchors = make_anchors(_grid_sizes(meta, self.cfg), self.cfg.anchor_fracs, self.cfg.aspect_ratios)
 
     @staticmethod
-    def from_weights(path: str | Path, **kwargs: Any) -> OnnxPredictor:
-        """Load ``path`` (a ``.onnx`` file, or the ``.safetensors`` weights with ``<stem>.onnx`` beside)."""
+    def from_weights(path: str | Path, precision: str = "float32", **kwargs: Any) -> OnnxPredictor:
+        """Load ``path`` (a ``.onnx`` file, or the ``.safetensors`` weights with ``<stem>.onnx`` and maybe
+        ``<stem>.int8.onnx`` beside; ``precision``: auto | int8 | float32, `ort.onnx_beside`)."""
         from ..ort import onnx_beside
 
-        return OnnxPredictor(onnx_beside(path, "the segmenter's"), **kwargs)
+        return OnnxPredictor(onnx_beside(path, "the segmenter's", precision), **kwargs)
 
     def raw(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         """The network's outputs for one letterboxed S×S×3 uint8 frame (batch dimension dropped)."""

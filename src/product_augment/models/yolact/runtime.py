@@ -33,10 +33,12 @@ def _onnxruntime_installed() -> bool:
 
 
 def load_predictor(weights: str | Path, device: str = "cpu", refine_radius: float = EDGE_REFINE,
-                   **kwargs: Any) -> Any:
+                   precision: str = "float32", **kwargs: Any) -> Any:
     """A predictor with ``soft_masks(image, score_threshold=...)``, ``soft``, ``__call__`` and ``.meta``.
 
     ``weights``: the ``.safetensors`` file (its ``.onnx`` and ``.json`` beside it) or the ``.onnx`` file.
+    ``precision`` (auto | int8 | float32) picks ``<stem>.int8.onnx`` on the CPU (`ort.onnx_beside`);
+    torch always runs the float weights.
     """
     weights = Path(weights)
     onnx_file = weights if weights.suffix == ".onnx" else weights.with_suffix(".onnx")
@@ -50,7 +52,9 @@ def load_predictor(weights: str | Path, device: str = "cpu", refine_radius: floa
             return Predictor.from_weights(safetensors, device="cuda", refine_radius=refine_radius, **kwargs)
     if onnx_file.exists() and _onnxruntime_installed():
         from .onnx_predict import OnnxPredictor
-        return OnnxPredictor.from_weights(onnx_file, refine_radius=refine_radius, **kwargs)
+        # a `.onnx` path runs as given; beside the safetensors `precision` picks the float or int8 file
+        return OnnxPredictor.from_weights(onnx_file if weights.suffix == ".onnx" else safetensors,
+                                          precision=precision, refine_radius=refine_radius, **kwargs)
     if safetensors.exists() and _torch_or_none() is not None:  # no ONNX file (or runtime): torch on the CPU
         from .predict import Predictor
         return Predictor.from_weights(safetensors, device="cpu", refine_radius=refine_radius, **kwargs)

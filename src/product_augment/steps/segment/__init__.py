@@ -55,4 +55,20 @@ def build(config: Any, ctx: Any = None) -> _Segment:
         if not onnx_file.exists():
             raise FileNotFoundError(f"{onnx_file}: the cut model is missing (segment `cut_weights`); "
                                     f"name one, or draw the mask with YOLACT alone (`mask: yolact`)")
+    if isinstance(config, YolactConfig) and config.precision == "int8" and config.device == "cpu":
+        _check_int8(config)
     return step_class(config)(config)
+
+
+def _check_int8(config: YolactConfig) -> None:
+    """`precision: int8`: every model the step runs has a current int8 copy (before any work)."""
+    from ...models.ort import onnx_beside
+
+    models = [(Path(config.weights), "the segmenter's")]
+    if config.mask == "cut":
+        models.append((cut_weights(config), "the cut model's"))
+    if config.class_from == "classifier":
+        models.append((classifier_weights(config), "the product classifier's"))
+    for weights, what in models:
+        if weights.suffix != ".onnx":  # a named .onnx file runs as given
+            onnx_beside(weights, what, "int8")

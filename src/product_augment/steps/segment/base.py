@@ -80,6 +80,10 @@ class YolactConfig(_Base):
                                   "class head alone")
     classifier_weights: PresetPath | None = Field(
         None, description="product classifier safetensors (its .onnx and .json beside it); default: the shipped one")
+    precision: one_of("auto", "int8", "float32") = Field(
+        "auto", description="which ONNX file each model runs on the CPU: auto: its int8 copy (<stem>.int8.onnx) "
+                            "where one is shipped and made from the current float file, else float; int8: the "
+                            "int8 copies, an error when one is missing; float32: the float files")
 
 
 Config = Annotated[YolactConfig | AlphaConfig | MasksConfig | ClassicalConfig,

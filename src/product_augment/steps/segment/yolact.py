@@ -83,7 +83,8 @@ class YolactSegment(_Segment):
             # with the cut drawing the product, YOLACT's masks of a `top` run only pick the class
             # (overlap with the cut): no edge refinement for them
             refine = 0.0 if cfg.mask == "cut" and cfg.mode == "top" else cfg.edge_refine
-            self._predictor = load_predictor(cfg.weights, device=cfg.device, refine_radius=refine)
+            self._predictor = load_predictor(cfg.weights, device=cfg.device, refine_radius=refine,
+                                             precision=cfg.precision)
         return self._predictor
 
     @property
@@ -93,7 +94,7 @@ class YolactSegment(_Segment):
             return None
         if self._cut is None:
             from ...models.cut.runtime import CutPredictor
-            self._cut = CutPredictor.from_weights(cut_weights(self.config))
+            self._cut = CutPredictor.from_weights(cut_weights(self.config), precision=self.config.precision)
         return self._cut
 
     @property
@@ -103,7 +104,8 @@ class YolactSegment(_Segment):
             return None
         if self._classifier is None:
             from ...models.classify.runtime import ProductClassifier
-            self._classifier = ProductClassifier.from_weights(classifier_weights(self.config))
+            self._classifier = ProductClassifier.from_weights(classifier_weights(self.config),
+                                                              precision=self.config.precision)
         return self._classifier
 
     def _named(self, image: np.ndarray, kept: list[tuple[Instance, np.ndarray]]) -> list[tuple[Instance, np.ndarray]]:
