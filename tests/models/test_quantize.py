@@ -61,7 +61,9 @@ def test_shipped_int8_files_are_small_recorded_and_current(model):
 def test_auto_picks_int8_and_float32_forces_float():
     step_auto, step_float = _steps()
     assert step_auto.predictor.path.name.endswith(".int8.onnx")
-    assert step_auto.cut.path.name == "cut_effnetlite0.int8.onnx"
+    assert step_auto.cut.path.name == "cut_effnetlite0.onnx"  # its int8 copy says `auto: false`
+    from product_augment.steps import segment
+    assert segment.build(_config(precision="int8")).cut.path.name == "cut_effnetlite0.int8.onnx"
     assert step_auto.classifier.path.name == "classify_effnetlite0.int8.onnx"
     assert step_auto.models_meta()["segment_runtime"].endswith(" int8")
     assert step_float.predictor.path.name == "yolact_ws_effnetlite0.onnx"

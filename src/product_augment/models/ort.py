@@ -83,12 +83,21 @@ def int8_problem(int8_file: Path) -> str | None:
     return None
 
 
+def int8_by_default(int8_file: Path) -> bool:
+    """Whether ``precision: auto`` runs this int8 copy: its sidecar's ``int8.auto`` (default true).
+    A copy that costs more accuracy than its speed is worth is shipped with ``auto: false``."""
+    side = onnx_sidecar(int8_file)
+    meta = json.loads(side.read_text()) if side.exists() else {}
+    return bool((meta.get("int8") or {}).get("auto", True))
+
+
 def onnx_beside(path: str | Path, what: str, precision: str = "float32") -> Path:
     """The ONNX file to run for ``path`` (an ``.onnx`` file, used as given, or the ``.safetensors``
     weights with ``<stem>.onnx`` and maybe ``<stem>.int8.onnx`` beside).
 
     ``precision``: ``float32`` the float file; ``int8`` the int8 copy, an error when it is missing or
-    stale; ``auto`` the int8 copy where one is shipped and current, else the float file.
+    stale; ``auto`` the int8 copy where one is shipped, current and meant for the default (its
+    sidecar's ``int8.auto``, true unless it says otherwise), else the float file.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
@@ -101,7 +110,7 @@ def onnx_beside(path: str | Path, what: str, precision: str = "float32") -> Path
     if precision != "float32":
         int8_file = int8_beside(path)
         problem = int8_problem(int8_file)
-        if problem is None:
+        if problem is None and (precision == "int8" or int8_by_default(int8_file)):
             return int8_file
         if precision == "int8":
             raise FileNotFoundError(
