@@ -188,3 +188,27 @@ def test_the_plan_streams_new_jobs_first(tmp_path, input_dir, classical_preset, 
     s = run_preset(load_preset(classical_preset, DEFAULTS), opts(input_dir, out, shard_size=2),
                    progress=lambda e: events.append(e["id"]))
     assert s.done == 3 and events == ["zz__v00", "zz__v01", "p0__v00"]
+
+
+def test_inputs_the_history_has_not_seen_are_planned_first(tmp_path, input_dir, classical_preset):
+    """A night's new photos behind a catalogue already done: planned before the done ones (so they
+    start at once), each group in listing order; with nothing new the order is the listing's."""
+    import shutil
+
+    from product_augment.history import History
+    from product_augment.runner import unseen_first
+    from product_augment.storage import Store
+
+    out = tmp_path / "o"
+    first = run(classical_preset, opts(input_dir, out, shard_size=2, compact_parts=1))
+    names = sorted({e["source"] for e in manifest(out)})
+    variants = first.done // len(names)
+    shutil.copy(input_dir / names[0], input_dir / "zz_new.png")
+    shutil.copy(input_dir / names[1], input_dir / "aa_new.png")
+    listing = sorted(names + ["aa_new.png", "zz_new.png"])
+    with History.open(Store(str(out)), writable=False) as h:
+        assert h.seen_sources(listing) == set(names)
+        assert unseen_first(listing, h) == ["aa_new.png", "zz_new.png"] + names
+        assert unseen_first(names, h) == names
+    s = run(classical_preset, opts(input_dir, out, shard_size=2, compact_parts=1, mode="incremental"))
+    assert s.done == 2 * variants and s.resumed == len(names) * variants

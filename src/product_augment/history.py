@@ -242,6 +242,19 @@ class History:
                 known[(e["source"], e["source_stat"])] = e["source_sha256"]
         return known
 
+    def seen_sources(self, sources: list[str]) -> set[str]:
+        """Which of these sources (input paths) any entry names, asked in batches (a removed
+        name's entry no longer counts once compacted)."""
+        seen: set[str] = set()
+        for k in range(0, len(sources), _BATCH):
+            chunk = sources[k:k + _BATCH]
+            q = f"SELECT DISTINCT source FROM entries WHERE source IN ({','.join('?' * len(chunk))})"
+            seen.update(src for (src,) in self.con.execute(q, chunk))
+        if self.tail:
+            wanted = set(sources)
+            seen.update(e["source"] for e in self.tail.values() if e.get("source") in wanted)
+        return seen
+
     def ok_presets(self) -> set[str]:
         got = {r[0] for r in self.con.execute("SELECT DISTINCT preset FROM entries WHERE status='ok'")}
         got |= {e.get("preset_sha256") for e in self.tail.values() if e.get("status") == "ok"}

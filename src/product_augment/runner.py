@@ -260,11 +260,14 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
 
         def todo() -> Iterator[J.Job]:
             """The jobs to run, planned 2,000 inputs at a time while the first shards already run
-            (content hashes, job ids, the history asked in batches). New and changed jobs go
-            first; the files of the jobs the history says are done are checked after them."""
+            (content hashes, job ids, the history asked in batches). Inputs the history has never
+            seen are planned first (a night's new photos behind a large catalogue start at once),
+            then the others; new and changed jobs go first, and the files of the jobs the history
+            says are done are checked after them."""
             done: list[tuple[J.Job, Rec]] = []
-            for k in range(0, len(relpaths), PLAN_CHUNK):
-                chunk = relpaths[k:k + PLAN_CHUNK]
+            order = relpaths if known is not None else unseen_first(relpaths, history)
+            for k in range(0, len(order), PLAN_CHUNK):
+                chunk = order[k:k + PLAN_CHUNK]
                 hashes, stats = known or _content_hashes(inputs, chunk, history)
                 jobs = J.make_jobs(chunk, variants, hashes, preset.sha256, stats, bases)
                 counts["jobs"] += len(jobs)
@@ -371,6 +374,17 @@ def _count_qa(summary: RunSummary, entry: dict) -> None:
         if f["action"] == v != "keep":
             by = summary.qa_reasons.setdefault(v, {})
             by[f["check"]] = by.get(f["check"], 0) + 1
+
+
+def unseen_first(relpaths: list[str], history: History) -> list[str]:
+    """The inputs in plan order: those the history has never seen first (a night's new photos behind
+    a large catalogue start at once), then the others, each group in listing order."""
+    if history.empty:
+        return relpaths
+    seen = history.seen_sources(relpaths)
+    if len(seen) == len(relpaths):
+        return relpaths
+    return [r for r in relpaths if r not in seen] + [r for r in relpaths if r in seen]
 
 
 def _retryable(error: str) -> bool:
