@@ -273,3 +273,12 @@ def test_store_reads_outputs_only_inside_and_inputs_by_plain_paths(tmp_path):
     for bad in ("../secret.png", str(tmp_path / "secret.png")):
         with pytest.raises(UnsafePath):
             store.read_input_bytes(bad)
+
+
+def test_a_flush_in_the_job_stream_closes_the_shard_early():
+    from product_augment.jobs import FLUSH, iter_shards, make_jobs
+
+    jobs = make_jobs([f"p{i}.png" for i in range(5)], 1, {f"p{i}.png": f"{i:064x}" for i in range(5)}, "preset")
+    plain = [len(s.jobs) for s in iter_shards(jobs, 4, 1)]
+    flushed = [len(s.jobs) for s in iter_shards(jobs[:2] + [FLUSH] + jobs[2:] + [FLUSH, FLUSH], 4, 1)]
+    assert plain == [4, 1] and flushed == [2, 3]

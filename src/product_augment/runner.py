@@ -258,33 +258,40 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
                 opts.balance, preset, relpaths, known[0], out, executor, ctx)
         bases = J.output_bases(relpaths)
 
-        def todo() -> Iterator[J.Job]:
+        def todo() -> Iterator[J.Job | object]:
             """The jobs to run, planned 2,000 inputs at a time while the first shards already run
             (content hashes, job ids, the history asked in batches). Inputs the history has never
             seen are planned first (a night's new photos behind a large catalogue start at once),
             then the others; new and changed jobs go first, and the files of the jobs the history
             says are done are checked after them."""
             done: list[tuple[J.Job, Rec]] = []
-            order = relpaths if known is not None else unseen_first(relpaths, history)
-            for k in range(0, len(order), PLAN_CHUNK):
-                chunk = order[k:k + PLAN_CHUNK]
-                hashes, stats = known or _content_hashes(inputs, chunk, history)
-                jobs = J.make_jobs(chunk, variants, hashes, preset.sha256, stats, bases)
-                counts["jobs"] += len(jobs)
-                if opts.prune:
-                    planned.update(j.item_id for j in jobs)
-                recs = history.get_many(j.item_id for j in jobs)
-                for job in jobs:
-                    r = recs.get(job.item_id)
-                    same = r is not None and r.job == job.job_id
-                    if same and r.status == "ok":
-                        done.append((job, r))
-                        continue
-                    if same and opts.mode == "incremental" and r.status == "failed" and not _retryable(r.error):
-                        counts["known_failed"] += 1
-                        continue
-                    counts["todo"] += 1
-                    yield job
+
+            def plan(group: list[str]) -> Iterator[J.Job]:
+                for k in range(0, len(group), PLAN_CHUNK):
+                    chunk = group[k:k + PLAN_CHUNK]
+                    hashes, stats = known or _content_hashes(inputs, chunk, history)
+                    jobs = J.make_jobs(chunk, variants, hashes, preset.sha256, stats, bases)
+                    counts["jobs"] += len(jobs)
+                    if opts.prune:
+                        planned.update(j.item_id for j in jobs)
+                    recs = history.get_many(j.item_id for j in jobs)
+                    for job in jobs:
+                        r = recs.get(job.item_id)
+                        same = r is not None and r.job == job.job_id
+                        if same and r.status == "ok":
+                            done.append((job, r))
+                            continue
+                        if same and opts.mode == "incremental" and r.status == "failed" and not _retryable(r.error):
+                            counts["known_failed"] += 1
+                            continue
+                        counts["todo"] += 1
+                        yield job
+
+            order, unseen = (relpaths, 0) if known is not None else unseen_first(relpaths, history)
+            if unseen:  # the new inputs' jobs, then their last shard at once (not when it would fill)
+                yield from plan(order[:unseen])
+                yield J.FLUSH
+            yield from plan(order[unseen:])
             for job, r in done:  # done before: made again only when a file is missing
                 if check.all_exist(r.files):
                     verified.add(job.item_id)
@@ -376,15 +383,17 @@ def _count_qa(summary: RunSummary, entry: dict) -> None:
             by[f["check"]] = by.get(f["check"], 0) + 1
 
 
-def unseen_first(relpaths: list[str], history: History) -> list[str]:
-    """The inputs in plan order: those the history has never seen first (a night's new photos behind
-    a large catalogue start at once), then the others, each group in listing order."""
+def unseen_first(relpaths: list[str], history: History) -> tuple[list[str], int]:
+    """The inputs in plan order and how many lead it: those the history has never seen first (a
+    night's new photos behind a large catalogue start at once), then the others, each group in
+    listing order."""
     if history.empty:
-        return relpaths
+        return relpaths, 0
     seen = history.seen_sources(relpaths)
     if len(seen) == len(relpaths):
-        return relpaths
-    return [r for r in relpaths if r not in seen] + [r for r in relpaths if r in seen]
+        return relpaths, 0
+    unseen = [r for r in relpaths if r not in seen]
+    return unseen + [r for r in relpaths if r in seen], len(unseen)
 
 
 def _retryable(error: str) -> bool:

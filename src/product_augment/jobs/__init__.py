@@ -26,7 +26,7 @@ from .parts import (
     part_names,
     to_lines,
 )
-from .shards import Job, Shard, iter_shards, job_id, make_jobs, make_shards, output_bases
+from .shards import FLUSH, Job, Shard, iter_shards, job_id, make_jobs, make_shards, output_bases
 from .worker import (
     BATCH_IMAGES,
     BATCH_PIXELS,
@@ -44,7 +44,7 @@ from .worker import (
 
 __all__ = ["BATCH_IMAGES", "BATCH_PIXELS", "FAIL_ONCE_ENV", "HISTORY_DB", "LEGACY_PART", "MANIFEST", "PARTS",
            "PART_RE", "REJECTED", "REMOVED", "TRANSIENT", "Job", "OutputError", "Shard", "ShardContext",
-           "TransientError", "_groups", "batch_devices", "entry_job_id", "files_exist", "iter_shards", "job_id",
+           "FLUSH", "TransientError", "_groups", "batch_devices", "entry_job_id", "files_exist", "iter_shards", "job_id",
            "latest_entries", "limit_worker_threads", "make_jobs", "make_shards", "migrate_legacy", "on_disk",
            "output_bases", "output_error", "output_files", "parse_lines", "part_names", "prepare_sources",
            "process_shard", "read_sources", "reset_worker", "run_job", "to_lines", "worker_pipeline",

@@ -98,10 +98,19 @@ def make_shards(jobs: Iterable[Job], size: int, run: int) -> list[Shard]:
     return list(iter_shards(jobs, size, run))
 
 
-def iter_shards(jobs: Iterable[Job], size: int, run: int) -> Iterator[Shard]:
-    """`make_shards` as a stream: each shard as soon as its jobs are known (the same shards)."""
+FLUSH = object()  # in a job stream: close the shard being filled now (a planning step is over)
+
+
+def iter_shards(jobs: Iterable[Job | object], size: int, run: int) -> Iterator[Shard]:
+    """`make_shards` as a stream: each shard as soon as its jobs are known (the same shards, except
+    that a `FLUSH` in the stream closes the current shard early)."""
     cur: list[Job] = []
     for j in jobs:
+        if j is FLUSH:
+            if cur:
+                yield Shard(run, tuple(cur))
+                cur = []
+            continue
         if cur and len(cur) >= size and (j.relpath != cur[-1].relpath or len(cur) >= 2 * size):
             yield Shard(run, tuple(cur))
             cur = []
