@@ -196,7 +196,6 @@ def test_inputs_the_history_has_not_seen_are_planned_first(tmp_path, input_dir, 
     import shutil
 
     from product_augment.history import History
-    from product_augment.runner import unseen_first
     from product_augment.storage import Store
 
     out = tmp_path / "o"
@@ -208,7 +207,7 @@ def test_inputs_the_history_has_not_seen_are_planned_first(tmp_path, input_dir, 
     listing = sorted(names + ["aa_new.png", "zz_new.png"])
     with History.open(Store(str(out)), writable=False) as h:
         assert h.seen_sources(listing) == set(names)
-        assert unseen_first(listing, h) == (["aa_new.png", "zz_new.png"] + names, 2)
-        assert unseen_first(names, h) == (names, 0)
+        assert h.unseen_first(listing) == (["aa_new.png", "zz_new.png"] + names, 2)
+        assert h.unseen_first(names) == (names, 0)
     s = run(classical_preset, opts(input_dir, out, shard_size=2, compact_parts=1, mode="incremental"))
     assert s.done == 2 * variants and s.resumed == len(names) * variants

@@ -255,6 +255,29 @@ class History:
             seen.update(e["source"] for e in self.tail.values() if e.get("source") in wanted)
         return seen
 
+    def unseen_first(self, relpaths: list[str]) -> tuple[list[str], int]:
+        """The inputs in plan order and how many lead it: those no entry names first (a night's new
+        photos behind a large catalogue start at once), then the others, each group in listing order."""
+        if self.empty:
+            return relpaths, 0
+        seen = self.seen_sources(relpaths)
+        if len(seen) == len(relpaths):
+            return relpaths, 0
+        unseen = [r for r in relpaths if r not in seen]
+        return unseen + [r for r in relpaths if r in seen], len(unseen)
+
+    def content_hashes(self, inputs: Any, relpaths: list[str]) -> tuple[dict, dict]:
+        """SHA-256 and stat stamp of every input (a `Store`); an input whose size and modification
+        time match an earlier entry's keeps that entry's hash without being read (asked in batches)."""
+        hashes, stats = {}, {}
+        for k in range(0, len(relpaths), 2000):
+            chunk = relpaths[k:k + 2000]
+            known = self.known_hashes(chunk)
+            for rel, st in inputs.input_stats(chunk).items():
+                stats[rel] = st
+                hashes[rel] = known.get((rel, st)) or inputs.input_sha256(rel)
+        return hashes, stats
+
     def ok_presets(self) -> set[str]:
         got = {r[0] for r in self.con.execute("SELECT DISTINCT preset FROM entries WHERE status='ok'")}
         got |= {e.get("preset_sha256") for e in self.tail.values() if e.get("status") == "ok"}

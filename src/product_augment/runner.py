@@ -132,7 +132,7 @@ def plan(preset: Preset, opts: RunOptions) -> Plan:
     labels cache are found (the segmenter runs) but not cached. Raises RunError as `run` does."""
     inputs, out, relpaths, unsupported = _inputs(preset, opts)
     with History.open(out, writable=False) as history:
-        hashes, stats = _content_hashes(inputs, relpaths, history)
+        hashes, stats = history.content_hashes(inputs, relpaths)
     variants: dict[str, int] | int = preset.model.variants
     before = after = None
     if opts.balance is not None:
@@ -253,7 +253,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
         variants: dict[str, int] | int = preset.model.variants
         known: tuple[dict, dict] | None = None
         if opts.balance is not None:  # the allocation needs every input's class first
-            known = _content_hashes(inputs, relpaths, history)
+            known = history.content_hashes(inputs, relpaths)
             variants, summary.classes_before, summary.classes_after = balance_variants(
                 opts.balance, preset, relpaths, known[0], out, executor, ctx)
         bases = J.output_bases(relpaths)
@@ -269,7 +269,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
             def plan(group: list[str]) -> Iterator[J.Job]:
                 for k in range(0, len(group), PLAN_CHUNK):
                     chunk = group[k:k + PLAN_CHUNK]
-                    hashes, stats = known or _content_hashes(inputs, chunk, history)
+                    hashes, stats = known or history.content_hashes(inputs, chunk)
                     jobs = J.make_jobs(chunk, variants, hashes, preset.sha256, stats, bases)
                     counts["jobs"] += len(jobs)
                     if opts.prune:
@@ -287,7 +287,7 @@ def _run_history(preset: Preset, opts: RunOptions, inputs: Store, out: Store, hi
                         counts["todo"] += 1
                         yield job
 
-            order, unseen = (relpaths, 0) if known is not None else unseen_first(relpaths, history)
+            order, unseen = (relpaths, 0) if known is not None else history.unseen_first(relpaths)
             if unseen:  # the new inputs' jobs, then their last shard at once (not when it would fill)
                 yield from plan(order[:unseen])
                 yield J.FLUSH
@@ -383,33 +383,5 @@ def _count_qa(summary: RunSummary, entry: dict) -> None:
             by[f["check"]] = by.get(f["check"], 0) + 1
 
 
-def unseen_first(relpaths: list[str], history: History) -> tuple[list[str], int]:
-    """The inputs in plan order and how many lead it: those the history has never seen first (a
-    night's new photos behind a large catalogue start at once), then the others, each group in
-    listing order."""
-    if history.empty:
-        return relpaths, 0
-    seen = history.seen_sources(relpaths)
-    if len(seen) == len(relpaths):
-        return relpaths, 0
-    unseen = [r for r in relpaths if r not in seen]
-    return unseen + [r for r in relpaths if r in seen], len(unseen)
-
-
 def _retryable(error: str) -> bool:
     return error.startswith(("internal error", "transient error", "shard failed"))
-
-
-def _content_hashes(inputs: Store, relpaths: list[str], history: History) -> tuple[dict, dict]:
-    """SHA-256 of every input; an input whose size and modification time match an earlier entry's
-    keeps that entry's hash without being read (the history asked in batches)."""
-    hashes, stats = {}, {}
-    for k in range(0, len(relpaths), 2000):
-        chunk = relpaths[k:k + 2000]
-        known = history.known_hashes(chunk)
-        for rel, st in inputs.input_stats(chunk).items():
-            stats[rel] = st
-            hashes[rel] = known.get((rel, st)) or inputs.input_sha256(rel)
-    return hashes, stats
-
-
