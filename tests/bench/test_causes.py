@@ -125,3 +125,16 @@ def test_bench_resumes_refuses_other_settings_and_skips_a_missing_optional_set(b
     # an arm the preset cannot make is refused before any work
     bad = CliRunner().invoke(main, args[:-1] + ["no-logo"])
     assert bad.exit_code != 0 and "unknown arm 'no-logo'" in bad.output
+
+
+def test_shipped_config_names_cause_arms_its_preset_can_make(tmp_path):
+    from pathlib import Path
+
+    from product_augment.bench.profiles import load_bench_config
+
+    cfg = load_bench_config(Path(__file__).parents[2] / "configs" / "bench" / "default.yaml")
+    steps = bench_steps(cfg.resolve(cfg.preset), tmp_path, "coco")
+    assert set(cfg.cause_arms) <= set(causes.available(steps)) and len(cfg.cause_arms) == 10
+    real = [t for t in cfg.tests if t.name == "real"]
+    assert real and real[0].optional and real[0].stems == "test.txt"
+    assert "base-long" not in cfg.profiles["medium"].arms and cfg.profiles["medium"].base_images == 1500

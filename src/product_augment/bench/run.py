@@ -36,6 +36,7 @@ from . import causes
 from .data import ArraySet, detect_format, has_instances, load_set
 from .metrics import converge_epoch
 from .profiles import BenchConfig, Profile
+from .progress import _progress_bar
 from .report import PAPER, write_outputs
 from .summary import CONTROLS, TEST_METRICS, sign_flip_p, summarise  # noqa: F401  (re-exported)
 
@@ -219,7 +220,11 @@ def run_bench(cfg: BenchConfig, profile: str | None = None, seeds: int | None = 
     aug_label = "augmented" + (f"-no-{ablate}" if ablate else "")
 
     # 1. the training sets each seed's runs need (this pipeline's and copy-paste images are drawn per seed)
+    made: dict[tuple[int, str | None], Path] = {}
+
     def make(seed: int, variant: str | None) -> Path:
+        if (seed, variant) in made:
+            return made[seed, variant]
         if augmented_dir is not None:
             results["data"]["augmented"][str(seed)] = {"premade": str(augmented_dir)}
             return Path(augmented_dir)
@@ -229,8 +234,9 @@ def run_bench(cfg: BenchConfig, profile: str | None = None, seeds: int | None = 
             + f" (×{cfg.expansion}) → {root}")
         info = make_augmented(cfg.resolve(cfg.preset), base_root, root, seed, cfg.expansion, limit=n_base,
                               base_format=base_fmt, ablate=ablate, workers=workers or prof.workers, variant=variant)
-        results["data"]["augmented" if not variant else f"augmented:{variant}"] = {
-            **results["data"].get("augmented" if not variant else f"augmented:{variant}", {}), str(seed): info}
+        key = f"augmented:{variant}" if variant else "augmented"
+        results["data"][key] = {**results["data"].get(key, {}), str(seed): info}
+        made[seed, variant] = root
         return root
 
     def training_set(seed: int, data_name: str) -> ArraySet:
@@ -358,37 +364,3 @@ def _json_default(o):
     if isinstance(o, float) and math.isnan(o):
         return None
     raise TypeError(type(o).__name__)
-
-
-class _progress_bar:
-    """tqdm over a run's steps with the running loss and the last validation IoU (stderr)."""
-
-    def __init__(self, desc: str, enabled: bool, unit: str = "step"):
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=None, desc=desc, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True)
-        self.val = None
-
-    def postfix(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(text, refresh=True)
-
-    def update(self, state: dict) -> None:
-        if self.bar is None:
-            return
-        if self.bar.total is None:
-            self.bar.total = state["total"]
-        if state.get("epoch_end"):
-            self.val = state.get("val_iou")
-            post = {"epoch": state["epoch"], "loss": f"{state['loss']:.3f}"}
-            if self.val is not None:
-                post["val_IoU"] = f"{self.val:.3f}"
-            self.bar.set_postfix(post, refresh=True)
-            return
-        self.bar.update(state["step"] - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
