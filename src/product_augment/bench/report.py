@@ -96,7 +96,7 @@ def markdown(results: dict) -> str:
                  "and of the prediction as the objects (touching products merge); instance mAP, only where "
                  "the set has COCO instances, scores the components against the annotated instances.")
     for name, why in (results["data"].get("skipped") or {}).items():
-        lines.append(f"**Skipped set `{name}`**: {why}.")
+        lines.append(f"\n**Skipped set `{name}`**: {why}.")
     seeds_per = {a: len(v["runs"]) for a, v in arms.items()}
     if len(set(seeds_per.values())) > 1:
         lines.append("Seeds per arm: " + ", ".join(f"{a} {n}" for a, n in seeds_per.items())
