@@ -22,7 +22,7 @@ def test_all_foreground_predictor_gets_truth_over_valid_area():
     assert m["iou_image"] == pytest.approx((a0 + a1) / 2)
     assert m["pixel_accuracy"] == pytest.approx((a0 + a1) / 2)  # correct exactly on the truth
     assert m["iou_set"] == pytest.approx((truths[0].sum() + truths[1][:, :24].sum()) / (1024 + 32 * 24))
-    assert m["ap"] is not None and m["ap"] < 0.5
+    assert m["component_ap"] is not None and m["component_ap"] < 0.5
 
 
 def test_empty_prediction_on_empty_truth_is_left_out_of_the_iou_mean():
@@ -36,7 +36,7 @@ def test_empty_prediction_on_empty_truth_is_left_out_of_the_iou_mean():
     assert m["iou_set"] == pytest.approx(16 / 24)
     assert m["pixel_accuracy"] == pytest.approx((1.0 + (256 - 8) / 256) / 2)  # it counts as all-correct here
     only_empty = segmentation_metrics(np.zeros((1, 8, 8), np.float32), np.zeros((1, 8, 8), bool))
-    assert only_empty["iou_image"] is None and only_empty["iou_set"] is None and only_empty["ap"] is None
+    assert only_empty["iou_image"] is None and only_empty["iou_set"] is None and only_empty["component_ap"] is None
     # an empty truth with a predicted pixel scores 0
     fp = segmentation_metrics(np.pad(np.ones((1, 1, 1), np.float32), ((0, 0), (0, 7), (0, 7))),
                               np.zeros((1, 8, 8), bool))
@@ -97,3 +97,19 @@ def test_sign_flip_p_is_exact():
     assert sign_flip_p([0.05, 0.03, 0.04, 0.02, 0.06]) == 2 / 32  # all up: only the all-up and all-down patterns
     assert sign_flip_p([0.01, -0.01]) == 1.0
     assert sign_flip_p([0.3]) is None
+
+
+def test_instance_map_separates_touching_products_that_component_map_merges():
+    a, b = np.zeros((32, 32), bool), np.zeros((32, 32), bool)
+    a[8:24, 4:16] = True
+    b[8:24, 16:28] = True  # touching a: one 8-connected component
+    probs = (a | b).astype(np.float32) * 0.9
+    m = segmentation_metrics(probs[None], (a | b)[None], instances=[[a, b]])
+    assert m["component_ap"] == pytest.approx(1.0)  # one blob against one blob
+    # the blob has IoU 0.5 with each product: it matches one of them at IoU 0.50 and none above
+    assert m["instance_ap50"] == pytest.approx(0.5, abs=0.01) and m["instance_ap"] < 0.06
+    # separate predictions of the two products score on both
+    gap = probs.copy()
+    gap[:, 15:17] = 0
+    assert segmentation_metrics(gap[None], (a | b)[None], instances=[[a, b]])["instance_ap50"] == pytest.approx(1.0)
+    assert "instance_ap" not in segmentation_metrics(probs[None], (a | b)[None])

@@ -8,8 +8,9 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from product_augment.bench.augment import bench_steps, classical, copy_paste, make_augmented
+from product_augment.bench.augment import Classical, bench_steps, copy_paste, make_augmented
 from product_augment.bench.data import load_set
+from product_augment.bench.profiles import ClassicalSpec
 from product_augment.bench.unet import load_coco_set
 from product_augment.models.unet.model import UNet, UNetConfig
 
@@ -126,9 +127,11 @@ def test_bench_quick_profile_end_to_end(bench_config, tmp_path):
         assert 1 <= run["converge_epoch"] <= arm["epochs"] and run["train_seconds"] > 0
         for t in ("scenes", "photos"):
             m = run["tests"][t]
-            assert set(m) >= {"pixel_accuracy", "iou_image", "iou_set", "ap", "ap50", "n", "n_empty_agree",
-                              "by_aspect"}
-            assert 0 <= m["pixel_accuracy"] <= 1 and 0 <= m["iou_image"] <= 1 and 0 <= m["ap"] <= 1
+            assert set(m) >= {"pixel_accuracy", "iou_image", "iou_set", "component_ap", "component_ap50", "n",
+                              "n_empty_agree", "by_aspect"}
+            assert 0 <= m["pixel_accuracy"] <= 1 and 0 <= m["iou_image"] <= 1 and 0 <= m["component_ap"] <= 1
+        # the COCO test set has its instances scored too; the image+mask one has none
+        assert 0 <= run["tests"]["scenes"]["instance_ap"] <= 1 and "instance_ap" not in run["tests"]["photos"]
         assert len(arm["runs"][0]["tests"]["photos"]["by_aspect"]) == 3
         s = arm["summary"]["tests"]["scenes"]["iou_image"]
         assert s["n"] == 2 and s["std"] >= 0
@@ -140,6 +143,9 @@ def test_bench_quick_profile_end_to_end(bench_config, tmp_path):
     assert r["profile_config"]["seeds"] == 2
     dv = r["arms"]["augmented"]["summary"]["tests"]["photos"]["delta_vs"]
     assert next(iter(dv)) == "base-steps" and set(dv) == {"base-steps", "base", "classical", "copy-paste"}
+    assert "augmented" in r["arms"]["augmented+classical"]["summary"]["tests"]["photos"]["delta_vs"]
+    assert r["data"]["tests"]["scenes"]["instances"] and not r["data"]["tests"]["photos"]["instances"]
+    assert "component mAP" in report and "instance mAP" in report and "scenes inst. mAP" in report
     d = dv["base-steps"]["iou_image"]
     assert d["n"] == 2 and d["positive"] + d["negative"] <= 2 and (d["p"] is None or 0 < d["p"] <= 1)
     assert "| augmented − base-steps |" in report and "Test sets (images): `scenes`" in report
@@ -185,6 +191,7 @@ def test_copy_paste_and_classical_keep_masks_consistent(bench_config, tmp_path):
     assert (cp.y.sum((1, 2)) >= 1).all()
     # the copy-paste masks hold more foreground than the backdrop's own (a second object)
     assert cp.y.sum() > 2 * base.y.sum() * 1.05
+    classical = Classical(ClassicalSpec(), 32)
     rng = np.random.default_rng(0)
     for i in range(8):
         x, y, v = classical(base.x[i], base.y[i], base.valid[i], rng)

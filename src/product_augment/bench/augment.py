@@ -7,6 +7,7 @@ package is a one-line change.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 from pathlib import Path
@@ -28,9 +29,11 @@ def _load_preset(path: Path, overrides: dict):
 
 # ------------------------------------------------------------------ this pipeline
 
-def bench_steps(preset_path: Path, base_root: Path, base_format: str, ablate: str | None = None) -> list:
+def bench_steps(preset_path: Path, base_root: Path, base_format: str, ablate: str | None = None,
+                variant: str | None = None) -> list:
     """The preset's steps with the segment step replaced by the base set's known masks (so the
-    comparison isolates the augmentation) and the `ablate` family removed."""
+    comparison isolates the augmentation), the `ablate` family removed and changed for a cause arm
+    (`variant`, bench/causes.py)."""
     raw = yaml.safe_load(Path(preset_path).read_text(encoding="utf-8"))
     base_root = Path(base_root).resolve()
     seg_path = base_root / "annotations.json" if base_format == "coco" else base_root / "masks"
@@ -44,6 +47,10 @@ def bench_steps(preset_path: Path, base_root: Path, base_format: str, ablate: st
         steps.append({name: cfg})
     if not any("segment" in s for s in steps):
         steps.insert(0, {"segment": {"backend": "masks", "path": str(seg_path)}})
+    if variant and variant != "geometry":
+        from .causes import variant_steps
+
+        steps = variant_steps(steps, variant)
     return steps
 
 
@@ -66,14 +73,14 @@ def _stage_inputs(base_root: Path, names: list[str], fmt: str, stage: Path) -> P
 
 def make_augmented(preset_path: Path, base_root: Path, out_dir: Path, seed: int, expansion: int,
                    limit: int | None = None, base_format: str = "auto", ablate: str | None = None,
-                   workers: int = 1) -> dict:
+                   workers: int = 1, variant: str | None = None) -> dict:
     """Run the pipeline over the first `limit` base images, `expansion` variants each, into
     `out_dir` (a COCO folder). Resumes: the runner skips items already made with the same preset.
     Returns {images, failed, seconds, steps}."""
     from ..runner import RunError, RunOptions, run
 
     fmt, names = list_items(base_root, base_format, limit)
-    steps = bench_steps(preset_path, base_root, fmt, ablate)
+    steps = bench_steps(preset_path, base_root, fmt, ablate, variant)
     overrides = {"seed": int(seed), "variants": int(expansion), "output.annotations": ["coco"],
                  "steps": steps}
     preset = _load_preset(Path(preset_path), overrides)
@@ -154,29 +161,58 @@ def _paste(base: ArraySet, i: int, j: int, rng: np.random.Generator, scale: tupl
 
 # ------------------------------------------------------------------ classical (on the fly)
 
-def classical(x: np.ndarray, y: np.ndarray, valid: np.ndarray, rng: np.random.Generator
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What a user would otherwise do, per sample: horizontal flip (p 0.5); scale/crop (an affine
-    zoom by a factor in [0.75, 1.33] with aspect jitter [0.8, 1.25] and a shift of up to ±12 % of the
-    side, edges repeated like the resize policy, uncovered pixels invalid); colour jitter
-    (brightness and contrast ±25 %, saturation ±30 %, hue ±8°)."""
-    s = x.shape[0]
-    if rng.random() < 0.5:
-        x, y, valid = x[:, ::-1], y[:, ::-1], valid[:, ::-1]
-    zoom = float(np.exp(rng.uniform(np.log(0.75), np.log(1.33))))
-    ar = float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
-    sx, sy = zoom * np.sqrt(ar), zoom / np.sqrt(ar)
-    tx, ty = rng.uniform(-0.12, 0.12, 2) * s
-    c = (s - 1) / 2
-    m = np.array([[sx, 0, c - sx * c + tx], [0, sy, c - sy * c + ty]], np.float32)
-    x = cv2.warpAffine(np.ascontiguousarray(x), m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    y = cv2.warpAffine(np.ascontiguousarray(y).astype(np.uint8), m, (s, s), flags=cv2.INTER_NEAREST,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    valid = cv2.warpAffine(np.ascontiguousarray(valid).astype(np.uint8), m, (s, s), flags=cv2.INTER_NEAREST,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-4, 4)) % 180  # OpenCV hue is 0–180: ±4 = ±8°
-    hsv[..., 1] *= rng.uniform(0.7, 1.3)
-    x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    x = (x - x.mean()) * rng.uniform(0.75, 1.25) + x.mean() * rng.uniform(0.75, 1.25)
-    return np.clip(x + 0.5, 0, 255).astype(np.uint8), y, valid
+class Classical:
+    """The recipe users know, in albumentations (the config's `classical`): HorizontalFlip, Affine
+    (shift, scale, rotate), RandomResizedCrop back to the frame, ColorJitter; per training sample,
+    seeded from the run's generator (`rng`), so a seed gives the same samples in any process.
+
+    The foreground and the valid region go through as masks. Pixels that the affine brings in from
+    outside the frame are invalid (no loss) and, like the resize policy's fill, take the colour of
+    the nearest pixel that came from inside (not black bars)."""
+
+    def __init__(self, spec, size: int):
+        try:
+            import albumentations as A
+        except ImportError:
+            raise RuntimeError("the classical arms need albumentations: pip install 'product-augment[bench]'") from None
+        spec = spec if isinstance(spec, dict) else spec.model_dump()
+        af, cr, cj = spec["affine"], spec["random_resized_crop"], spec["color_jitter"]
+        self.transform = A.Compose([
+            A.HorizontalFlip(p=spec["hflip"]),
+            A.Affine(scale=tuple(af["scale"]), translate_percent=(-af["translate"], af["translate"]),
+                     rotate=(-af["rotate"], af["rotate"]), border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0,
+                     p=af["p"]),
+            A.RandomResizedCrop(size=(size, size), scale=tuple(cr["scale"]), ratio=tuple(cr["ratio"]), p=cr["p"]),
+            A.ColorJitter(brightness=cj["brightness"], contrast=cj["contrast"], saturation=cj["saturation"],
+                          hue=cj["hue"], p=cj["p"]),
+        ], seed=0)
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # one generator pair shared by every transform, seeded from the run's generator (set_random_seed
+        # would seed each transform alike, so their apply-or-not draws would all coincide)
+        seed = int(rng.integers(2**63))
+        self.transform.set_random_state(np.random.default_rng(seed), random.Random(seed))
+        inside = np.ones(x.shape[:2], np.uint8)
+        out = self.transform(image=np.ascontiguousarray(x),
+                             masks=[y.astype(np.uint8), valid.astype(np.uint8), inside])
+        xo, (yo, vo, io) = out["image"], out["masks"]
+        io = np.asarray(io) > 0
+        if not io.all():
+            xo = _fill_nearest(xo, io)
+        vo = (np.asarray(vo) > 0) & io
+        return xo, (np.asarray(yo) > 0) & vo, vo
+
+
+def _fill_nearest(img: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """`img` with every pixel outside `known` set to its nearest known pixel's colour."""
+    if not known.any():
+        return img
+    _, labels = cv2.distanceTransformWithLabels((~known).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(known)  # label k (1-based) is the k-th zero pixel in row-major order
+    src = labels - 1
+    out = img.copy()
+    miss = ~known
+    out[miss] = img[ys[src[miss]], xs[src[miss]]]
+    return out

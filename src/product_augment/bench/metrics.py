@@ -10,11 +10,17 @@ predicted foreground when its probability is > 0.5 (logit > 0).
   of this mean and counted in `n_empty_agree` (it still counts in pixel accuracy). An empty truth
   with any predicted pixel scores 0.
 - foreground IoU, set: Σ|P ∩ T| / Σ|P ∪ T| over all images of the set (large objects weigh more).
-- mask AP (COCO): the objects are the 8-connected components of the truth and of the binarised
-  prediction; each predicted component is scored by the mean probability over its pixels. Truth
-  components smaller than `crowd_frac` of the valid area are "crowd" (ignored: a prediction on them
-  is neither a hit nor a false positive). pycocotools COCOeval (iouType segm, maxDets 100, area
-  "all") gives AP = mean over IoU thresholds 0.50:0.05:0.95 (reported as mAP; one class) and AP50.
+- component mAP (`component_ap`, `component_ap50`): COCO mask AP where the objects are the
+  8-connected components of the truth and of the binarised prediction; each predicted component is
+  scored by the mean probability over its pixels. Truth components smaller than `crowd_frac` of the
+  valid area are "crowd" (ignored: a prediction on them is neither a hit nor a false positive).
+  pycocotools COCOeval (iouType segm, maxDets 100, area "all") gives AP = mean over IoU thresholds
+  0.50:0.05:0.95 (one class) and AP50. Touching products are one component on both sides, so this
+  is *not* the paper's instance mAP.
+- instance mAP (`instance_ap`, `instance_ap50`), only for test sets with COCO instance annotations:
+  the same COCOeval, but the truth objects are the annotated instances (in the bench frame; those
+  smaller than `crowd_frac` are crowd). The U-Net has no instance head, so its detections are still
+  the components of its mask: two touching products predicted as one blob match at most one of them.
 - epochs to converge: the first epoch (1-based) whose validation IoU (image mean) is within 1 % of
   the run's best, i.e. ≥ 0.99 × best.
 - mean ± std over seeds: the sample standard deviation (ddof 1); 0 with one seed.
@@ -55,9 +61,11 @@ def components(mask: np.ndarray) -> list[np.ndarray]:
 
 
 def mask_ap(probs: Sequence[np.ndarray], truths: Sequence[np.ndarray], threshold: float = 0.5,
-            crowd_frac: float = CROWD_FRAC) -> tuple[float | None, float | None]:
-    """(AP@[.50:.95], AP50) of connected-component instances (see the module doc); None when the
-    truth has no object at all."""
+            crowd_frac: float = CROWD_FRAC, instances: Sequence[Sequence[np.ndarray]] | None = None
+            ) -> tuple[float | None, float | None]:
+    """(AP@[.50:.95], AP50) of the predicted components against the truth's components, or against
+    `instances` (per image, the truth's instance masks) when given (see the module doc); None when
+    the truth has no object at all."""
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -71,7 +79,7 @@ def mask_ap(probs: Sequence[np.ndarray], truths: Sequence[np.ndarray], threshold
     for i, (p, t) in enumerate(zip(probs, truths)):
         h, w = t.shape
         images.append({"id": i + 1, "height": h, "width": w})
-        for c in components(t):
+        for c in (components(t) if instances is None else [m for m in instances[i] if m.any()]):
             area = int(c.sum())
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "segmentation": rle(c),
                          "area": area, "bbox": [float(b) for b in mask_utils.toBbox(rle(c))],
@@ -97,12 +105,13 @@ def mask_ap(probs: Sequence[np.ndarray], truths: Sequence[np.ndarray], threshold
 
 def segmentation_metrics(probs: np.ndarray, truths: np.ndarray, valids: np.ndarray | None = None,
                          aspects: np.ndarray | None = None, threshold: float = 0.5,
-                         with_ap: bool = True) -> dict:
+                         with_ap: bool = True, instances: Sequence[Sequence[np.ndarray]] | None = None) -> dict:
     """Every per-set metric of the module doc from probability maps (N×H×W), truths (N×H×W bool),
-    valid regions (N×H×W bool, None = all valid) and the originals' aspect ratios (for `by_aspect`)."""
+    valid regions (N×H×W bool, None = all valid), the originals' aspect ratios (for `by_aspect`) and,
+    where the set has them, the truth's instance masks per image (for the instance mAP)."""
     accs, ious, empty_agree = [], [], 0
     inter_sum = union_sum = 0
-    crops_p, crops_t = [], []
+    crops_p, crops_t, crops_i = [], [], []
     buckets: dict[str, list[float]] = {}
     for i in range(len(probs)):
         v = None if valids is None else valids[i]
@@ -120,6 +129,8 @@ def segmentation_metrics(probs: np.ndarray, truths: np.ndarray, valids: np.ndarr
             empty_agree += 1
         crops_p.append(p)
         crops_t.append(t)
+        if instances is not None:
+            crops_i.append([_crop(m, v) for m in instances[i]])
     out = {
         "n": len(probs),
         "pixel_accuracy": float(np.nanmean(accs)) if accs else None,
@@ -128,7 +139,9 @@ def segmentation_metrics(probs: np.ndarray, truths: np.ndarray, valids: np.ndarr
         "n_empty_agree": empty_agree,
     }
     if with_ap:
-        out["ap"], out["ap50"] = mask_ap(crops_p, crops_t, threshold)
+        out["component_ap"], out["component_ap50"] = mask_ap(crops_p, crops_t, threshold)
+        if instances is not None:
+            out["instance_ap"], out["instance_ap50"] = mask_ap(crops_p, crops_t, threshold, instances=crops_i)
     if aspects is not None:
         out["by_aspect"] = {k: {"n": len(v), "iou_image": float(np.mean(v))} for k, v in sorted(buckets.items())}
     return out

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .causes import table as causes_table
+
 PAPER = {  # the paper's U-Net study: 1,500 base product images, base → base + augmented
     "pixel_accuracy": (0.85, 0.92), "iou": (0.72, 0.85), "map": (0.78, 0.89),
     "converge_epoch": (150, 120), "train_hours": (4.0, 5.0),
@@ -12,8 +14,10 @@ PAPER_ROWS = (  # (our metric, label, paper key)
     ("pixel_accuracy", "pixel accuracy", "pixel_accuracy"),
     ("iou_image", "foreground IoU (image mean)", "iou"),
     ("iou_set", "foreground IoU (set)", None),
-    ("ap", "mAP (COCO mask AP@[.50:.95])", "map"),
-    ("ap50", "AP50", None),
+    ("instance_ap", "instance mAP (COCO mask AP@[.50:.95] against the annotated instances)", "map"),
+    ("instance_ap50", "instance AP50", None),
+    ("component_ap", "component mAP (AP@[.50:.95] over 8-connected components; not instance mAP)", None),
+    ("component_ap50", "component AP50", None),
 )
 
 
@@ -48,7 +52,7 @@ def _controls_table(arms: dict, tests: list[str]) -> list[str]:
                 if not dv:
                     break
                 cell = []
-                for m in ("iou_image", "ap"):
+                for m in ("iou_image", "component_ap"):
                     d = dv.get(m) or {}
                     if d.get("mean") is None:
                         cell.append("–")
@@ -60,10 +64,10 @@ def _controls_table(arms: dict, tests: list[str]) -> list[str]:
                 rows.append(f"| {name} − {control} | " + " | ".join(cells) + " |")
     if not rows:
         return []
-    intro = ("Paired Δ of each augmented arm against each control (IoU · mAP; seeds where the arm is "
+    intro = ("Paired Δ of each augmented arm against each control (IoU · component mAP; seeds where the arm is "
              "higher; two-sided p of the exact sign-flip test — 5 seeds cannot go below p 0.06). "
              "`base-steps` has seen as many images as the augmented arm; `base` has half its steps:")
-    header = "| comparison | " + " | ".join(f"{t}: IoU · mAP" for t in tests) + " |"
+    header = "| comparison | " + " | ".join(f"{t}: IoU · comp. mAP" for t in tests) + " |"
     return [intro, "", header, "|---|" + "---|" * len(tests), *rows, ""]
 
 
@@ -86,10 +90,20 @@ def markdown(results: dict) -> str:
                  + (f", ablation: no {results['ablate']}" if results.get("ablate") else "")
                  + ("" if results.get("complete") else " — **incomplete run**") + ".")
     lines.append("Values are mean ± std over seeds; Δ is the paired difference (same seed, same initial weights).")
-    sizes = ", ".join(f"`{t}` {v.get('images')}" for t, v in results["data"]["tests"].items())
-    lines.append(f"Test sets (images): {sizes}.")
+    sizes = ", ".join(f"`{t}` {v.get('images')}" + (" (COCO instances)" if v.get("instances") else "")
+                      for t, v in results["data"]["tests"].items())
+    lines.append(f"Test sets (images): {sizes}. Component mAP treats the 8-connected components of the truth "
+                 "and of the prediction as the objects (touching products merge); instance mAP, only where "
+                 "the set has COCO instances, scores the components against the annotated instances.")
+    for name, why in (results["data"].get("skipped") or {}).items():
+        lines.append(f"\n**Skipped set `{name}`**: {why}.")
+    seeds_per = {a: len(v["runs"]) for a, v in arms.items()}
+    if len(set(seeds_per.values())) > 1:
+        lines.append("Seeds per arm: " + ", ".join(f"{a} {n}" for a, n in seeds_per.items())
+                     + " (paired Δ uses the seeds both arms have).")
     lines.append("")
     lines.extend(_controls_table(arms, tests))
+    lines.extend(causes_table(results))
     if "base" in arms and "augmented" in arms:
         b, a = arms["base"]["summary"], arms["augmented"]["summary"]
         lines.append("| metric | paper: base → augmented | "
@@ -105,12 +119,15 @@ def markdown(results: dict) -> str:
         lines.append(f"| training time | 4 h → 5 h | {_ms(b['train_seconds'], digits=1)} s → "
                      f"{_ms(a['train_seconds'], digits=1)} s |" + " |" * (len(tests) - 1))
         lines.append("")
+    inst = {t: bool(results["data"]["tests"][t].get("instances")) for t in tests}
     lines.append("| arm | train images | epochs | steps | epochs to converge | best val IoU | training time (s) | "
-                 + " | ".join(f"{t} IoU | {t} mAP" for t in tests) + " |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|" + "---:|---:|" * len(tests))
+                 + " | ".join(f"{t} IoU | {t} comp. mAP" + (f" | {t} inst. mAP" if inst[t] else "") for t in tests)
+                 + " |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|" + "".join("---:|---:|" + "---:|" * inst[t] for t in tests))
     for name, arm in arms.items():
         s = arm["summary"]
-        cells = [f"{_ms(s['tests'][t]['iou_image'])} | {_ms(s['tests'][t]['ap'])}" for t in tests]
+        cells = [f"{_ms(s['tests'][t]['iou_image'])} | {_ms(s['tests'][t]['component_ap'])}"
+                 + (f" | {_ms(s['tests'][t]['instance_ap'])}" if inst[t] else "") for t in tests]
         lines.append(f"| {name} | {s['train_images']} | {arm['runs'][0]['epochs']:g} | {s['steps']} | "
                      f"{_ms(s['converge_epoch'], digits=1)} | {_ms(s['best_val_iou'])} | "
                      f"{_ms(s['train_seconds'], digits=1)} | " + " | ".join(cells) + " |")

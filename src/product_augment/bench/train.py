@@ -28,6 +28,7 @@ class TrainSpec:
     weight_decay: float = 1e-4
     widths: tuple[int, ...] = (8, 16, 32, 64)
     classical: bool = False
+    classical_spec: dict | None = None   # the config's `classical` (albumentations recipe); None: its defaults
     eval_batch: int = 64
 
 
@@ -73,7 +74,8 @@ def predict(model, x: np.ndarray, device: str = "cpu", batch: int = 64) -> np.nd
 
 def evaluate(model, data: ArraySet, device: str = "cpu", with_ap: bool = True) -> dict:
     probs = predict(model, data.x, device)
-    return segmentation_metrics(probs, data.y, data.valid, data.aspect, with_ap=with_ap)
+    return segmentation_metrics(probs, data.y, data.valid, data.aspect, with_ap=with_ap,
+                                instances=data.instances if with_ap else None)
 
 
 def train(data: ArraySet, spec: TrainSpec, seed: int, val: ArraySet | None = None, device: str = "cpu",
@@ -83,7 +85,7 @@ def train(data: ArraySet, spec: TrainSpec, seed: int, val: ArraySet | None = Non
     import torch
 
     from ..models.unet.model import UNet, UNetConfig
-    from .augment import classical
+    from .augment import Classical
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -95,6 +97,10 @@ def train(data: ArraySet, spec: TrainSpec, seed: int, val: ArraySet | None = Non
     opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec.lr, total_steps=total, pct_start=0.1)
     res = TrainResult(model)
+    if spec.classical:
+        from .profiles import ClassicalSpec
+
+        classical = Classical(spec.classical_spec or ClassicalSpec(), data.x.shape[1])
     step, epoch, loss_sum, loss_n = 0, 0, 0.0, 0
     model.train()
     while step < total:

@@ -8,14 +8,16 @@ from pathlib import Path
 import click
 
 DEFAULT_CONFIG = Path("configs/bench/default.yaml")
-ARM_HELP = "base, base-steps, base-long, classical, copy-paste, augmented, augmented+classical"
+ARM_HELP = ("base, base-steps, base-long, classical, copy-paste, augmented, augmented+classical; the cause arms "
+            "geometry, appearance, bg-<kind>, shadow-<kind>, no-logo; `main` = the config's arms, `causes` = its "
+            "cause arms")
 
 
 @click.group(invoke_without_command=True)
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_CONFIG,
               show_default=True, help="Bench config: base set, augmentation preset, test sets, arms, profiles.")
-@click.option("--profile", help="quick (tests, < 1 min), default (≤ 30 min on 2 CPU cores), paper (GPU); "
-                                "default: the config's `profile`.")
+@click.option("--profile", help="quick (tests, < 1 min), default (2 CPU cores), medium (1,500 images at 128 px, "
+                                "hours, in the background), paper (GPU); default: the config's `profile`.")
 @click.option("--seeds", type=click.IntRange(1), help="Number of seeds (0..N-1); default: the profile's.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto uses a CUDA GPU when torch sees one.")
@@ -23,7 +25,7 @@ ARM_HELP = "base, base-steps, base-long, classical, copy-paste, augmented, augme
               help="Output folder (results.json, report.md, curves.png, data/); default runs/bench/unet-<profile>.")
 @click.option("--ablate", type=click.Choice(["background", "shadow", "logo"]),
               help="Turn one augmentation family off (drops that step from the preset).")
-@click.option("--arms", help=f"Comma-separated subset of the config's arms ({ARM_HELP}).")
+@click.option("--arms", help=f"Comma-separated arms to run ({ARM_HELP}); default: main.")
 @click.option("--workers", type=click.IntRange(1), help="Pipeline workers for the augmented set.")
 @click.option("--threads", type=click.IntRange(1), help="Torch CPU threads per training process (default: the "
                                                        "profile's).")
@@ -31,11 +33,13 @@ ARM_HELP = "base, base-steps, base-long, classical, copy-paste, augmented, augme
 @click.option("--pad", type=click.Choice(["replicate", "constant"]),
               help="Override the config's resize fill: replicate (edge pixels) or constant (black bars).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="tqdm bars on stderr.")
+@click.option("--restart", is_flag=True, help="Start over instead of resuming the results.json in --out.")
 @click.pass_context
 def bench(ctx, config_path, profile, seeds, device, out, ablate, arms, workers, threads, jobs, pad,
-          progress) -> None:
+          progress, restart) -> None:
     """The U-Net benchmark: does this tool's augmentation help a segmenter? Trains every arm for
-    every seed, evaluates on the test sets, writes results.json, report.md and curves.png.
+    every seed, evaluates on the test sets, writes results.json, report.md and curves.png. A rerun
+    with the same --out resumes: the runs results.json holds are not run again.
 
     `augment bench unet` is the older two-arm command on ready folders."""
     if ctx.invoked_subcommand is not None:
@@ -55,7 +59,7 @@ def bench(ctx, config_path, profile, seeds, device, out, ablate, arms, workers, 
     try:
         res = run_bench(cfg, profile=profile, seeds=seeds, device=device, out_dir=out, ablate=ablate,
                         arms=arm_list, workers=workers, threads=threads, jobs=jobs, log=click.echo, progress=progress,
-                        command=command)
+                        command=command, restart=restart)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     click.echo("")
@@ -98,6 +102,6 @@ def unet(base, augmented, tests, size, steps, batch, seed, limit, widths, device
                              "widths": [int(w) for w in widths.split(",")], "lr": 2e-3}}})
     command = "augment " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     res = run_bench(cfg, device=device, out_dir=out, augmented_dir=augmented, steps=steps, first_seed=seed,
-                    log=click.echo, command=command)
+                    log=click.echo, command=command, restart=True)
     click.echo(markdown(res))
     click.echo(f"({res['seconds']} s; results in {out})")
