@@ -78,6 +78,26 @@ def _steps():
     return segment.build(_config(precision="auto")), segment.build(_config(precision="float32"))
 
 
+def test_an_int8_copy_marked_not_for_auto_runs_only_when_asked(tmp_path):
+    """A copy whose sidecar says `auto: false` is current but not the default: `auto` runs the
+    float file, `int8` the copy."""
+    import json
+    import shutil
+
+    from product_augment.models.ort import onnx_beside
+
+    for suffix in (".onnx", ".int8.onnx", ".json", ".safetensors"):
+        shutil.copy(WEIGHTS / f"cut_effnetlite0{suffix}", tmp_path / f"cut{suffix}")
+    meta = json.loads((tmp_path / "cut.json").read_text())
+    meta["int8"]["auto"] = True
+    (tmp_path / "cut.json").write_text(json.dumps(meta))
+    assert onnx_beside(tmp_path / "cut.safetensors", "cut", "auto").name == "cut.int8.onnx"
+    meta["int8"]["auto"] = False
+    (tmp_path / "cut.json").write_text(json.dumps(meta))
+    assert onnx_beside(tmp_path / "cut.safetensors", "cut", "auto").name == "cut.onnx"
+    assert onnx_beside(tmp_path / "cut.safetensors", "cut", "int8").name == "cut.int8.onnx"
+
+
 @needs_int8
 def test_int8_masks_agree_with_float_on_real_photos():
     """The three real fixture photos: the step's product mask with int8 models against float ones.

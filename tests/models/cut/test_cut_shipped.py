@@ -41,8 +41,15 @@ def test_onnx_logits_match_torch():
     net, _ = load_cut(WEIGHTS)
     onx = CutPredictor.from_weights(WEIGHTS)
     image, _ = _photo("rds_footwear_1")
-    with torch.no_grad():
-        ref = net(torch.from_numpy(onx.frame(image)).permute(2, 0, 1)[None].float())[0, 0].numpy()
+    frame = onx.frame(image)
+
+    def torch_logits(f):
+        with torch.no_grad():
+            return net(torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].float())[0, 0].numpy()
+    assert not onx.flip  # the shipped post-processing: one pass
+    assert np.abs(torch_logits(frame) - onx.logits(image)).max() < 1e-3
+    onx.flip = True  # `postprocess.flip`: the mean with the mirrored frame's answer, mirrored back
+    ref = (torch_logits(frame) + torch_logits(frame[:, ::-1])[:, ::-1]) / 2
     assert np.abs(ref - onx.logits(image)).max() < 1e-3
 
 

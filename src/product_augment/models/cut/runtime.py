@@ -38,6 +38,7 @@ class CutPredictor:
         self.threshold = float(post.get("threshold", 0.5))
         self.blend = float(post.get("blend", 0.0))
         self.anchor = bool(post.get("anchor", False))
+        self.flip = bool(post.get("flip", False))  # average with the mirrored photo's logits
         self.refine_eps = refine_eps
         self.session, self.runtime = cpu_session(self.path, threads, providers)
         self.input_name = self.session.get_inputs()[0].name
@@ -57,11 +58,16 @@ class CutPredictor:
         return cv2.resize(np.ascontiguousarray(image), (self.size, self.size), interpolation=interp)
 
     def logits(self, image: np.ndarray) -> np.ndarray:
-        """Logits at half the network's input size (s×s float32)."""
+        """Logits at half the network's input size (s×s float32); with the sidecar's `flip`, the mean
+        of the photo's and its mirror image's (mirrored back)."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected H×W×3 uint8 RGB, got {image.shape} {image.dtype}")
-        out = self.session.run(None, {self.input_name: self.frame(image)[None]})[0]
-        return out[0, 0]
+        frame = self.frame(image)
+        out = self.session.run(None, {self.input_name: frame[None]})[0][0, 0]
+        if self.flip:  # a second opinion on the mirrored frame, mirrored back
+            mirrored = self.session.run(None, {self.input_name: np.ascontiguousarray(frame[:, ::-1])[None]})[0][0, 0]
+            out = (out + mirrored[:, ::-1]) / 2
+        return out
 
     def alpha(self, image: np.ndarray) -> np.ndarray:
         """The product's soft cut (H×W float32 in [0, 1]) at the image's resolution."""

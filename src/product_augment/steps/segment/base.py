@@ -83,7 +83,7 @@ class YolactConfig(_Base):
     precision: one_of("auto", "int8", "float32") = Field(
         "auto", description="which ONNX file each model runs on the CPU: auto: its int8 copy (<stem>.int8.onnx) "
                             "where one is shipped, made from the current float file and not marked `auto: false` "
-                            "in its sidecar (the cut's is), else float; int8: the "
+                            "in its sidecar, else float; int8: the "
                             "int8 copies, an error when one is missing; float32: the float files")
 
 
