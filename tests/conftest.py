@@ -7,6 +7,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+REAL_PHOTOS = Path(__file__).resolve().parent / "fixtures" / "cut"  # real photos (jpg) + checked masks (png)
+
+
+def real_photo(stem: str) -> tuple[np.ndarray, np.ndarray]:
+    """A real fixture photo (RGB uint8) and its checked product mask (bool)."""
+    import cv2
+
+    image = cv2.cvtColor(cv2.imread(str(REAL_PHOTOS / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
+    return image, cv2.imread(str(REAL_PHOTOS / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
+
 
 def make_packshot(h: int = 240, w: int = 320, radius: int = 70, bg=(246, 246, 246),
                   fg=(190, 40, 30), center=None) -> tuple[np.ndarray, np.ndarray]:

@@ -4,9 +4,9 @@ import json
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from tests.conftest import REAL_PHOTOS, real_photo
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "weights"
@@ -81,9 +81,6 @@ def _steps():
 def test_an_int8_copy_marked_not_for_auto_runs_only_when_asked(tmp_path):
     """A copy whose sidecar says `auto: false` is current but not the default: `auto` runs the
     float file, `int8` the copy."""
-    import json
-    import shutil
-
     from product_augment.models.ort import onnx_beside
 
     for suffix in (".onnx", ".int8.onnx", ".json", ".safetensors"):
@@ -108,8 +105,8 @@ def test_int8_masks_agree_with_float_on_real_photos():
     from product_augment.sample import Sample
 
     step_auto, step_float = _steps()
-    for path in sorted((ROOT / "tests" / "fixtures" / "cut").glob("*.jpg")):
-        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    for path in sorted(REAL_PHOTOS.glob("*.jpg")):
+        image, _ = real_photo(path.stem)
         a = step_auto.apply(Sample(image=image), {}).instances[0]
         b = step_float.apply(Sample(image=image), {}).instances[0]
         iou = (a.mask & b.mask).sum() / (a.mask | b.mask).sum()

@@ -5,22 +5,16 @@ The photographs are the cut fixtures (aws-samples/retail-demo-store, MIT-0) with
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from tests.conftest import real_photo
 
 from product_augment.classes import CLASS_ID, NUM_CLASSES
 from product_augment.models.classify.runtime import GREY, crop_on_grey
 
 ROOT = Path(__file__).resolve().parents[3]
 WEIGHTS = ROOT / "weights" / "classify_effnetlite0.safetensors"
-FIXTURES = ROOT / "tests" / "fixtures" / "cut"
 shipped = pytest.mark.skipif(not WEIGHTS.with_suffix(".onnx").exists(), reason="shipped classifier absent")
-
-
-def _photo(stem: str) -> tuple[np.ndarray, np.ndarray]:
-    image = cv2.cvtColor(cv2.imread(str(FIXTURES / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
-    return image, cv2.imread(str(FIXTURES / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
 
 
 def test_crop_keeps_the_product_centred_on_grey():
@@ -73,7 +67,7 @@ def test_shipped_classifier_names_real_products(stem, name):
     from product_augment.models.classify.runtime import ProductClassifier
 
     clf = ProductClassifier.from_weights(WEIGHTS)
-    image, mask = _photo(stem)
+    image, mask = real_photo(stem)
     p = clf.probabilities(image, mask)
     assert p.shape == (NUM_CLASSES,) and 0 <= p.sum() <= 1 + 1e-5
     assert clf.classify(image, mask)[0] == CLASS_ID[name]
@@ -86,7 +80,7 @@ def test_onnx_matches_torch():
     from product_augment.models.classify.runtime import ProductClassifier
 
     clf = ProductClassifier.from_weights(WEIGHTS)
-    image, mask = _photo("rds_accessories_3")
+    image, mask = real_photo("rds_accessories_3")
     x = torch.from_numpy(crop_on_grey(image, mask, 224))[None].permute(0, 3, 1, 2).float()
     with torch.no_grad():
         ref = load(WEIGHTS)(x)[0].numpy()
@@ -102,7 +96,7 @@ def test_segment_step_names_the_product_with_the_classifier_or_yolact():
     from product_augment.sample import Sample
     from product_augment.steps import segment
 
-    image, _ = _photo("rds_accessories_3")
+    image, _ = real_photo("rds_accessories_3")
     outs = {}
     for src in ("classifier", "yolact"):
         cfg = TypeAdapter(segment.Config).validate_python(

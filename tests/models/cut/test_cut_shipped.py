@@ -5,19 +5,13 @@ the real-photo validation set (scripts/data/real_photos.json)."""
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+from tests.conftest import real_photo
 
 ROOT = Path(__file__).resolve().parents[3]
 WEIGHTS = ROOT / "weights" / "cut_effnetlite0.safetensors"
-FIXTURES = ROOT / "tests" / "fixtures" / "cut"
 pytestmark = pytest.mark.skipif(not WEIGHTS.with_suffix(".onnx").exists(), reason="shipped cut weights absent")
-
-
-def _photo(stem: str) -> tuple[np.ndarray, np.ndarray]:
-    image = cv2.cvtColor(cv2.imread(str(FIXTURES / f"{stem}.jpg")), cv2.COLOR_BGR2RGB)
-    return image, cv2.imread(str(FIXTURES / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) > 127
 
 
 def test_shipped_files_are_small_described_and_in_sync():
@@ -40,7 +34,7 @@ def test_onnx_logits_match_torch():
 
     net, _ = load_cut(WEIGHTS)
     onx = CutPredictor.from_weights(WEIGHTS)
-    image, _ = _photo("rds_footwear_1")
+    image, _ = real_photo("rds_footwear_1")
     frame = onx.frame(image)
 
     def torch_logits(f):
@@ -68,7 +62,7 @@ def test_segment_step_on_real_photographs(stem, min_iou):
         {"backend": "yolact", "weights": str(ROOT / "weights" / "yolact_ws_effnetlite0.safetensors")},
         context={"base_dir": "."})
     step = segment.build(cfg)
-    image, truth = _photo(stem)
+    image, truth = real_photo(stem)
     out = step.apply(Sample(image=image), {})
     m = out.instances[0].mask
     iou = (m & truth).sum() / (m | truth).sum()
@@ -81,7 +75,7 @@ def test_cut_alpha_is_float_and_repeatable():
     from product_augment.models.cut.runtime import CutPredictor
 
     pred = CutPredictor.from_weights(WEIGHTS)
-    image, truth = _photo("rds_electronics_2")
+    image, truth = real_photo("rds_electronics_2")
     alpha = pred.alpha(image)
     assert alpha.shape == truth.shape and alpha.dtype == np.float32 and 0 <= alpha.min() <= alpha.max() <= 1
     assert np.array_equal(alpha, pred.alpha(image))
