@@ -42,10 +42,10 @@ from .worker import (
     worker_pipeline,
 )
 
-__all__ = ["BATCH_IMAGES", "BATCH_PIXELS", "FAIL_ONCE_ENV", "HISTORY_DB", "LEGACY_PART", "MANIFEST", "PARTS",
-           "PART_RE", "REJECTED", "REMOVED", "TRANSIENT", "Job", "OutputError", "Shard", "ShardContext",
-           "FLUSH", "TransientError", "_groups", "batch_devices", "entry_job_id", "files_exist", "iter_shards", "job_id",
-           "latest_entries", "limit_worker_threads", "make_jobs", "make_shards", "migrate_legacy", "on_disk",
-           "output_bases", "output_error", "output_files", "parse_lines", "part_names", "prepare_sources",
-           "process_shard", "read_sources", "reset_worker", "run_job", "to_lines", "worker_pipeline",
-           "write_outputs"]
+__all__ = ["BATCH_IMAGES", "BATCH_PIXELS", "FAIL_ONCE_ENV", "FLUSH", "HISTORY_DB", "LEGACY_PART",
+           "MANIFEST", "PARTS", "PART_RE", "REJECTED", "REMOVED", "TRANSIENT", "Job", "OutputError",
+           "Shard", "ShardContext", "TransientError", "_groups", "batch_devices", "entry_job_id",
+           "files_exist", "iter_shards", "job_id", "latest_entries", "limit_worker_threads", "make_jobs",
+           "make_shards", "migrate_legacy", "on_disk", "output_bases", "output_error", "output_files",
+           "parse_lines", "part_names", "prepare_sources", "process_shard", "read_sources", "reset_worker",
+           "run_job", "to_lines", "worker_pipeline", "write_outputs"]
