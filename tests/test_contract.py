@@ -104,15 +104,21 @@ def _same(a: Sample, b: Sample) -> None:
         assert i.class_id == j.class_id and i.box == j.box and np.array_equal(i.mask, j.mask)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_step_contract(case, tmp_path, monkeypatch):
+def _case_step(case, tmp_path):
+    """(step name, built step, sample maker) of a contract case; its mask sources written under
+    ``tmp_path``; skipped when it needs the shipped weights and they are absent."""
     ident, step_name, cfg, make = case
     if "yolact" in ident and not WEIGHTS.exists():
         pytest.skip("shipped weights not present")
     if cfg.get("path") in ("MASKS", "COCO"):
         folder, coco = _mask_sources(tmp_path)
         cfg = {**cfg, "path": str(folder if cfg["path"] == "MASKS" else coco)}
-    step = _build(step_name, cfg)
+    return step_name, _build(step_name, cfg), make
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_step_contract(case, tmp_path, monkeypatch):
+    step_name, step, make = _case_step(case, tmp_path)
     sample = make()
     out = step(sample, np.random.default_rng(7))
 
@@ -170,13 +176,7 @@ def test_batch_hook(case, tmp_path, monkeypatch):
 
     from product_augment.pipeline import Pipeline
 
-    ident, step_name, cfg, make = case
-    if "yolact" in ident and not WEIGHTS.exists():
-        pytest.skip("shipped weights not present")
-    if cfg.get("path") in ("MASKS", "COCO"):
-        folder, coco = _mask_sources(tmp_path)
-        cfg = {**cfg, "path": str(folder if cfg["path"] == "MASKS" else coco)}
-    step = _build(step_name, cfg)
+    step_name, step, make = _case_step(case, tmp_path)
     hook = getattr(step, "prepare", None)
     pipe = Pipeline([step], initial=frozenset(s for s in ("image", "alpha", "instances", "plate", "palette")
                                               if make().has(s)))
