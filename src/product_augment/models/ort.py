@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 PRECISIONS = ("auto", "int8", "float32")
 INT8_SUFFIX = ".int8.onnx"
@@ -119,3 +119,23 @@ def onnx_beside(path: str | Path, what: str, precision: str = "float32") -> Path
     if not onnx_file.exists():
         raise FileNotFoundError(f"{onnx_file}: {what} ONNX file not found")
     return onnx_file
+
+
+class SidecarModel:
+    """One ONNX model with its JSON sidecar on ONNX Runtime (CPU, ``threads`` intra-op threads; one per
+    worker): ``path``, ``meta`` (the sidecar), ``session``, ``runtime`` and ``input_name``.
+    Subclasses name themselves for messages (``WHAT``) and read their settings from ``meta``."""
+
+    WHAT = "the model's"
+
+    def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None) -> None:
+        self.path = Path(onnx_file)
+        self.meta: dict[str, Any] = read_sidecar(self.path)
+        self.session, self.runtime = cpu_session(self.path, threads, providers)
+        self.input_name = self.session.get_inputs()[0].name
+
+    @classmethod
+    def from_weights(cls, path: str | Path, precision: str = "float32", **kwargs: Any) -> Self:
+        """``path``: the ``.onnx`` file or the ``.safetensors`` weights with ``<stem>.onnx`` (and maybe
+        ``<stem>.int8.onnx``) beside; ``precision``: auto | int8 | float32 (`onnx_beside`)."""
+        return cls(onnx_beside(path, cls.WHAT, precision), **kwargs)

@@ -7,10 +7,11 @@ the 21 class probabilities. `crop_on_grey` is the one crop, used by training/eva
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
+
+from ..ort import SidecarModel
 
 GREY = 128
 MARGIN = 0.08  # of the box's longer side, on each side
@@ -37,26 +38,15 @@ def crop_on_grey(image: np.ndarray, mask: np.ndarray, size: int, margin: float =
     return cv2.resize(out, (size, size), interpolation=interp)
 
 
-class ProductClassifier:
+class ProductClassifier(SidecarModel):
     """One loaded classifier on ONNX Runtime (CPU, ``threads`` intra-op threads). One per worker."""
 
-    def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None) -> None:
-        from ..ort import cpu_session, read_sidecar
+    WHAT = "the product classifier's"
 
-        self.path = Path(onnx_file)
-        self.meta: dict[str, Any] = read_sidecar(self.path)
+    def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None) -> None:
+        super().__init__(onnx_file, threads, providers)
         self.size = int(self.meta["config"]["input_size"])
         self.min_mass = float(self.meta.get("postprocess", {}).get("min_mass", MIN_MASS))
-        self.session, self.runtime = cpu_session(self.path, threads, providers)
-        self.input_name = self.session.get_inputs()[0].name
-
-    @staticmethod
-    def from_weights(path: str | Path, precision: str = "float32", **kwargs: Any) -> ProductClassifier:
-        """``path``: the ``.onnx`` file or the ``.safetensors`` weights with ``<stem>.onnx`` (and maybe
-        ``<stem>.int8.onnx``) beside; ``precision``: auto | int8 | float32 (`ort.onnx_beside`)."""
-        from ..ort import onnx_beside
-
-        return ProductClassifier(onnx_beside(path, "the product classifier's", precision), **kwargs)
 
     def probabilities(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The 21 class probabilities (float32, class-id order; they sum to the mass, ≤ 1)."""

@@ -14,21 +14,21 @@ import cv2
 import numpy as np
 
 from ...ops.matte import GuidedFilter
+from ..ort import SidecarModel
 
 REFINE_RADIUS = 0.01  # guided-filter window as a fraction of the longer side (weights' sidecar may say)
 REFINE_EPS = 1e-3
 MIN_FRAGMENT = 0.02  # parts smaller than this fraction of the largest part are specks, not product
 
 
-class CutPredictor:
+class CutPredictor(SidecarModel):
     """One loaded CutNet on ONNX Runtime (CPU, ``threads`` intra-op threads). One per worker."""
+
+    WHAT = "the cut model's"
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, refine_radius: float | None = None,
                  refine_eps: float = REFINE_EPS, providers: list[str] | None = None) -> None:
-        from ..ort import cpu_session, read_sidecar
-
-        self.path = Path(onnx_file)
-        self.meta: dict[str, Any] = read_sidecar(self.path)
+        super().__init__(onnx_file, threads, providers)
         self.size = int(self.meta["config"]["input_size"])
         # the guided-filter window tuned for these weights (sidecar `postprocess`), unless given
         post = self.meta.get("postprocess", {})
@@ -40,16 +40,6 @@ class CutPredictor:
         self.anchor = bool(post.get("anchor", False))
         self.flip = bool(post.get("flip", False))  # average with the mirrored photo's logits
         self.refine_eps = refine_eps
-        self.session, self.runtime = cpu_session(self.path, threads, providers)
-        self.input_name = self.session.get_inputs()[0].name
-
-    @staticmethod
-    def from_weights(path: str | Path, precision: str = "float32", **kwargs: Any) -> CutPredictor:
-        """``path``: the ``.onnx`` file or the ``.safetensors`` weights with ``<stem>.onnx`` (and maybe
-        ``<stem>.int8.onnx``) beside; ``precision``: auto | int8 | float32 (`ort.onnx_beside`)."""
-        from ..ort import onnx_beside
-
-        return CutPredictor(onnx_beside(path, "the cut model's", precision), **kwargs)
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The network's input: the RGB uint8 photo resized to S×S (aspect not kept)."""
