@@ -23,6 +23,7 @@ PRESETS = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml"))
 EXAMPLES = sorted((ROOT / "examples").glob("*.jpg"))[:2]
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "LICENSES", "MANIFEST.in", "src", "configs", "weights",
            "textures", "logos", "backgrounds")
+LINKED = ("weights",)  # large and flat (no caches in it): linked into the copy, not copied
 NO_TORCH = """import sys
 
 
@@ -51,7 +52,10 @@ def build_wheel(tmp: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc", "*.tmp")
     for name in SOURCES:
         p = ROOT / name
-        if p.is_dir():
+        if name in LINKED:  # read in place through a link (setuptools follows it): no 140 MB copy on disk
+            src.mkdir(parents=True, exist_ok=True)
+            (src / name).symlink_to(p.resolve(), target_is_directory=True)
+        elif p.is_dir():
             shutil.copytree(p, src / name, symlinks=True, ignore=ignore)
         elif p.exists():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +67,7 @@ def build_wheel(tmp: Path) -> Path:
     except metadata.PackageNotFoundError:
         pass
     _run(cmd, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    shutil.rmtree(src)  # only the wheel is needed from here on
     (wheel,) = (tmp / "dist").glob("product_augment-*.whl")
     return wheel
 
