@@ -1,7 +1,9 @@
-"""The shipped lifestyle backdrops in backgrounds/: they load, have the rendered size, are listed
-with their origin in LICENSES/ASSETS.md, and work with the photo-scene preset's background step."""
+"""The shipped lifestyle backdrops in backgrounds/ (rendered rooms and views of a real photograph):
+they load, have the shipped size, are listed with their origin in LICENSES/ASSETS.md, and work with
+the photo-scene preset's background step."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,8 @@ SIZE = (1024, 1024)
 
 def test_the_folder_ships_a_set_of_backdrops_within_budget():
     assert len(FILES) >= 10
-    assert sum(p.stat().st_size for p in FILES) <= 4 * 1024 * 1024
+    # 30 rendered backdrops (~2.6 MB) and the photographic ones (~2 MB)
+    assert sum(p.stat().st_size for p in FILES) <= 6 * 1024 * 1024
     # nothing else in the folder but each photo's sidecar (the `image` kind would try to read it)
     assert {p.name for p in FOLDER.iterdir()} == {p.name for p in FILES} | {p.stem + ".json" for p in FILES}
 
@@ -37,10 +40,27 @@ def test_backdrop_sidecar_knows_camera_light_and_objects(path):
     assert bd.size == SIZE
     # the horizon is above where the support plane starts, and both are in the picture
     assert 0.3 < bd.horizon < bd.support_from < 0.7
-    assert abs(abs(bd.light_azimuth) - 62.5) < 1e-9 and bd.camera_height_cm >= 15
+    assert bd.camera_height_cm >= 15
+    if bd.kind == "render":  # the renderer's key light
+        assert abs(abs(bd.light_azimuth) - 62.5) < 1e-9
+    else:  # a photo's light was estimated: say from what
+        side = json.loads(scene.sidecar_path(path).read_text())
+        assert {"light", "camera_height_cm", "horizon", "objects"} <= set(side["estimated"])
+        assert -180 <= bd.light_azimuth <= 180 and side["source"]["sha256"]
     # the props of the 21 classes are annotated; their masks are in the picture
     masks = bd.object_masks()
     assert all(m.shape == (SIZE[1], SIZE[0]) and m.any() for _c, m in masks)
+
+
+def test_some_backdrops_are_views_of_real_photographs():
+    from product_augment import scene
+
+    kinds = [scene.read_backdrop(scene.sidecar_path(p)).kind for p in FILES]
+    assert kinds.count("photo") >= 10 and kinds.count("render") >= 20
+    # their lights come from several sides, not one
+    azimuths = {round(scene.read_backdrop(scene.sidecar_path(p)).light_azimuth)
+                for p, k in zip(FILES, kinds) if k == "photo"}
+    assert len(azimuths) >= 6
 
 
 def test_most_backdrops_show_annotated_objects_and_some_show_none():

@@ -4,7 +4,9 @@ and light. Pure functions and small records; no randomness, no file writes.
 - **Size prior**: each of the 21 classes has a range for its longest visible side, in centimetres.
 - **Backdrop sidecar** (`<photo>.json` beside a background photo, format `product_augment.backdrop/1`):
   the camera (horizon row, height above the support plane), where the support plane is visible, the
-  key light, the floor's gloss and the objects of the 21 classes the photo shows (masks). With a
+  key light, the floor's gloss and the objects of the 21 classes the photo shows (masks); optionally
+  `kind`: `render` (the default: made by scripts/assets/make_backgrounds.py) or `photo` (a view of a
+  real photograph, scripts/assets/make_photo_backdrops.py), read the same way. With a
   pinhole camera looking level from `camera_height_cm` above the floor, a thing standing on the floor
   at image row y (its contact row) measures (y − horizon) / camera_height_cm pixels per centimetre;
   the same holds after the backdrop is cropped and zoomed, rows and horizon both in canvas pixels.
@@ -24,6 +26,7 @@ import numpy as np
 from .classes import CLASS_ID, CLASS_NAMES
 
 FORMAT = "product_augment.backdrop/1"
+BACKDROP_KINDS = ("render", "photo")
 
 # Longest visible side of a product of each class, cm (a shoe's length, a chair's height, a sofa's
 # width...). Ranges are wide on purpose: they say what is plausible, not what is typical.
@@ -66,6 +69,7 @@ class Backdrop:
     light_elevation: float
     gloss: float
     objects: tuple[BackdropObject, ...]
+    kind: str = "render"  # render | photo: how the backdrop was made; both are used alike
 
     def object_masks(self) -> list[tuple[int, np.ndarray]]:
         from .annotations import rle_to_mask
@@ -100,6 +104,9 @@ def read_backdrop(path: Path) -> Backdrop:
     kind = need(support, "kind", "support.")
     if kind not in ("floor", "counter", "table"):
         raise BackdropError(f"{path}: field 'support.kind' must be floor, counter or table, got {kind!r}")
+    made = d.get("kind", "render")
+    if made not in BACKDROP_KINDS:
+        raise BackdropError(f"{path}: field 'kind' must be one of {', '.join(BACKDROP_KINDS)}, got {made!r}")
     objects = []
     for i, o in enumerate(d.get("objects", [])):
         name = need(o, "class", f"objects[{i}].")
@@ -112,7 +119,7 @@ def read_backdrop(path: Path) -> Backdrop:
     return Backdrop((size[0], size[1]), num(d, "horizon", -1.0, 1.0), num(d, "camera_height_cm", 1.0, 1000.0),
                     kind, num(support, "from", 0.0, 1.0, "support."),
                     num(light, "azimuth", -360.0, 360.0, "light."), num(light, "elevation", 5.0, 89.0, "light."),
-                    num(d, "gloss", 0.0, 1.0), tuple(objects))
+                    num(d, "gloss", 0.0, 1.0), tuple(objects), made)
 
 
 def sidecar_path(photo: Path) -> Path:

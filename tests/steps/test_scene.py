@@ -97,10 +97,15 @@ def test_sizing_scale_is_an_override():
     assert abs(max(prod.box[2] - prod.box[0], prod.box[3] - prod.box[1]) - 256) <= 2
 
 
-def test_a_big_product_stands_further_back_than_a_small_one():
+def test_a_big_product_stands_further_back_than_a_small_one(tmp_path):
+    # one backdrop for both, so that the camera and crop are the same (with the whole folder, the sofa
+    # and the cup may land on different backdrops)
+    import shutil
+    for suffix in (".jpg", ".json"):
+        shutil.copy(BACKDROPS / f"living-oak-sage{suffix}", tmp_path)
     rows = {}
     for name in ("cup", "sofa"):
-        out = _bg({**IMAGE, "path": str(BACKDROPS), "max_enlarge": None})(_product(name), np.random.default_rng(4))
+        out = _bg({**IMAGE, "path": str(tmp_path), "max_enlarge": None})(_product(name), np.random.default_rng(4))
         rows[name] = out.meta["applied"]["background"]["size"]["contact_row"]
     assert rows["sofa"] < rows["cup"]
 
@@ -247,6 +252,18 @@ def test_bad_sidecar_names_the_file_and_field(tmp_path):
     path.write_text(json.dumps(bad))
     with pytest.raises(scene.BackdropError, match="missing field 'camera_height_cm'"):
         scene.read_backdrop(path)
+    path.write_text(json.dumps({**good, "kind": "painting"}))
+    with pytest.raises(scene.BackdropError, match=r"x\.json: field 'kind' must be one of render, photo"):
+        scene.read_backdrop(path)
+
+
+def test_photo_backdrops_read_like_rendered_ones():
+    """A view of a real photograph: its sidecar says `kind: photo` and is used as the rendered ones are."""
+    bd = scene.read_backdrop(BACKDROPS / "photo-field-sun-right90.json")
+    assert bd.kind == "photo" and bd.support_kind == "floor" and bd.gloss == 0.0 and not bd.objects
+    assert scene.read_backdrop(BACKDROPS / "scandi-concrete.json").kind == "render"
+    # the sun stands on the view's right: the light comes from the right
+    assert bd.light_azimuth == pytest.approx(-90, abs=1)
 
 
 def test_photo_scene_preset_records_size_light_and_support_for_every_output(tmp_path):
