@@ -102,13 +102,16 @@ def test_halo_is_the_old_backdrop_left_around_the_cut_out():
 
 def test_judge_actions_flag_only_and_scene_checks():
     s = {"confidence": 0.2, "ragged": 0.0, "enlargement": 3.0, "scene": {"scale": {"value": 2.1, "ok": False}}}
-    v = judge(s, QAConfig())
+    cfg = QAConfig(min_confidence=0.3)
+    assert {f["check"] for f in judge(s, QAConfig())["failed"]} == {"enlargement", "scene:scale"}  # off by default
+    v = judge(s, cfg)
     assert v["verdict"] == "reject"
     by = {f["check"]: f["action"] for f in v["failed"]}
     assert by == {"confidence": "reject", "enlargement": "flag", "scene:scale": "flag"}
-    assert judge(s, QAConfig(action="flag"))["verdict"] == "flag"
-    assert {f["check"]: f["action"] for f in judge(s, QAConfig(flag_only=[]))["failed"]}["scene:scale"] == "reject"
-    keep = judge(s, QAConfig(action="keep"))
+    assert judge(s, cfg.model_copy(update={"action": "flag"}))["verdict"] == "flag"
+    assert {f["check"]: f["action"]
+            for f in judge(s, cfg.model_copy(update={"flag_only": []}))["failed"]}["scene:scale"] == "reject"
+    keep = judge(s, cfg.model_copy(update={"action": "keep"}))
     assert keep["verdict"] == "keep" and len(keep["failed"]) == 3        # recorded, nothing done
     assert judge({"enlargement": 3.0}, QAConfig())["verdict"] == "flag"
     assert judge({"enlargement": 3.0}, QAConfig(max_enlargement=4))["verdict"] == "keep"

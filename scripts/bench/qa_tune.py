@@ -61,8 +61,8 @@ def measure(data_dir, stems_file, preset, json_out, mask_dir) -> None:
     from product_augment.io import read_image
     from product_augment.presets.loader import load_preset
     from product_augment.qa import Inspector, QAConfig
-    from product_augment.threads import limit_threads
     from product_augment.sample import Sample
+    from product_augment.threads import limit_threads
 
     limit_threads()
     pr = load_preset(preset)
@@ -207,17 +207,133 @@ def tune(json_in, iou, max_good, max_checks) -> None:
         print(f"  {TUNABLE[check][1]}: {thr:g}    # check `{check}`")
 
 
+def _auc(score: np.ndarray, bad: np.ndarray) -> float:
+    """P(a defective photo scores above a good one), ties counting half."""
+    pos, neg = score[bad], score[~bad]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    return float(((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg)))
+
+
+def _matrix(rows: list[dict], names) -> tuple[np.ndarray, np.ndarray]:
+    from product_augment.qa.risk import feature_row
+    x = np.array([feature_row(r["signals"], names) for r in rows])
+    has = np.array([bool(r["signals"].get("product_area")) for r in rows])
+    return x, has
+
+
+@main.command()
+@click.option("--train", "train_json", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="measure JSON(s) to fit on (e.g. the training pool with teacher masks).")
+@click.option("--val", "val_json", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="measure JSON of the validation half: chooses the L2 strength and the threshold.")
+@click.option("--iou", default=0.85, show_default=True, help="Defective below this IoU.")
+@click.option("--max-good", default=0.08, show_default=True, help="Largest share of good val photos rejected.")
+@click.option("--l2", "l2s", multiple=True, type=float, default=(0.3, 1.0, 3.0, 10.0, 30.0), show_default=True)
+@click.option("--feature", "features", multiple=True, help="Features to use (default: all known).")
+@click.option("--qa", "qa_yaml", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The other checks' thresholds (default: the built-in defaults).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -> None:
+    """Fit the defect-risk model (qa/risk.py) on --train, choose its L2 strength by val AUC and
+    the risk threshold on val (with the other checks as they are: the most defective rejected with at
+    most --max-good of the good), write the model file. The test half is never read."""
+    import datetime
+
+    from product_augment.qa.risk import FEATURES, RiskModel, fit_logistic
+    names = tuple(features) or tuple(FEATURES)
+    rows, bad = [], []
+    for j in train_json:
+        r, b = _rows(j, iou)
+        rows += r
+        bad += list(b)
+    bad = np.array(bad)
+    x, has = _matrix(rows, names)
+    x, y = x[has], bad[has].astype(float)
+    mean = np.nanmean(x, 0)
+    x = np.where(np.isnan(x), mean, x)
+    scale = x.std(0)
+    scale[scale < 1e-6] = 1.0
+    xs = (x - mean) / scale
+    # positives are few: weight the classes equally
+    wts = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    vrows, vbad = _rows(val_json, iou)
+    cfg = _load_qa(qa_yaml).model_copy(update={"max_defect_risk": None})  # the other checks alone
+    others = np.array([v == "reject" for v in _verdicts(vrows, cfg)])
+    n_good = int((~vbad).sum())
+    budget = int(np.floor(max_good * n_good))
+
+    def operating(vr):  # (threshold, rejected) of the most defective rejected within the budget
+        choice = None
+        for t in sorted(set(np.round(vr, 4)) | {1.0}, reverse=True):
+            rej = others | (vr > t - 1e-9)
+            if int((rej & ~vbad).sum()) > budget:
+                break
+            choice = (t, rej)
+        return choice
+
+    best = None
+    print(f"train: {len(y)} photos with a product, {int(y.sum())} defective; val: {len(vrows)}, {int(vbad.sum())}")
+    for l2 in l2s:
+        coef, b0 = fit_logistic(xs, y, l2=l2, weights=wts)
+        model = RiskModel(names, tuple(mean), tuple(scale), tuple(coef), b0, {})
+        vr = np.array([model.risk(r["signals"]) if model.risk(r["signals"]) is not None else 1.0 for r in vrows])
+        tr = 1.0 / (1.0 + np.exp(-(xs @ coef + b0)))
+        auc_v, auc_t = _auc(vr, vbad), _auc(tr, y > 0)
+        op = operating(vr)
+        caught = int((op[1] & vbad).sum()) if op else -1
+        print(f"l2 {l2:g}: train AUC {auc_t:.3f}, val AUC {auc_v:.3f}, val defective rejected within the budget "
+              f"{caught}/{int(vbad.sum())}")
+        # the operating point first (what the gate does), the ranking (AUC) second
+        if best is None or (caught, auc_v) > best[0]:
+            best = ((caught, auc_v), l2, model, vr, auc_t)
+    (_, auc_v), l2, model, vr, auc_t = best
+    choice = operating(vr)
+    if choice is None:
+        raise click.ClickException(f"the other checks alone reject more than {budget}/{n_good} good val photos")
+    thr, rej = choice
+    thr = round(float(thr) - 1e-4, 4)  # just inside the last photo it rejects
+    tp, fp = int((rej & vbad).sum()), int((rej & ~vbad).sum())
+    print(f"chosen: l2 {l2:g} (val AUC {auc_v:.3f}); max_defect_risk {thr:g}: val {tp}/{int(vbad.sum())} "
+          f"defective and {fp}/{n_good} good rejected with the other checks")
+    meta = {"fitted": {"on": [str(j) for j in train_json], "photos": len(y), "defective": int(y.sum()),
+                       "defective_below_iou": iou, "l2": l2, "class_weights": "balanced",
+                       "date": datetime.date.today().isoformat()},
+            "chosen_on": {"val": str(val_json), "val_auc": round(auc_v, 4), "train_auc": round(auc_t, 4),
+                          "max_defect_risk": thr, "val_defective_rejected": f"{tp}/{int(vbad.sum())}",
+                          "val_good_rejected": f"{fp}/{n_good}", "max_good": max_good}}
+    model = RiskModel(model.features, tuple(round(v, 6) for v in model.mean),
+                      tuple(round(v, 6) for v in model.scale), tuple(round(v, 6) for v in model.coef),
+                      round(model.intercept, 6), meta)
+    out_path.write_text(json.dumps(model.to_json(), indent=1) + "\n")
+    print(f"wrote {out_path}")
+
+
 @main.command()
 @click.argument("json_in", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--iou", default=0.85, show_default=True, help="Defective below this IoU.")
 @click.option("--qa", "qa_yaml", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A preset or YAML with a `qa:` section (default: the built-in defaults).")
 @click.option("--list", "show", is_flag=True, help="Also list every photo with its verdict.")
-def report(json_in, iou, qa_yaml, show) -> None:
+@click.option("--risk", "risk_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Score the defect risk with this model file (default: the one the thresholds name).")
+@click.option("--max-risk", type=float, help="Override max_defect_risk (1 turns the risk check off).")
+def report(json_in, iou, qa_yaml, show, risk_path, max_risk) -> None:
     """The confusion table of the gate's verdicts against the IoU verdicts."""
     from product_augment.qa import judge
+    from product_augment.qa.risk import load
     rows, bad = _rows(json_in, iou)
     cfg = _load_qa(qa_yaml)
+    if max_risk is not None:
+        cfg = cfg.model_copy(update={"max_defect_risk": max_risk})
+    if cfg.max_defect_risk is not None:  # re-scored from the recorded signals: the measuring may predate the model
+        model = load(risk_path or cfg.risk_model)
+        for r in rows:
+            risk = model.risk(r["signals"])
+            if risk is not None:
+                r["signals"] = {**r["signals"], "defect_risk": round(risk, 4),
+                                "defect_risk_from": model.reasons(r["signals"])}
     verdicts = _verdicts(rows, cfg)
     print(_table(rows, bad, verdicts))
     if show:

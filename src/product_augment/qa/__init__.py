@@ -9,6 +9,9 @@ at the segment step, on the input photo and its cut:
 * ``confidence``: the segmenter's score of the product (YOLACT's objectness, or the cut's mean);
 * ``mask_quality``: 1 − the share of the product's soft mask that is undecided (0.15 < p < 0.85)
   (segmenters with a soft mask only; the step records it as ``meta["segment_certainty"]``);
+* ``agreement``: with the cut, the IoU of the cut's mask with YOLACT's detection of the product
+  (two models that disagree about the outline; also in ``meta["segment_certainty"]``);
+* ``defect_risk``: the segment signals weighed together (`qa.risk`), where ``max_defect_risk`` is set;
 * ``border_touch``: the share of the product's outline lying on the photo's frame (a cropped product);
 * ``fragments`` / ``fragment_area``: parts besides the largest, and their share of the product;
 * ``hole_area`` (every hole) and ``hole_product_area``: holes whose colour is not the background's

@@ -6,10 +6,10 @@ from pydantic import Field
 from ..presets.fields import ConfigModel, one_of
 
 CHECKS = ("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken", "shadow",
-          "halo", "enlargement", "logo_skipped")
+          "risk", "halo", "enlargement", "logo_skipped")
 Action = one_of("keep", "flag", "reject")
 CheckName = one_of("confidence", "mask_quality", "border_touch", "fragments", "holes", "ragged", "lost", "taken",
-                    "shadow", "halo", "enlargement", "logo_skipped", "scene")
+                    "shadow", "risk", "halo", "enlargement", "logo_skipped", "scene")
 
 
 class QAConfig(ConfigModel):
@@ -21,21 +21,26 @@ class QAConfig(ConfigModel):
     flag_only: list[CheckName] = Field(
         ["shadow", "halo", "enlargement", "logo_skipped", "scene"],
         description="checks that only flag, whatever `action` says ('scene': every scene check)")
-    min_confidence: float = Field(0.335, ge=0, le=1, description="segmenter's score of the product")
-    min_mask_quality: float = Field(0.025, ge=0, le=1, description="1 − undecided share of the soft mask")
+    min_confidence: float | None = Field(None, ge=0, le=1, description="segmenter's score of the product; null: off "
+                                                "(the default: the risk weighs it)")
+    min_mask_quality: float | None = Field(None, ge=0, le=1, description="1 − undecided share of the soft mask")
     max_border_touch: float = Field(0.15, ge=0, le=1, description="share of the product's outline on the "
                                                                  "photo's frame (a cropped product)")
     max_fragments: int = Field(2, ge=0, description="parts besides the largest")
     max_fragment_area: float = Field(0.15, ge=0, le=1, description="their share of the product")
     max_hole_area: float = Field(0.0622, ge=0, le=1, description="product-coloured holes, share of the product")
-    max_ragged: float = Field(0.0196, ge=0, description="notches and holes a closing over 3 % of the side fills, "
+    max_ragged: float | None = Field(None, ge=0, description="notches and holes a closing over 3 % of the side fills, "
                                                      "share of the product")
-    max_lost_area: float = Field(0.129, ge=0, description="not-backdrop pixels attached outside the product, share "
+    max_lost_area: float | None = Field(None, ge=0, description="not-backdrop pixels attached outside the product, share "
                                                         "of the product (a part left out)")
-    max_backdrop_inside: float = Field(0.0805, ge=0, description="backdrop-coloured pixels attached inside the "
+    max_backdrop_inside: float | None = Field(None, ge=0, description="backdrop-coloured pixels attached inside the "
                                                               "outline, share of the product (backdrop taken)")
     max_shadow_area: float = Field(0.3, ge=0, le=1, description="cast-shadow-like part of the mask, share "
                                                                 "of the product")
+    max_defect_risk: float | None = Field(0.8219, ge=0, le=1, description="the segment signals weighed together "
+                                                                      "(qa/risk.py's logistic model); null: off")
+    risk_model: str | None = Field(None, description="the risk model's JSON file (default: the shipped "
+                                                     "weights/qa_risk.json)")
     max_halo: float = Field(0.25, ge=0, le=1, description="share of the cut-out's edge ring with the old "
                                                          "backdrop's colour")
     max_enlargement: float = Field(2.5, ge=1, description="product scaled up by more than this")

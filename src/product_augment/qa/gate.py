@@ -8,6 +8,7 @@ from typing import Any
 
 from ..sample import Sample
 from .config import QAConfig
+from .risk import load as load_risk
 from .signals import _logo_skipped, halo_signal, scene_checks, segment_signals
 
 
@@ -33,8 +34,14 @@ class Inspector:
         if cached is None:
             score = sample.instances[0].score if sample.instances else None
             area = int(sample.instances[0].mask.sum()) if sample.instances else int((sample.alpha > 0.5).sum())
-            cached = (segment_signals(sample.image, sample.alpha, score, sample.meta.get("segment_certainty")),
-                      area)
+            signals = segment_signals(sample.image, sample.alpha, score, sample.meta.get("segment_certainty"))
+            if self.config.max_defect_risk is not None:
+                model = load_risk(self.config.risk_model)
+                risk = model.risk(signals)
+                if risk is not None:
+                    signals["defect_risk"] = round(risk, 4)
+                    signals["defect_risk_from"] = model.reasons(signals)
+            cached = (signals, area)
             if self._cache is not None:
                 self._cache[self._key] = cached
         self.signals.update(cached[0])
@@ -67,14 +74,14 @@ def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, 
     s = signals
     out: list[tuple[str, str]] = []
 
-    def over(check: str, key: str, limit: float, fmt: str = ".3f") -> None:
+    def over(check: str, key: str, limit: float | None, fmt: str = ".3f") -> None:
         v = s.get(key)
-        if v is not None and v > limit:
+        if v is not None and limit is not None and v > limit:
             out.append((check, f"{key} {v:{fmt}} > {limit:{fmt}}"))
 
-    def under(check: str, key: str, limit: float) -> None:
+    def under(check: str, key: str, limit: float | None) -> None:
         v = s.get(key)
-        if v is not None and v < limit:
+        if v is not None and limit is not None and v < limit:
             out.append((check, f"{key} {v:.3f} < {limit:.3f}"))
 
     under("confidence", "confidence", cfg.min_confidence)
@@ -88,6 +95,9 @@ def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, 
     over("lost", "lost_area", cfg.max_lost_area)
     over("taken", "backdrop_inside", cfg.max_backdrop_inside)
     over("shadow", "shadow_area", cfg.max_shadow_area)
+    over("risk", "defect_risk", cfg.max_defect_risk)
+    if out and out[-1][0] == "risk" and s.get("defect_risk_from"):
+        out[-1] = ("risk", f"{out[-1][1]} (mostly {', '.join(s['defect_risk_from'])})")
     over("halo", "halo", cfg.max_halo)
     over("enlargement", "enlargement", cfg.max_enlargement, ".2f")
     if cfg.logo_skipped and s.get("logo_skipped"):

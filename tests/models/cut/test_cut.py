@@ -194,8 +194,14 @@ def test_merge_blends_the_matched_detection_and_moves_the_threshold_to_one_half(
     assert inst.class_id == 6
     assert inst.mask[:, 50:55].any() and inst.mask.sum() == 40 * 45  # the handle is in
     assert np.array_equal(soft > 0.5, inst.mask)
-    (inst0, _), = merge_with_detections(found, det[None], cut, 22, threshold=0.3, blend=0.0)
+    info = {}
+    (inst0, _), = merge_with_detections(found, det[None], cut, 22, threshold=0.3, blend=0.0, info=info)
     assert inst0.mask.sum() == 40 * 40  # the cut alone: no handle
+    assert info["agreement"] == round(40 * 40 / (40 * 45), 4)  # the cut's mask against the detection's
+    info = {}
+    merge_with_detections([_det(6, det > 0.5, 0.8)], np.zeros((1, h, w), np.float32), cut, 22, threshold=0.3,
+                          info=info)
+    assert info["agreement"] == 0.0  # no detection matches the cut
     assert merge_with_detections([], np.zeros((0, h, w), np.float32), cut, 22, threshold=0.5) == []
 
 

@@ -104,7 +104,8 @@ def _anchored(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
 
 def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray, default_class: int,
                           keep_all: bool = False, min_fraction: float = MIN_FRAGMENT, threshold: float = 0.5,
-                          blend: float = 0.0, anchor: bool = False) -> list[tuple[Any, np.ndarray]]:
+                          blend: float = 0.0, anchor: bool = False,
+                          info: dict[str, float] | None = None) -> list[tuple[Any, np.ndarray]]:
     """The kept (Instance, soft mask) pairs when the cut makes the product's mask.
 
     ``found``/``soft``: YOLACT's instances and soft masks, best first, at the photo's resolution or
@@ -118,7 +119,9 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
     ``min_fraction`` of the largest dropped; the soft mask is remapped so that ``threshold`` sits at
     0.5 (the level every later step reads as the edge). With ``keep_all`` the other detections
     follow, less the product's pixels, when they are not the same object (IoU < 0.5) and keep at
-    least half their area. An empty cut gives YOLACT's result.
+    least half their area. An empty cut gives YOLACT's result. ``info``, when given, receives
+    ``agreement``: the IoU of the cut's mask with the detection chosen as the product (0 without
+    one), which the quality gate reads (two models that disagree about a product's outline).
     """
     from ...sample import Instance
 
@@ -153,6 +156,8 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
         ious.append(iou)
         if iou > best_iou:
             best, best_j, best_iou = inst, j, iou
+    if info is not None:
+        info["agreement"] = round(float(best_iou), 4) if best is not None else 0.0
     p = alpha if best is None or blend <= 0 else (1 - blend) * alpha + blend * full(soft[best_j])
     mask = drop_fragments(p > threshold, min_fraction)
     if anchor and len(found):

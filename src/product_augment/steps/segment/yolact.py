@@ -142,10 +142,13 @@ class YolactSegment(_Segment):
         cfg = self.config
         return shrunk(image, DETECT_SIDE) if cfg.mask == "cut" and cfg.mode == "top" else image
 
-    def _kept(self, image: np.ndarray, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
-        return self._named(image, self._drawn(image, found, soft))
+    def _kept(self, image: np.ndarray, found: Any, soft: Any,
+              info: dict[str, float] | None = None) -> list[tuple[Instance, np.ndarray]]:
+        """The kept instances; `info` receives what the gate reads of the merge (`agreement`)."""
+        return self._named(image, self._drawn(image, found, soft, info))
 
-    def _drawn(self, image: np.ndarray, found: Any, soft: Any) -> list[tuple[Instance, np.ndarray]]:
+    def _drawn(self, image: np.ndarray, found: Any, soft: Any,
+               info: dict[str, float] | None = None) -> list[tuple[Instance, np.ndarray]]:
         cut = self.cut
         if cut is not None:
             from ...models.cut.runtime import merge_with_detections
@@ -153,7 +156,7 @@ class YolactSegment(_Segment):
             work = shrunk(image, WORK_SIDE) if self.config.mode == "top" else image  # the cut on a smaller copy
             kept = merge_with_detections(found, soft, cut.alpha(work), self.class_id,
                                          keep_all=self.config.mode == "all", min_fraction=cut.min_fragment,
-                                         threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor)
+                                         threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor, info=info)
             if work is not image:  # the soft masks back at the photo's resolution; the masks from them
                 up = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for _, m in kept]
                 kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for (i, _), m in zip(kept, up)
@@ -183,19 +186,20 @@ class YolactSegment(_Segment):
         models, made = self.models_meta(), {}
         for (k, im), (found, soft) in zip(todo.items(), results):
             t1 = time.perf_counter()
-            kept = self._kept(im, found, soft)
-            made[k] = self._segmented(im, kept, models, round(share + time.perf_counter() - t1, 4))
+            info: dict[str, float] = {}
+            kept = self._kept(im, found, soft, info)
+            made[k] = self._segmented(im, kept, models, round(share + time.perf_counter() - t1, 4), info)
         return [made[k] for k in keys]
 
     @staticmethod
     def _segmented(image: np.ndarray, kept: list[tuple[Instance, np.ndarray]], models: Mapping[str, str],
-                   seconds: float | None) -> Segmented:
+                   seconds: float | None, info: Mapping[str, float] | None = None) -> Segmented:
         if not kept:
             return Segmented((), None, None, models, seconds)
         alpha = matte_of(kept, *image.shape[:2])
         alpha.flags.writeable = False  # shared by the image's variants: no step may change it in place
-        return Segmented(tuple(i for i, _ in kept), alpha, mask_certainty(kept[0][1], kept[0][0].mask),
-                         models, seconds)
+        return Segmented(tuple(i for i, _ in kept), alpha,
+                         {**mask_certainty(kept[0][1], kept[0][0].mask), **(info or {})}, models, seconds)
 
     def models_meta(self) -> dict[str, str]:
         """What the manifest records about the model (`models.segment`, `models.segment_runtime`)."""
@@ -215,7 +219,9 @@ class YolactSegment(_Segment):
         if prepared is None:
             found, soft = self.predictor.soft_masks(self._detection_copy(sample.image),
                                                     score_threshold=cfg.score_threshold)
-            prepared = self._segmented(sample.image, self._kept(sample.image, found, soft), self.models_meta(), None)
+            info: dict[str, float] = {}
+            kept = self._kept(sample.image, found, soft, info)
+            prepared = self._segmented(sample.image, kept, self.models_meta(), None, info)
         if not prepared.instances:
             if self.fallback is not None:
                 out = self.fallback.apply(sample, params)

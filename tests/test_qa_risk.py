@@ -1,0 +1,130 @@
+"""The defect risk: the logistic model's arithmetic, its file, the fit, and the gate's `risk` check."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from product_augment.qa import QAConfig, judge
+from product_augment.qa.risk import FEATURES, RiskModel, feature_row, fit_logistic, load
+from product_augment.resources import asset_dir
+
+from .test_qa import disc, sig
+
+
+def _model(**meta):
+    # risk rises with lost_area (sqrt), falls with confidence
+    return RiskModel(("lost_area", "confidence"), (0.1, 0.8), (0.1, 0.1), (2.0, -1.0), -1.0, meta)
+
+
+def test_risk_is_the_logistic_of_the_standardised_features():
+    m = _model()
+    s = {"product_area": 0.2, "lost_area": 0.04, "confidence": 0.9}
+    z = -1.0 + 2.0 * (0.2 - 0.1) / 0.1 - 1.0 * (0.9 - 0.8) / 0.1
+    assert m.risk(s) == pytest.approx(1 / (1 + np.exp(-z)), abs=1e-12)
+    assert m.risk({**s, "lost_area": 0.16}) > m.risk(s) > m.risk({**s, "lost_area": 0.0})
+    assert m.risk({**s, "confidence": 0.3}) > m.risk(s)
+    # a missing signal counts as its training mean; no product: no risk
+    assert m.risk({"product_area": 0.2, "confidence": 0.9}) == pytest.approx(
+        1 / (1 + np.exp(-(-1.0 + 2.0 * 0 - 1.0))), abs=1e-12)
+    assert m.risk({"product_area": 0.0}) is None and m.risk({}) is None
+
+
+def test_model_file_round_trip_and_clear_errors(tmp_path):
+    m = _model(fitted={"photos": 3})
+    p = tmp_path / "risk.json"
+    p.write_text(json.dumps(m.to_json()))
+    back = load(p)
+    assert back == RiskModel.from_json(m.to_json()) and back.meta == {"fitted": {"photos": 3}}
+    raw = m.to_json()
+    with pytest.raises(ValueError, match="format"):
+        RiskModel.from_json({**raw, "format": "other/1"})
+    with pytest.raises(ValueError, match="'lost_area' with transform 'log1p'"):
+        RiskModel.from_json({**raw, "features": {"lost_area": "log1p", "confidence": "identity"}})
+    with pytest.raises(ValueError, match="same length"):
+        RiskModel(("lost_area",), (0.0,), (1.0,), (1.0, 2.0), 0.0, {})
+    bad = tmp_path / "broken.json"
+    bad.write_text("{")
+    with pytest.raises(ValueError, match="broken.json"):
+        load(bad)
+
+
+def test_fit_recovers_the_direction_and_separates():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = (x[:, 0] - 0.5 * x[:, 2] + 0.3 * rng.normal(size=400) > 1.0).astype(float)
+    coef, b = fit_logistic(x, y, l2=1.0)
+    assert coef[0] > 1.0 and coef[2] < -0.3 and abs(coef[1]) < 0.5 * coef[0]
+    p = 1 / (1 + np.exp(-(x @ coef + b)))
+    assert ((p > 0.5) == (y > 0)).mean() > 0.9
+    # more L2: smaller coefficients
+    assert np.abs(fit_logistic(x, y, l2=100.0)[0]).sum() < np.abs(coef).sum()
+
+
+def test_feature_transforms():
+    row = feature_row({"lost_area": 0.25, "fragments": 3, "confidence": 0.5}, ("lost_area", "fragments", "confidence"))
+    assert row == pytest.approx([0.5, np.log1p(3), 0.5])
+    assert np.isnan(feature_row({}, ("ragged",))[0])
+    assert feature_row({}, ("ragged",), fill=(0.7,))[0] == 0.7
+
+
+def test_the_gate_rejects_on_risk_only_when_asked(tmp_path):
+    s = {"product_area": 0.2, "defect_risk": 0.9}
+    assert "risk" not in {f["check"] for f in judge(s, QAConfig(max_defect_risk=None))["failed"]}
+    out = judge(s, QAConfig(max_defect_risk=0.5))
+    assert out["verdict"] == "reject" and out["failed"][0]["check"] == "risk"
+    assert "defect_risk 0.900 > 0.500" in out["failed"][0]["reason"]
+    assert judge({**s, "defect_risk": 0.4}, QAConfig(max_defect_risk=0.5))["verdict"] == "keep"
+
+
+def test_inspector_records_the_risk_with_the_preset_model(tmp_path):
+    from product_augment.qa import Inspector
+    from product_augment.sample import Sample
+
+    p = tmp_path / "risk.json"
+    p.write_text(json.dumps(_model().to_json()))
+    img, mask = disc()
+    sample = Sample(image=img, alpha=mask.astype(np.float32), meta={})
+    on = Inspector(QAConfig(max_defect_risk=0.99, risk_model=str(p)))
+    on.observe("segment", sample)
+    expected = _model().risk(sig(img, mask))
+    assert on.signals["defect_risk"] == pytest.approx(expected, abs=1e-4)
+    off = Inspector(QAConfig(max_defect_risk=None, risk_model=str(p)))
+    off.observe("segment", sample)
+    assert "defect_risk" not in off.signals
+
+
+def test_shipped_model_loads_and_uses_known_features():
+    path = asset_dir("weights") / "qa_risk.json"
+    if not path.exists():
+        pytest.skip("no shipped risk model")
+    m = load(path)
+    assert set(m.features) <= set(FEATURES) and m.meta["fitted"]["photos"] > 100
+    img, mask = disc()
+    r = m.risk(sig(img, mask, score=0.9))
+    assert r is not None and 0 <= r < QAConfig().max_defect_risk  # a clean packshot passes
+
+
+def test_reasons_name_only_signals_on_their_bad_side():
+    m = _model()
+    base = {"product_area": 0.2, "lost_area": 0.01, "confidence": 0.8}  # lost_area enters as its sqrt
+    assert m.reasons(base) == []                                         # at the means: nothing stands out
+    assert m.reasons({**base, "lost_area": 0.3}) == ["lost_area"]
+    assert m.reasons({**base, "lost_area": 0.3, "confidence": 0.5}) == ["lost_area", "confidence"]
+    assert m.reasons({**base, "confidence": 0.99}) == []                 # a high score is never a reason
+    neg = RiskModel(("lost_area",), (0.1,), (0.1,), (-1.0,), 0.0, {})  # a fitted sign against the meaning
+    assert neg.reasons({"product_area": 0.2, "lost_area": 0.0}) == []
+
+
+def test_shipped_model_scores_a_bad_cut_above_a_clean_one():
+    if not (asset_dir("weights") / "qa_risk.json").exists():
+        pytest.skip("no shipped risk model")
+    m = load(None)
+    img, mask = disc(r=60)
+    clean = sig(img, mask, score=0.95, certainty={"mask_quality": 0.9, "uncertain_width": 8.0, "agreement": 0.95})
+    bad = mask.copy()
+    bad[60:180, 200:260] = True  # backdrop taken, a ragged outline, and the models disagree
+    bad[100:140, 100:180] = False
+    worse = sig(img, bad, score=0.6, certainty={"mask_quality": 0.5, "uncertain_width": 30.0, "agreement": 0.6})
+    assert m.risk(worse) > QAConfig().max_defect_risk > m.risk(clean)
