@@ -74,10 +74,11 @@ class CutPredictor(SidecarModel):
 
 def drop_fragments(mask: np.ndarray, min_fraction: float = MIN_FRAGMENT) -> np.ndarray:
     """``mask`` without connected parts smaller than ``min_fraction`` of its largest part."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    # labels alone, areas by bincount: OpenCV's statistics cost several times the labelling
+    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 2:
         return mask.astype(bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
+    areas = np.bincount(labels.ravel(), minlength=n)[1:]
     keep = np.zeros(n, bool)
     keep[1:] = areas >= min_fraction * areas.max()
     return keep[labels]
