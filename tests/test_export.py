@@ -164,3 +164,42 @@ def test_eval_segmenter_on_photos_with_masks(tmp_path):
     assert "yolact n=1 mean_IoU=0.0000" in r.output
     r = CliRunner().invoke(main, ["eval", "segmenter"])
     assert r.exit_code == 2 and "--data" in r.output and "--photos" in r.output
+
+
+def test_subfolders_layout_is_named_by_every_view_and_resumes(tmp_path, input_dir, classical_preset):
+    """`output.subfolders`: each output's files under images/XX/, masks/XX/, labels/XX/ (XX from its
+    name's hash); the annotations, the YOLO lists, the export and resume all follow the recorded
+    paths, and the pixels are those of the flat layout."""
+    from product_augment.jobs.outputs import subfolder
+    flat = make_run(tmp_path / "flat", input_dir, classical_preset)
+    out = tmp_path / "sub"
+    s = run(load_preset(classical_preset, {**DEFAULTS, "output.subfolders": True}),
+            RunOptions(input_dir=input_dir, output_dir=out))
+    assert s.ok and s.done == 8
+    entries = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len({subfolder(e["id"]) for e in entries}) > 1  # spread over several folders
+    for e in entries:
+        o, sub = e["outputs"], subfolder(e["id"])
+        assert o["image"] == f"images/{sub}/{e['id']}.png" and o["label"] == f"labels/{sub}/{e['id']}.txt"
+        assert all(m.startswith(f"masks/{sub}/{e['id']}__i") for m in o["masks"])
+        assert (out / o["image"]).read_bytes() == (flat / f"images/{e['id']}.png").read_bytes()
+        assert (out / o["label"]).read_text() == (flat / f"labels/{e['id']}.txt").read_text()
+    coco = json.loads((out / "annotations.json").read_text())
+    assert sorted(im["file_name"] for im in coco["images"]) == sorted(e["outputs"]["image"] for e in entries)
+    assert all((out / im["file_name"]).is_file() for im in coco["images"])
+    listed = _ultralytics_images(out / "dataset.yaml", "train") + _ultralytics_images(out / "dataset.yaml", "val")
+    assert len(listed) == 8 and all(p.is_file() for p in listed)
+    assert all(Path("/labels/".join(str(p).rsplit("/images/", 1))).with_suffix(".txt").is_file() for p in listed)
+    # resume: nothing to do; a deleted file is made again at its own path
+    (out / entries[3]["outputs"]["image"]).unlink()
+    again = run(load_preset(classical_preset, {**DEFAULTS, "output.subfolders": True}),
+                RunOptions(input_dir=input_dir, output_dir=out))
+    assert again.ok and again.done == 1 and again.resumed == 7
+    assert (out / entries[3]["outputs"]["image"]).is_file()
+    dst = tmp_path / "yolo"
+    r = CliRunner().invoke(main, ["export", "yolo", str(dst), "--run", str(out)])
+    assert r.exit_code == 0, r.output
+    found = _ultralytics_images(dst / "dataset.yaml", "train") + _ultralytics_images(dst / "dataset.yaml", "val")
+    assert len(found) == 8 and all(p.is_file() for p in found)
+    # Ultralytics finds a label by replacing the last /images/ with /labels/
+    assert all(Path("/labels/".join(str(p).rsplit("/images/", 1))).with_suffix(".txt").is_file() for p in found)

@@ -2,6 +2,7 @@
 one, the quality gate's reasons; and the manifest entry's part that describes them."""
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -15,6 +16,12 @@ from .layout import REJECTED
 from .shards import Job
 
 
+def subfolder(name: str) -> str:
+    """The sub-folder of an output name with `output.subfolders`: two hex digits of its BLAKE2b hash
+    (256 folders, filled evenly; the same name always lands in the same one)."""
+    return hashlib.blake2b(name.encode(), digest_size=1).hexdigest()
+
+
 def write_outputs(job: Job, sample: Sample, preset: Preset, out: Store, qa: dict | None = None) -> dict:
     """Every file of a job's output; a rejected one (`qa` verdict `reject`) goes under `rejected/`
     (the same layout) with `rejected/reasons/<id>.json` (its failed checks and signals)."""
@@ -22,12 +29,13 @@ def write_outputs(job: Job, sample: Sample, preset: Preset, out: Store, qa: dict
     formats = opts.annotations
     fmt = "png" if sample.output_alpha is not None and opts.format == "jpg" else opts.format
     root = REJECTED + "/" if qa is not None and qa.get("verdict") == "reject" else ""
-    image_rel = f"{root}images/{job.item_id}.{fmt}"
+    sub = f"{subfolder(job.item_id)}/" if opts.subfolders else ""
+    image_rel = f"{root}images/{sub}{job.item_id}.{fmt}"
     out.write_bytes(image_rel, encode_image(sample.image, sample.output_alpha, fmt, opts.quality))
     h, w = sample.image.shape[:2]
     instances, mask_rels = [], []
     for j, inst in enumerate(sample.instances):
-        rel = f"{root}masks/{job.item_id}__i{j}.png"
+        rel = f"{root}masks/{sub}{job.item_id}__i{j}.png"
         out.write_bytes(rel, encode_mask(inst.mask))
         mask_rels.append(rel)
         instances.append({"class_id": int(inst.class_id), "score": round(float(inst.score), 4),
@@ -38,7 +46,7 @@ def write_outputs(job: Job, sample: Sample, preset: Preset, out: Store, qa: dict
         matte = sample.layers.get(name)
         if matte is None:
             continue
-        rel = f"{root}layers/{job.item_id}__{name}.png"
+        rel = f"{root}layers/{sub}{job.item_id}__{name}.png"
         out.write_bytes(rel, encode_mask(matte))
         layers[name] = rel
         binary = matte > 0.5 if name == "logo" else matte > 0.1
@@ -47,11 +55,11 @@ def write_outputs(job: Job, sample: Sample, preset: Preset, out: Store, qa: dict
             layer_boxes[name] = list(mask_box(binary))
     outputs: dict[str, Any] = {"image": image_rel, "masks": mask_rels, "layers": layers}
     if "yolo" in formats:
-        rel = f"{root}labels/{job.item_id}.txt"
+        rel = f"{root}labels/{sub}{job.item_id}.txt"
         out.write_bytes(rel, "\n".join(yolo_seg_lines(sample.instances, w, h)).encode() + b"\n")
         outputs["label"] = rel
     if root:
-        rel = f"{REJECTED}/reasons/{job.item_id}.json"
+        rel = f"{REJECTED}/reasons/{sub}{job.item_id}.json"
         out.write_bytes(rel, json.dumps({"id": job.item_id, "source": job.relpath, "image": image_rel,
                                          **jsonable(qa)}, indent=1).encode())
         outputs["reasons"] = rel

@@ -42,6 +42,10 @@ class OutputOptions(ConfigModel):
     layers: list[one_of("shadow", "logo")] = Field(
         [], description="also write these mattes to layers/ and annotate them in layers.json (COCO, one "
                     "category per layer; annotations.json keeps only the products)")
+    subfolders: bool = Field(False, description="put each output's files in a sub-folder of images/, "
+                                                "masks/, layers/, labels/ named by two hex digits of a hash "
+                                                "of its name (256 folders; for folders of millions of files); "
+                                                "same file names, every view names the paths")
 
 
 class PresetModel(ConfigModel):
