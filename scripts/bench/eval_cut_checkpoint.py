@@ -1,0 +1,47 @@
+"""A CutNet training checkpoint on the real photos, with the shipped post-processing.
+
+    python scripts/bench/eval_cut_checkpoint.py runs/cut_g/it00600.safetensors [--split val] [REAL_CUT OPTIONS...]
+
+A kept checkpoint (`train --keep-every N`: `itNNNNN.safetensors`) has no sidecar; this writes one
+beside it (the run's config from its `last.json`, the shipped cut's `postprocess`), exports the ONNX
+file the segment step loads, and runs `real_cut.py` on `data/real/all/<split>.txt` (one thread),
+printing its summary line. Choose on `val`; `test` is for the one candidate chosen there.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--split", default="val", show_default=True, type=click.Choice(["val", "test"]))
+@click.argument("extra", nargs=-1, type=click.UNPROCESSED)
+def main(checkpoint: Path, split: str, extra: tuple[str, ...]) -> None:
+    shipped = json.loads((ROOT / "weights" / "cut_effnetlite0.json").read_text())
+    last = json.loads((checkpoint.parent / "last.json").read_text())
+    meta = {k: last[k] for k in ("format", "config", "lr", "seed", "encoder_init") if k in last}
+    meta["iteration"] = int(checkpoint.stem[2:]) if checkpoint.stem.startswith("it") else last["iteration"]
+    meta["postprocess"] = shipped["postprocess"]
+    checkpoint.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    if not checkpoint.with_suffix(".onnx").exists():
+        from product_augment.models.cut.export import export_cut
+        export_cut(checkpoint)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(ROOT / "scripts/bench/real_cut.py"), str(ROOT / "data/real/all"), "--stems",
+           str(ROOT / f"data/real/all/{split}.txt"), "--cut-weights", str(checkpoint),
+           "--json", str(checkpoint.with_suffix(f".{split}.json")), *extra]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    lines = [x for x in out.stdout.splitlines() if x.startswith(("method", "ours"))]
+    click.echo("\n".join(lines) if lines else out.stderr[-2000:])
+
+
+if __name__ == "__main__":
+    main()
