@@ -128,3 +128,22 @@ def test_shipped_model_scores_a_bad_cut_above_a_clean_one():
     bad[100:140, 100:180] = False
     worse = sig(img, bad, score=0.6, certainty={"mask_quality": 0.5, "uncertain_width": 30.0, "agreement": 0.6})
     assert m.risk(worse) > QAConfig().max_defect_risk > m.risk(clean)
+
+
+def test_a_missing_risk_model_stops_the_run_before_any_work_and_paths_are_the_presets(tmp_path, input_dir):
+    from product_augment.presets.loader import load_preset
+    from product_augment.runner import RunError, RunOptions, run
+
+    preset = tmp_path / "p.yaml"
+    body = "version: 1\nqa: {{risk_model: {model}}}\nsteps:\n  - segment: {{backend: classical, class_name: cup}}\n"
+    preset.write_text(body.format(model="no_such_model.json"))
+    with pytest.raises(RunError, match="no_such_model.json: cannot read the quality gate's risk model"):
+        run(load_preset(preset), RunOptions(input_dir=input_dir, output_dir=tmp_path / "o"))
+    assert not (tmp_path / "o" / "images").exists()
+    # a relative path is the preset's folder's, like every path in a preset
+    (tmp_path / "m.json").write_text(json.dumps(_model().to_json()))
+    preset.write_text(body.format(model="m.json"))
+    s = run(load_preset(preset), RunOptions(input_dir=input_dir, output_dir=tmp_path / "o2"))
+    assert s.ok and s.done
+    entry = json.loads((tmp_path / "o2" / "manifest.jsonl").read_text().splitlines()[0])
+    assert "defect_risk" in entry["qa"]["signals"]

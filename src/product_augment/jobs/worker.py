@@ -20,7 +20,8 @@ from ..api import Augmenter
 from ..io import ImageReadError
 from ..pipeline import Pipeline, SampleError
 from ..presets.loader import Preset
-from ..qa import Inspector
+from ..qa import Inspector, QAConfig
+from ..qa.risk import load as load_risk
 from ..storage import Store, UnsafePath
 from ..threads import limit_threads
 from .errors import FAIL_ONCE_ENV, TRANSIENT, OutputError, TransientError, output_error
@@ -45,18 +46,29 @@ class ShardContext:
 _WORKER: dict[str, Any] = {}
 
 
+def qa_config(preset: Preset) -> QAConfig:
+    """The preset's `qa:` with its `risk_model` resolved against the preset's folder, as every path."""
+    qa = preset.model.qa
+    return qa if qa.risk_model is None else qa.model_copy(update={"risk_model": str(preset.resolve(qa.risk_model))})
+
+
 def worker_pipeline(preset: Preset) -> tuple[Pipeline, Any]:
-    """(pipeline, its first step with a batch hook or None), built once per process and preset."""
+    """(pipeline, its first step with a batch hook or None), built once per process and preset; the
+    quality gate's risk model is read here too, so a missing or malformed one stops the run before
+    any work (ValueError naming the file)."""
     key = (preset.sha256, str(preset.path))
     if _WORKER.get("key") != key:
         pipe = preset.build_pipeline()
-        _WORKER.update(key=key, pipeline=pipe, batched=next(iter(pipe.batched), None))
+        qa = qa_config(preset)
+        if qa.max_defect_risk is not None:
+            load_risk(qa.risk_model)
+        _WORKER.update(key=key, pipeline=pipe, batched=next(iter(pipe.batched), None), qa=qa)
     return _WORKER["pipeline"], _WORKER["batched"]
 
 
 def reset_worker() -> None:
     """Forget this process's pipeline (a run in the main process builds its own, as before)."""
-    for k in ("key", "pipeline", "batched"):
+    for k in ("key", "pipeline", "batched", "qa"):
         _WORKER.pop(k, None)
 
 
@@ -197,7 +209,8 @@ def run_job(job: Job, images: dict[str, Any], pipe: Pipeline, ctx: ShardContext,
                 img = images[job.relpath] = ctx.inputs.read_input(job.relpath, preset.model.input.max_side)
             rgb, alpha = img
             timings: dict[str, float] = {}
-            inspector = Inspector(preset.model.qa, qa_cache, (job.relpath, job.source_sha256))
+            qa_cfg = _WORKER["qa"] if _WORKER.get("key") == (preset.sha256, str(preset.path)) else qa_config(preset)
+            inspector = Inspector(qa_cfg, qa_cache, (job.relpath, job.source_sha256))
             # the public API's one way in (api.Augmenter), on this worker's pipeline
             sample = Augmenter(preset, pipeline=pipe)(rgb, alpha=alpha, seed=preset.model.seed, key=job.relpath,
                                                       variant=job.variant, timings=timings,

@@ -39,7 +39,7 @@ class QAConfig(ConfigModel):
                                                                 "of the product")
     max_defect_risk: float | None = Field(0.8219, ge=0, le=1, description="the segment signals weighed together "
                                                                       "(qa/risk.py's logistic model); null: off")
-    risk_model: str | None = Field(None, description="the risk model's JSON file (default: the shipped "
+    risk_model: str | None = Field(None, description="the risk model's JSON file, relative to the preset (default: the shipped "
                                                      "weights/qa_risk.json)")
     max_halo: float = Field(0.25, ge=0, le=1, description="share of the cut-out's edge ring with the old "
                                                          "backdrop's colour")
