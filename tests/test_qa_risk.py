@@ -74,7 +74,7 @@ def test_the_gate_rejects_on_risk_only_when_asked(tmp_path):
     assert "risk" not in {f["check"] for f in judge(s, QAConfig(max_defect_risk=None))["failed"]}
     out = judge(s, QAConfig(max_defect_risk=0.5))
     assert out["verdict"] == "reject" and out["failed"][0]["check"] == "risk"
-    assert "defect_risk 0.900 > 0.500" in out["failed"][0]["reason"]
+    assert "defect_risk 0.9000 > 0.5000" in out["failed"][0]["reason"]
     assert judge({**s, "defect_risk": 0.4}, QAConfig(max_defect_risk=0.5))["verdict"] == "keep"
 
 

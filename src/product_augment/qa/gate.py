@@ -95,7 +95,7 @@ def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, 
     over("lost", "lost_area", cfg.max_lost_area)
     over("taken", "backdrop_inside", cfg.max_backdrop_inside)
     over("shadow", "shadow_area", cfg.max_shadow_area)
-    over("risk", "defect_risk", cfg.max_defect_risk)
+    over("risk", "defect_risk", cfg.max_defect_risk, ".4f")  # the threshold has four digits
     if out and out[-1][0] == "risk" and s.get("defect_risk_from"):
         out[-1] = ("risk", f"{out[-1][1]} (mostly {', '.join(s['defect_risk_from'])})")
     over("halo", "halo", cfg.max_halo)
