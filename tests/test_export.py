@@ -203,3 +203,24 @@ def test_subfolders_layout_is_named_by_every_view_and_resumes(tmp_path, input_di
     assert len(found) == 8 and all(p.is_file() for p in found)
     # Ultralytics finds a label by replacing the last /images/ with /labels/
     assert all(Path("/labels/".join(str(p).rsplit("/images/", 1))).with_suffix(".txt").is_file() for p in found)
+
+
+def test_subfolders_layout_of_rejected_outputs(tmp_path, input_dir, classical_preset):
+    """Rejected outputs keep the same sub-folder layout under rejected/, reasons included, and stay
+    out of the dataset's views."""
+    from product_augment.jobs.outputs import subfolder
+    out = tmp_path / "rej"
+    # a risk threshold of 0 rejects every output (any cut has some risk)
+    s = run(load_preset(classical_preset, {**DEFAULTS, "output.subfolders": True, "qa.max_defect_risk": 0.0}),
+            RunOptions(input_dir=input_dir, output_dir=out))
+    assert s.ok and s.qa == {"reject": 8}
+    entries = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    rejected = [e for e in entries if e["qa"]["verdict"] == "reject"]
+    assert rejected
+    for e in rejected:
+        sub = subfolder(e["id"])
+        assert e["outputs"]["image"] == f"rejected/images/{sub}/{e['id']}.png"
+        assert e["outputs"]["reasons"] == f"rejected/reasons/{sub}/{e['id']}.json"
+        assert (out / e["outputs"]["image"]).is_file() and (out / e["outputs"]["reasons"]).is_file()
+    coco = json.loads((out / "annotations.json").read_text())
+    assert not {im["file_name"] for im in coco["images"]} & {e["outputs"]["image"] for e in rejected}
