@@ -278,7 +278,8 @@ def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -
     for l2 in l2s:
         coef, b0 = fit_logistic(xs, y, l2=l2, weights=wts)
         model = RiskModel(names, tuple(mean), tuple(scale), tuple(coef), b0, {})
-        vr = np.array([model.risk(r["signals"]) if model.risk(r["signals"]) is not None else 1.0 for r in vrows])
+        # a photo without a product counts as certainly defective
+        vr = np.array([1.0 if (v := model.risk(r["signals"])) is None else v for r in vrows])
         tr = 1.0 / (1.0 + np.exp(-(xs @ coef + b0)))
         auc_v, auc_t = _auc(vr, vbad), _auc(tr, y > 0)
         op = operating(vr)

@@ -62,13 +62,13 @@ def worker_pipeline(preset: Preset) -> tuple[Pipeline, Any]:
         qa = qa_config(preset)
         if qa.max_defect_risk is not None:
             load_risk(qa.risk_model)
-        _WORKER.update(key=key, pipeline=pipe, batched=next(iter(pipe.batched), None), qa=qa)
+        _WORKER.update(key=key, pipeline=pipe, batched=next(iter(pipe.batched), None))
     return _WORKER["pipeline"], _WORKER["batched"]
 
 
 def reset_worker() -> None:
     """Forget this process's pipeline (a run in the main process builds its own, as before)."""
-    for k in ("key", "pipeline", "batched", "qa"):
+    for k in ("key", "pipeline", "batched"):
         _WORKER.pop(k, None)
 
 
@@ -209,8 +209,7 @@ def run_job(job: Job, images: dict[str, Any], pipe: Pipeline, ctx: ShardContext,
                 img = images[job.relpath] = ctx.inputs.read_input(job.relpath, preset.model.input.max_side)
             rgb, alpha = img
             timings: dict[str, float] = {}
-            qa_cfg = _WORKER["qa"] if _WORKER.get("key") == (preset.sha256, str(preset.path)) else qa_config(preset)
-            inspector = Inspector(qa_cfg, qa_cache, (job.relpath, job.source_sha256))
+            inspector = Inspector(qa_config(preset), qa_cache, (job.relpath, job.source_sha256))
             # the public API's one way in (api.Augmenter), on this worker's pipeline
             sample = Augmenter(preset, pipeline=pipe)(rgb, alpha=alpha, seed=preset.model.seed, key=job.relpath,
                                                       variant=job.variant, timings=timings,

@@ -11,6 +11,15 @@ def _disc(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def parts(mask: np.ndarray, connectivity: int = 8) -> tuple[int, np.ndarray, np.ndarray]:
+    """A mask's connected parts: (count with the background, labels, pixel count of each label).
+    OpenCV's labelling without its statistics, which cost several times the labelling; the areas
+    come from a bincount."""
+    m = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8)
+    n, labels = cv2.connectedComponents(m, connectivity=connectivity)
+    return n, labels, np.bincount(labels.ravel(), minlength=n)
+
+
 def erode_matte(alpha: np.ndarray, px: int) -> np.ndarray:
     """Shrink a float matte by `px` pixels (a disc-shaped grey-level erosion)."""
     if px <= 0:

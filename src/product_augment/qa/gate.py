@@ -74,10 +74,10 @@ def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, 
     s = signals
     out: list[tuple[str, str]] = []
 
-    def over(check: str, key: str, limit: float | None, fmt: str = ".3f") -> None:
+    def over(check: str, key: str, limit: float | None, fmt: str = ".3f", why: str = "") -> None:
         v = s.get(key)
         if v is not None and limit is not None and v > limit:
-            out.append((check, f"{key} {v:{fmt}} > {limit:{fmt}}"))
+            out.append((check, f"{key} {v:{fmt}} > {limit:{fmt}}{why}"))
 
     def under(check: str, key: str, limit: float | None) -> None:
         v = s.get(key)
@@ -95,9 +95,9 @@ def failed_checks(signals: Mapping[str, Any], cfg: QAConfig) -> list[tuple[str, 
     over("lost", "lost_area", cfg.max_lost_area)
     over("taken", "backdrop_inside", cfg.max_backdrop_inside)
     over("shadow", "shadow_area", cfg.max_shadow_area)
-    over("risk", "defect_risk", cfg.max_defect_risk, ".4f")  # the threshold has four digits
-    if out and out[-1][0] == "risk" and s.get("defect_risk_from"):
-        out[-1] = ("risk", f"{out[-1][1]} (mostly {', '.join(s['defect_risk_from'])})")
+    most = s.get("defect_risk_from")
+    over("risk", "defect_risk", cfg.max_defect_risk, ".4f",  # the threshold has four digits
+         f" (mostly {', '.join(most)})" if most else "")
     over("halo", "halo", cfg.max_halo)
     over("enlargement", "enlargement", cfg.max_enlargement, ".2f")
     if cfg.logo_skipped and s.get("logo_skipped"):

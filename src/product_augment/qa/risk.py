@@ -79,19 +79,22 @@ class RiskModel:
         if unknown:
             raise ValueError(f"risk model: unknown feature(s) {', '.join(unknown)}")
 
+    def _standardised(self, signals: Mapping[str, Any]) -> np.ndarray:
+        """The entry's features, transformed and standardised (a missing one at its training mean: 0)."""
+        x = feature_row(signals, self.features, self.mean)
+        return (x - np.asarray(self.mean)) / np.asarray(self.scale)
+
     def risk(self, signals: Mapping[str, Any]) -> float | None:
         """The entry's defect risk in [0, 1]; None where the cut gave no product."""
         if not signals.get("product_area"):
             return None
-        x = feature_row(signals, self.features, self.mean)
-        z = self.intercept + float(np.dot((x - np.asarray(self.mean)) / np.asarray(self.scale), self.coef))
+        z = self.intercept + float(np.dot(self._standardised(signals), self.coef))
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     def reasons(self, signals: Mapping[str, Any], top: int = 2) -> list[str]:
         """The signals that raise this entry's risk most: positive terms of the sum, largest first,
         of signals on their bad side (`BAD_SIDE`: below the mean for a score, above it for a share)."""
-        x = feature_row(signals, self.features, self.mean)
-        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        z = self._standardised(signals)
         terms = z * np.asarray(self.coef)
         side = np.array([BAD_SIDE[f] for f in self.features])
         terms[(np.sign(z) != side) | (side == 0)] = 0.0

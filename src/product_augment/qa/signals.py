@@ -8,6 +8,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..ops.matte import parts
+
 WORK_SIDE = 384         # signals are measured on a copy of at most this longest side
 MIN_PART = 0.002        # parts / holes smaller than this share of the product are specks, not counted
 HOLE_DE = 12.0          # a hole this far (ΔE76) from the backdrop, and nearer the product, is the product's
@@ -30,13 +32,6 @@ def _work(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB (L in 0..100) of uint8 sRGB, float32 (OpenCV's conversion: fast, D65)."""
     return cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
-def _components(mask: np.ndarray, connectivity: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """(count with the background, labels, area of each label): OpenCV's labelling without its
-    statistics, which cost eight times the labelling on these small frames; areas by bincount."""
-    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=connectivity)
-    return n, labels, np.bincount(labels.ravel(), minlength=n)
 
 
 def _box(labels: np.ndarray, i: int) -> tuple[int, int, int, int]:
@@ -94,9 +89,9 @@ def segment_signals(image: np.ndarray, alpha: np.ndarray, score: float | None = 
     frame[0, :] = frame[-1, :] = frame[:, 0] = frame[:, -1] = True
     out["border_touch"] = round(int((mask & frame).sum()) / max(int(outline.sum()), 1), 4)
 
-    areas = _components(mask, 8)[2][1:]
-    parts = areas[areas >= max(MIN_PART * area, 4)]
-    out["fragments"] = int(max(len(parts) - 1, 0))
+    areas = parts(mask, 8)[2][1:]
+    sizable = areas[areas >= max(MIN_PART * area, 4)]
+    out["fragments"] = int(max(len(sizable) - 1, 0))
     out["fragment_area"] = round(1.0 - float(areas.max()) / area, 4)
 
     lab = to_lab(img)
@@ -192,7 +187,7 @@ def _attached(cand: np.ndarray, seed: np.ndarray) -> int:
     """Pixels of the connected parts of `cand` that overlap `seed`."""
     if not (cand & seed).any():
         return 0
-    _, labels, areas = _components(cand, 8)
+    _, labels, areas = parts(cand, 8)
     hit = np.unique(labels[cand & seed])
     hit = hit[hit > 0]
     return int(areas[hit].sum())
@@ -208,7 +203,7 @@ def _holes(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int) -
     holes = ff[1:-1, 1:-1] == 1
     if not holes.any():
         return 0.0, 0.0
-    n, labels, areas = _components(holes, 4)
+    n, labels, areas = parts(holes, 4)
     keep = [i for i in range(1, n) if areas[i] >= max(MIN_PART * area, 3)]
     total = sum(int(areas[i]) for i in keep)
     product = 0
@@ -241,7 +236,7 @@ def _shadow(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int) 
     # the brightest backdrop pixel within 2 px outside: a shadow fades into it, a product's edge jumps
     outside_l = np.where(mask, 0.0, L).astype(np.float32)
     near_out = cv2.dilate(outside_l, np.ones((5, 5), np.uint8))
-    n, labels, areas = _components(cand, 8)
+    n, labels, areas = parts(cand, 8)
     shadow = 0
     for i in range(1, n):
         if areas[i] < max(0.005 * area, 4):

@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ...ops.matte import GuidedFilter
+from ...ops.matte import GuidedFilter, parts
 from ..ort import SidecarModel
 
 REFINE_RADIUS = 0.01  # guided-filter window as a fraction of the longer side (weights' sidecar may say)
@@ -74,11 +74,10 @@ class CutPredictor(SidecarModel):
 
 def drop_fragments(mask: np.ndarray, min_fraction: float = MIN_FRAGMENT) -> np.ndarray:
     """``mask`` without connected parts smaller than ``min_fraction`` of its largest part."""
-    # labels alone, areas by bincount: OpenCV's statistics cost several times the labelling
-    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    n, labels, areas = parts(mask, 8)
     if n <= 2:
         return mask.astype(bool)
-    areas = np.bincount(labels.ravel(), minlength=n)[1:]
+    areas = areas[1:]
     keep = np.zeros(n, bool)
     keep[1:] = areas >= min_fraction * areas.max()
     return keep[labels]
