@@ -1,6 +1,7 @@
 """The cause arms, the albumentations classical recipe, resuming a bench and an optional test set
 that is missing (issue 26), on the quick profile with the tiny sets of test_unet."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,13 +129,29 @@ def test_bench_resumes_refuses_other_settings_and_skips_a_missing_optional_set(b
 
 
 def test_shipped_config_names_cause_arms_its_preset_can_make(tmp_path):
-    from pathlib import Path
-
     from product_augment.bench.profiles import load_bench_config
 
     cfg = load_bench_config(Path(__file__).parents[2] / "configs" / "bench" / "default.yaml")
     steps = bench_steps(cfg.resolve(cfg.preset), tmp_path, "coco")
-    assert set(cfg.cause_arms) <= set(causes.available(steps)) and len(cfg.cause_arms) == 10
+    assert set(cfg.cause_arms) <= set(causes.available(steps)) and len(cfg.cause_arms) == 11
     real = [t for t in cfg.tests if t.name == "real"]
     assert real and real[0].optional and real[0].stems == "test.txt"
     assert "base-long" not in cfg.profiles["medium"].arms and cfg.profiles["medium"].base_images == 1500
+
+
+def test_plain_image_arm_turns_the_scene_realism_off():
+    steps = [*STEPS[:2], {"background": {"choice": [
+        {"kind": "gradient"}, {"kind": "image", "path": "b", "harmonize": 0.5, "canvas": {"size": 64}}]}}, *STEPS[3:]]
+    assert causes.available(steps)[2:5] == ["bg-gradient", "bg-image", "bg-image-plain"]
+    assert "bg-image-plain" not in causes.available(STEPS)  # no image choice, no plain arm
+    by = lambda s: {next(iter(x)): next(iter(x.values())) for x in s}
+    image = by(causes.variant_steps(steps, "bg-image"))["background"]
+    plain = by(causes.variant_steps(steps, "bg-image-plain"))["background"]
+    assert image == {"kind": "image", "path": "b", "harmonize": 0.5, "canvas": {"size": 64}}
+    assert plain == {**image, "sizing": "scale", "harmonize": 0.0}
+    # the changed step is a valid image background config
+    from product_augment.steps.background import ImageConfig
+    cfg = ImageConfig.model_validate({**plain, "path": str(Path(__file__).parents[2] / "backgrounds")})
+    assert cfg.sizing == "scale" and cfg.harmonize == 0.0
+    with pytest.raises(ValueError, match="no kind 'image'"):
+        causes.variant_steps(STEPS, "bg-image-plain")

@@ -12,6 +12,10 @@ only the added images differ:
   `scale: null`: the identity placement), so backgrounds, shadows and the sticker change and the
   framing does not.
 - bg-<kind>: only that one of the preset's background choices (gradient, texture, studio, image).
+- bg-image-plain: the `image` choice alone with the scene's realism off (`sizing: scale`, a size drawn
+  from `scale` instead of the class's physical size on the backdrop's floor; `harmonize: 0`, the
+  product keeps its own lighting): paired with `bg-image`, it asks whether issue 21's realism
+  moves the result.
 - shadow-<kind>: only that shadow kind (mirror, drop, none).
 - no-logo: the preset without its logo step (`augmented` has it: logo on).
 
@@ -30,6 +34,8 @@ import numpy as np
 from .data import ArraySet, fit_square, read_items
 
 FIXED = ("geometry", "appearance", "no-logo")
+PLAIN = "bg-image-plain"
+PLAIN_FIELDS = {"sizing": "scale", "harmonize": 0.0}  # what bg-image-plain turns off
 
 
 def _background_choices(cfg: dict) -> list[dict]:
@@ -48,7 +54,10 @@ def available(steps: list[dict]) -> list[str]:
     names = dict(next(iter(s.items())) for s in steps)
     out = ["geometry", "appearance"]
     if "background" in names:
-        out += [f"bg-{k}" for k in dict.fromkeys(c.get("kind", "solid") for c in _background_choices(names["background"]))]
+        kinds = list(dict.fromkeys(c.get("kind", "solid") for c in _background_choices(names["background"])))
+        out += [f"bg-{k}" for k in kinds]
+        if "image" in kinds:
+            out.append(PLAIN)
     if "shadow" in names:
         out += [f"shadow-{k}" for k in dict.fromkeys(_shadow_kinds(names["shadow"]))]
     if "logo" in names:
@@ -67,10 +76,11 @@ def variant_steps(steps: list[dict], variant: str) -> list[dict]:
             for c in _background_choices(cfg):
                 c["canvas"], c["scale"] = None, None
         elif name == "background" and variant.startswith("bg-"):
-            kept = [c for c in _background_choices(cfg) if c.get("kind", "solid") == variant[3:]]
+            kind = "image" if variant == PLAIN else variant[3:]
+            kept = [c for c in _background_choices(cfg) if c.get("kind", "solid") == kind]
             if not kept:
-                raise ValueError(f"arm {variant!r}: the preset's background has no kind {variant[3:]!r}")
-            cfg = kept[0]
+                raise ValueError(f"arm {variant!r}: the preset's background has no kind {kind!r}")
+            cfg = {**kept[0], **PLAIN_FIELDS} if variant == PLAIN else kept[0]
         elif name == "shadow" and variant.startswith("shadow-"):
             kind = variant[7:]
             if kind not in _shadow_kinds(cfg):

@@ -12,7 +12,7 @@ ArmName = Literal["base", "base-steps", "base-long", "classical", "copy-paste", 
                   "augmented+classical"]
 ARM_NAMES: tuple[str, ...] = ArmName.__args__  # type: ignore[attr-defined]
 # the cause arms (bench/causes.py): geometry, appearance, bg-<kind>, shadow-<kind>, no-logo
-CAUSE_PATTERN = r"^(geometry|appearance|no-logo|bg-[a-z]+|shadow-[a-z]+)$"
+CAUSE_PATTERN = r"^(geometry|appearance|no-logo|bg-[a-z]+|bg-image-plain|shadow-[a-z]+)$"
 
 
 class SetSpec(BaseModel):
