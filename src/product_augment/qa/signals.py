@@ -17,6 +17,7 @@ SHADOW_CHROMA = 10.0    # a cast shadow keeps the backdrop's hue: a, b within th
 SHADOW_JUMP = 14.0      # ... and no edge to the backdrop: L* rises by less than this across the outline
 HALO_OLD_DE = 10.0      # an edge pixel this close to the old backdrop ...
 HALO_NEW_DE = 20.0      # ... and this far from the new background (and from the product) is halo
+COLOUR_SAMPLE = 1500    # the backdrop's colours are clustered on at most about this many pixels
 
 
 def _work(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -26,7 +27,7 @@ def _work(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         return image, alpha
     size = (max(1, round(w * s)), max(1, round(h * s)))
     return (cv2.resize(image, size, interpolation=cv2.INTER_AREA),
-            cv2.resize(alpha.astype(np.float32), size, interpolation=cv2.INTER_AREA))
+            cv2.resize(alpha.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA))
 
 
 def to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -68,13 +69,25 @@ def mask_certainty(soft: np.ndarray, mask: np.ndarray) -> dict[str, float]:
             "uncertain_width": round(undecided / max(outline, 1) * 1000 / side, 3)}
 
 
+def _bounds(mask: np.ndarray, grow: int) -> tuple[slice, slice]:
+    """The rows and columns of `mask`'s box grown by `grow` px (cut at the array's edges)."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return (slice(max(0, rows[0] - grow), rows[-1] + 1 + grow),
+            slice(max(0, cols[0] - grow), cols[-1] + 1 + grow))
+
+
 def segment_signals(image: np.ndarray, alpha: np.ndarray, score: float | None = None,
                     certainty: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The signals of a photo's cut (`alpha`: its matte, the product > 0.5). Also returns the
-    backdrop's colour around the product (`backdrop_lab`), which the halo check compares with."""
+    backdrop's colour around the product (`backdrop_lab`), which the halo check compares with.
+
+    Only the product and the bands around it are read: after the distances, everything runs on
+    their box, and what lies in the product on the product's box. The values are the whole
+    picture's: a box's edge is the picture's, or farther from every pixel measured than the filter
+    that measures it reads."""
     img, a = _work(image, alpha)
     mask = a > 0.5
-    area = int(mask.sum())
+    area = int(np.count_nonzero(mask))
     out: dict[str, Any] = {}
     if score is not None:
         out["confidence"] = round(float(score), 4)
@@ -82,59 +95,92 @@ def segment_signals(image: np.ndarray, alpha: np.ndarray, score: float | None = 
     if area == 0:
         return {**out, "product_area": 0.0}
     h, w = mask.shape
+    side = max(h, w)
     out["product_area"] = round(area / (h * w), 4)
-    # the product's outline, the frame counted as outside
-    outline = mask & ~_erode(mask, 1)
-    frame = np.zeros_like(mask)
-    frame[0, :] = frame[-1, :] = frame[:, 0] = frame[:, -1] = True
-    out["border_touch"] = round(int((mask & frame).sum()) / max(int(outline.sum()), 1), 4)
+    # product pixels on the picture's frame (the outline below counts the frame as outside)
+    on_frame = area - int(np.count_nonzero(mask[1:-1, 1:-1]))
+    # distances to the product (outside) and to the backdrop (inside): every ring and band below.
+    # On the whole picture: OpenCV (IPP) sums these in float, and on a cut-out the last bit can differ
+    dist_out = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, 3)
+    dist_in = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 3)
+    # the bands' widths (px): the backdrop's ring, the wider ring of its colours, the near band
+    r_ring, r_wide = max(3, round(0.02 * side)), max(4, round(0.06 * side))
+    r_near = max(3, round(0.12 * side))
+    r_band = max(r_ring, r_wide, r_near)
+    # the product and its bands, grown by the 2 px that the 5×5 local contrast reads around them
+    win = _bounds(dist_out <= r_band, 2)
+    mask, dist_out, dist_in = mask[win], np.ascontiguousarray(dist_out[win]), dist_in[win]
+    # the product grown by 2 px (in `win`): its outline, parts, holes, closing and shadow read no
+    # farther (the shadow's 5×5 dilation 2 px; a closing adds nothing outside the product's box)
+    box = _bounds(mask, 2)
+    product = mask[box]
 
-    areas = parts(mask, 8)[2][1:]
+    outline = product & ~_erode(product, 1)
+    out["border_touch"] = round(on_frame / max(int(outline.sum()), 1), 4)
+    areas = parts(product, 8)[2][1:]
     sizable = areas[areas >= max(MIN_PART * area, 4)]
     out["fragments"] = int(max(len(sizable) - 1, 0))
     out["fragment_area"] = round(1.0 - float(areas.max()) / area, 4)
 
-    lab = to_lab(img)
-    # distances to the product (outside) and to the backdrop (inside): every ring and band below
-    dist_out = cv2.distanceTransform((~mask).view(np.uint8), cv2.DIST_L2, 3)
-    dist_in = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 3)
-    side = max(h, w)
-    ring = ~mask & (dist_out <= max(3, round(0.02 * side)))
-    ring_px = lab[ring]
+    lab = to_lab(img[win])  # per pixel
+    lab_px = lab.reshape(-1, 3)
+    # the pixels of every band around the product, once (flat indices into `win`, raster order).
+    # Rows are gathered with take and compress: the same rows as indexing, several times faster
+    band = np.flatnonzero(~mask & (dist_out <= r_band))
+    band_dist, band_px = dist_out.ravel()[band], np.take(lab_px, band, axis=0)
+    ring_px = np.compress(band_dist <= r_ring, band_px, axis=0)
     backdrop = np.median(ring_px, axis=0) if len(ring_px) else np.array([100.0, 0.0, 0.0], np.float32)
     out["backdrop_lab"] = [round(float(v), 2) for v in backdrop]
-    hole_area, product_holes = _holes(mask, lab, backdrop, area)
+    hole_area, product_holes = _holes(product, lab[box], backdrop, area)
     out["hole_area"] = round(hole_area, 4)
     out["hole_product_area"] = round(product_holes, 4)
-    out["shadow_area"] = round(_shadow(mask, lab, backdrop, area), 4)
+    out["shadow_area"] = round(_shadow(product, lab[box], backdrop, area, outline), 4)
     # notches and holes, open or closed: what a closing over 3 % of the side fills in
-    r = max(2, round(0.015 * max(h, w)))
+    r = max(2, round(0.015 * side))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    padded = cv2.copyMakeBorder(mask.view(np.uint8), r, r, r, r, cv2.BORDER_CONSTANT, value=0)
+    padded = cv2.copyMakeBorder(product.view(np.uint8), r, r, r, r, cv2.BORDER_CONSTANT, value=0)
     closed = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, k)[r:-r, r:-r].view(bool)
-    out["ragged"] = round(int((closed & ~mask).sum()) / area, 4)
-    # the backdrop's colours (a wall and a floor, say) from a wider ring, and their spread (texture)
-    wide = ~mask & (dist_out <= max(4, round(0.06 * side)))
-    centres = backdrop_colours(lab[wide]) if wide.any() else backdrop[None]
-    spread = float(np.median(_nearest(lab[wide], centres))) if wide.any() else 0.0
+    out["ragged"] = round(int((closed & ~product).sum()) / area, 4)
+    # the backdrop's colours (a wall and a floor, say) from a wider ring, and their spread (texture);
+    # ΔE to the nearest colour on all the bands at once (a pixel's ΔE does not depend on the others)
+    wide = band_dist <= r_wide
+    if wide.any():
+        at = np.flatnonzero(wide)
+        centres = _colours(band_px[at[:: _every(len(at))]])  # backdrop_colours, gathering only its sample
+    else:
+        centres = backdrop[None]
+    band_de = _nearest(band_px, centres)
+    spread = float(np.median(band_de[wide])) if wide.any() else 0.0
     out["backdrop_spread"] = round(spread, 2)
-    near = ~mask & (dist_out <= max(3, round(0.12 * side)))
-    inner = mask & (dist_in <= max(2, round(0.02 * side)))
-    out["lost_area"], out["backdrop_inside"] = _lost_and_taken(mask, lab, centres, spread, area, near, inner,
-                                                               dist_out, dist_in)
+    near = band_dist <= r_near
+    out["lost_area"] = round(_lost(mask, lab, dist_out, band[near], np.compress(near, band_px, axis=0),
+                                   band_de[near], centres, spread) / area, 4)
+    inner = np.flatnonzero(mask & (dist_in <= max(2, round(0.02 * side))))
+    out["backdrop_inside"] = round(_taken(mask, lab_px, dist_in, inner, centres, spread) / area, 4)
     return out
+
+
+def _every(n: int) -> int:
+    """The step of the even sample of `n` pixels that the backdrop's colours are clustered on."""
+    return max(1, n // COLOUR_SAMPLE)
 
 
 def backdrop_colours(px: np.ndarray, k: int = 3, iterations: int = 5, min_share: float = 0.2) -> np.ndarray:
     """The main colours of backdrop pixels (N×3 Lab): k-means started at the lightness quantiles
     (deterministic, no random numbers) on at most 1,500 evenly taken pixels; the colours of at least
     `min_share` of them (a wall and a floor, not a part of the product the cut left out)."""
-    px = np.ascontiguousarray(px[:: max(1, len(px) // 1500)], dtype=np.float32)
+    return _colours(px[:: _every(len(px))], k, iterations, min_share)
+
+
+def _colours(px: np.ndarray, k: int = 3, iterations: int = 5, min_share: float = 0.2) -> np.ndarray:
+    """`backdrop_colours` of pixels already taken (all of them are clustered)."""
+    px = np.ascontiguousarray(px, dtype=np.float32)
     order = np.argsort(px[:, 0])
     centres = px[order[(np.linspace(0.1, 0.9, k) * (len(px) - 1)).astype(int)]] if len(px) >= k else px
     near = np.zeros(len(px), int)
+    px2, twice = (px * px).sum(1)[:, None], 2 * px
     for _ in range(iterations):
-        d2 = (px * px).sum(1)[:, None] - 2 * px @ centres.T + (centres * centres).sum(1)[None]
+        d2 = px2 - twice @ centres.T + (centres * centres).sum(1)[None]
         near = d2.argmin(1)
         counts = np.bincount(near, minlength=len(centres))
         sums = np.stack([np.bincount(near, weights=px[:, c], minlength=len(centres)) for c in range(3)], 1)
@@ -153,44 +199,63 @@ def _nearest(px: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return np.sqrt(best)
 
 
-def _lost_and_taken(mask: np.ndarray, lab: np.ndarray, centres: np.ndarray, spread: float, area: int,
-                    near: np.ndarray, inner: np.ndarray, dist_out: np.ndarray,
-                    dist_in: np.ndarray) -> tuple[float, float]:
-    """(not-backdrop pixels just outside the product, attached to it: a part lost; backdrop-coloured
-    pixels just inside its outline, attached to it: backdrop taken), as shares of the product.
-    "Backdrop" is near one of the backdrop's colours (`centres`); shade (smooth, darker, of a
-    backdrop colour's hue: a cast shadow) is neither lost nor taken."""
-    L = lab[..., 0]
-    mean = cv2.blur(L, (5, 5))
-    smooth = cv2.blur(L * L, (5, 5)) - mean * mean < 16.0  # local std of L* under 4
-    out = []
-    for region, want_far in ((near, True), (inner, False)):
-        ys, xs = np.nonzero(region)
-        px = lab[ys, xs]
-        d = _nearest(px, centres)
-        if want_far:
-            shade = np.zeros(len(px), bool)
-            for c in centres:  # darker than a backdrop colour, of its hue
-                chroma2 = (px[:, 1] - c[1]) ** 2 + (px[:, 2] - c[2]) ** 2
-                shade |= (chroma2 < SHADOW_CHROMA ** 2) & (px[:, 0] < c[0] - 3) & (px[:, 0] > 0.55 * c[0])
-            hit = (d > max(20.0, 2.5 * spread)) & ~(shade & smooth[ys, xs])
-        else:
-            hit = d < max(6.0, 1.5 * spread)
-        sel = np.zeros_like(mask)
-        sel[ys[hit], xs[hit]] = True
-        seed = (~mask & (dist_out <= 2)) if want_far else (mask & (dist_in <= 1))
-        out.append(round(_attached(sel, seed) / area, 4))
-    return out[0], out[1]
+def _lost(mask: np.ndarray, lab: np.ndarray, dist_out: np.ndarray, near: np.ndarray, px: np.ndarray,
+          de: np.ndarray, centres: np.ndarray, spread: float) -> int:
+    """Not-backdrop pixels just outside the product, attached to it: a part the cut lost (pixels).
+    `near`: the flat indices of the pixels near the product, `px` their Lab, `de` their ΔE to the
+    nearest backdrop colour (`centres`). Shade (smooth, darker, of a backdrop colour's hue: a cast
+    shadow) is not lost."""
+    hit = de > max(20.0, 2.5 * spread)
+    far = np.flatnonzero(hit)
+    fp = np.take(px, far, axis=0)
+    shade = np.zeros(len(far), bool)
+    for c in centres:  # darker than a backdrop colour, of its hue
+        chroma2 = (fp[:, 1] - c[1]) ** 2 + (fp[:, 2] - c[2]) ** 2
+        shade |= (chroma2 < SHADOW_CHROMA ** 2) & (fp[:, 0] < c[0] - 3) & (fp[:, 0] > 0.55 * c[0])
+    shaded = far[shade]
+    hit[shaded] = ~_smooth(lab[..., 0], near[shaded])
+    ys, xs = np.divmod(near[hit], mask.shape[1])
+    return _attached(ys, xs, ~mask & (dist_out <= 2))
 
 
-def _attached(cand: np.ndarray, seed: np.ndarray) -> int:
-    """Pixels of the connected parts of `cand` that overlap `seed`."""
-    if not (cand & seed).any():
+def _taken(mask: np.ndarray, lab_px: np.ndarray, dist_in: np.ndarray, inner: np.ndarray, centres: np.ndarray,
+           spread: float) -> int:
+    """Backdrop-coloured pixels just inside the product's outline (`inner`: flat indices), attached
+    to it: backdrop the cut took (pixels)."""
+    hit = inner[_nearest(np.take(lab_px, inner, axis=0), centres) < max(6.0, 1.5 * spread)]
+    ys, xs = np.divmod(hit, mask.shape[1])
+    return _attached(ys, xs, mask & (dist_in <= 1))
+
+
+def _smooth(L: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Whether the local std of L* (5×5) is under 4 at the flat indices `at`: blurred on their box
+    grown by the 2 px a 5×5 blur reads. The values there are the whole picture's, wherever the box
+    starts: OpenCV's box filter sums floats in double, and L* from its conversion comes in steps of
+    2^-12 (all 2^24 colours, OpenCV 5.1), so the sums of 25 values and of 25 squares are exact (its
+    IPP path gives the same values; scripts/bench/qa_signals_equal.py compares the signals)."""
+    if at.size == 0:
+        return np.zeros(0, bool)
+    ys, xs = np.divmod(at, L.shape[1])
+    y0, x0 = max(0, int(ys.min()) - 2), max(0, int(xs.min()) - 2)
+    sub = L[y0: int(ys.max()) + 3, x0: int(xs.max()) + 3]
+    mean = cv2.blur(sub, (5, 5))
+    smooth = cv2.blur(sub * sub, (5, 5)) - mean * mean < 16.0
+    return smooth[ys - y0, xs - x0]
+
+
+def _attached(ys: np.ndarray, xs: np.ndarray, seed: np.ndarray) -> int:
+    """Pixels of the connected parts of the candidate pixels (`ys`, `xs`) that overlap `seed`,
+    labelled on the candidates' own box (it holds each of their parts whole)."""
+    if ys.size == 0:
+        return 0
+    y0, x0 = int(ys.min()), int(xs.min())
+    cand = np.zeros((int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1), bool)
+    cand[ys - y0, xs - x0] = True
+    touch = cand & seed[y0: y0 + cand.shape[0], x0: x0 + cand.shape[1]]
+    if not touch.any():
         return 0
     _, labels, areas = parts(cand, 8)
-    hit = np.unique(labels[cand & seed])
-    hit = hit[hit > 0]
-    return int(areas[hit].sum())
+    return int(areas[np.unique(labels[touch])].sum())
 
 
 def _holes(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int) -> tuple[float, float]:
@@ -221,21 +286,22 @@ def _holes(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int) -
     return total / area, product / area
 
 
-def _shadow(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int) -> float:
+def _shadow(mask: np.ndarray, lab: np.ndarray, backdrop: np.ndarray, area: int, outline: np.ndarray) -> float:
     """Share of the product that looks like a cast shadow: in the lower half of the mask, darker than
-    the backdrop but of its hue, touching the outline where the photo has no edge to the backdrop."""
+    the backdrop but of its hue, touching the outline (`outline`) where the photo has no edge to the
+    backdrop."""
     rows = np.flatnonzero(mask.any(1))
-    y_mid = (rows[0] + rows[-1]) // 2
-    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    low = (rows[0] + rows[-1]) // 2 + 1  # the lower half's first row: only it is read, and 2 rows above
+    L, a, b = lab[low:, :, 0], lab[low:, :, 1], lab[low:, :, 2]
     lb, ab, bb = (float(v) for v in backdrop)
-    cand = mask & (L < lb - 5) & (L > 0.3 * lb) & (np.hypot(a - ab, b - bb) < SHADOW_CHROMA)
-    cand[: y_mid + 1] = False
+    cand = mask[low:] & (L < lb - 5) & (L > 0.3 * lb) & (np.hypot(a - ab, b - bb) < SHADOW_CHROMA)
     if not cand.any():
         return 0.0
-    outline = mask & ~_erode(mask, 1)
+    outline = outline[low:]
     # the brightest backdrop pixel within 2 px outside: a shadow fades into it, a product's edge jumps
-    outside_l = np.where(mask, 0.0, L).astype(np.float32)
-    near_out = cv2.dilate(outside_l, np.ones((5, 5), np.uint8))
+    top = max(0, low - 2)
+    outside_l = np.where(mask[top:], 0.0, lab[top:, :, 0]).astype(np.float32)
+    near_out = cv2.dilate(outside_l, np.ones((5, 5), np.uint8))[low - top:]
     n, labels, areas = parts(cand, 8)
     shadow = 0
     for i in range(1, n):
