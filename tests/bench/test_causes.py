@@ -155,3 +155,23 @@ def test_plain_image_arm_turns_the_scene_realism_off():
     assert cfg.sizing == "scale" and cfg.harmonize == 0.0
     with pytest.raises(ValueError, match="no kind 'image'"):
         causes.variant_steps(STEPS, "bg-image-plain")
+
+
+def test_realism_is_the_paired_difference_of_the_image_arm_and_its_plain_twin():
+    from product_augment.bench.summary import summarise
+
+    def arm(ious):
+        return {"runs": [{"seed": s, "train_seconds": 1.0, "converge_epoch": 1, "best_val_iou": 0.5,
+                          "train_images": 4, "steps": 2, "curve": [{"val_iou": 0.5}],
+                          "tests": {"real": {"iou_image": v}}} for s, v in enumerate(ious)]}
+
+    results = {"data": {"tests": {"real": {}}},
+               "arms": {"base-steps": arm([0.70, 0.70, 0.70]), "augmented": arm([0.72, 0.71, 0.73]),
+                        "bg-image": arm([0.69, 0.74, 0.70]), "bg-image-plain": arm([0.70, 0.70, 0.70])}}
+    summarise(results)
+    realism = results["causes"]["bg-image"]["real"]["bg-image-plain"]["iou_image"]
+    assert realism["mean"] == pytest.approx((-0.01 + 0.04 + 0.0) / 3)
+    assert (realism["n"], realism["positive"], realism["negative"]) == (3, 1, 1)
+    assert "bg-image-plain" not in results["causes"]["bg-image-plain"]["real"]  # not paired with itself
+    line = causes.table(results)[-2]
+    assert line.startswith("`bg-image` − `bg-image-plain`") and "real +0.010 ± 0.026 (1/3)" in line

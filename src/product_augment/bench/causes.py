@@ -36,6 +36,7 @@ from .data import ArraySet, fit_square, read_items
 FIXED = ("geometry", "appearance", "no-logo")
 PLAIN = "bg-image-plain"
 PLAIN_FIELDS = {"sizing": "scale", "harmonize": 0.0}  # what bg-image-plain turns off
+TWINS = {"bg-image": PLAIN}  # arm → the twin it is also paired with: bg-image − bg-image-plain = the realism
 
 
 def _background_choices(cfg: dict) -> list[dict]:
@@ -146,7 +147,7 @@ def summarise(results: dict) -> dict:
         for t, s in tests.items():
             dv = s.get("delta_vs", {})
             per[t] = {c: {m: dv[c][m] for m in CAUSE_METRICS if m in dv.get(c, {})}
-                      for c in CAUSE_CONTROLS if c in dv}
+                      for c in (*CAUSE_CONTROLS, TWINS.get(name)) if c in dv}
         if per:
             out[name] = per
     return out
@@ -179,4 +180,10 @@ def table(results: dict) -> list[str]:
             c = per.get(t, {})
             cells += [_cell(c.get("base-steps", {}).get("iou_image")), _cell(c.get("augmented", {}).get("iou_image"))]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, twin in TWINS.items():
+        per = causes.get(name, {})
+        if any(twin in per.get(t, {}) for t in tests):
+            cells = [f"{t} {_cell(per.get(t, {}).get(twin, {}).get('iou_image'))}" for t in tests]
+            lines += ["", f"`{name}` − `{twin}` (the same backdrops with and without the scene's realism, "
+                      "paired by seed; IoU): " + ", ".join(cells) + "."]
     return lines + [""]

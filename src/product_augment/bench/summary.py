@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .causes import TWINS
 from .causes import summarise as causes_summary
 from .metrics import mean_std
 
@@ -61,6 +62,10 @@ def summarise(results: dict) -> None:
                 per["delta_vs_base"] = {m: _paired_delta(runs, base_runs, t, m) for m in TEST_METRICS}
             per["delta_vs"] = {c: {m: _paired_delta(runs, c_runs, t, m) for m in TEST_METRICS}
                                for c, c_runs in controls.items() if c != name}
+            twin = TWINS.get(name)  # a cause arm set against its twin (bg-image − bg-image-plain)
+            if twin and results["arms"].get(twin, {}).get("runs"):
+                per["delta_vs"][twin] = {m: _paired_delta(runs, results["arms"][twin]["runs"], t, m)
+                                         for m in TEST_METRICS}
             summ["tests"][t] = per
         curves = [[p.get("val_iou") for p in r["curve"]] for r in runs]
         length = min(len(c) for c in curves)
