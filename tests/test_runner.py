@@ -494,7 +494,7 @@ def test_nothing_is_written_or_deleted_outside_the_output(tmp_path, input_dir, c
     run(classical_preset, opts(input_dir, out))
     victim = tmp_path / "victim.png"
     victim.write_bytes(b"keep me")
-    part = sorted((out / "parts").glob("*.jsonl"))[0]
+    part = min((out / "parts").glob("*.jsonl"))
     lines = [json.loads(x) for x in part.read_text().splitlines()]
     lines[0]["outputs"]["masks"] = ["masks/../../victim.png"]
     part.write_text("".join(json.dumps(e) + "\n" for e in lines))

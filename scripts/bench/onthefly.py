@@ -32,8 +32,8 @@ import numpy as np
 
 cv2.setNumThreads(1)
 
-import product_augment as pa  # noqa: E402
-from product_augment.io import read_image  # noqa: E402
+import product_augment as pa
+from product_augment.io import read_image
 
 ROOT = Path(__file__).resolve().parents[2]
 

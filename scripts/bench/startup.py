@@ -12,10 +12,10 @@ import time
 
 T0 = time.perf_counter()
 
-import statistics  # noqa: E402
-from pathlib import Path  # noqa: E402
+import statistics
+from pathlib import Path
 
-import click  # noqa: E402
+import click
 
 
 @click.command()
@@ -28,8 +28,8 @@ def main(preset: str, input_dir: Path, images: int) -> None:
     from product_augment.cli.main import preset_path
     from product_augment.io import encode_image, list_inputs, read_image
     from product_augment.presets.loader import load_preset
-    from product_augment.threads import limit_threads
     from product_augment.sample import Sample
+    from product_augment.threads import limit_threads
     rows = [("import (package, CLI, runner, steps)", time.perf_counter() - t)]
     limit_threads()
     t = time.perf_counter()

@@ -31,11 +31,11 @@ KEYWORDS: tuple[tuple[str, str], ...] = (
     ("shoe", r"shoe|sneaker|boot|sandal|clog|loafer|high.?heel|trainer(?!-hs-ball)|slipper|footwear|moccasin|flip.?flop|turf|runner|plimsoll|allstar|schuh|superstar|dash.?force|blanace"),
     ("handbag", r"handbag|purse|clutch|tote|satchel|shoulder.?bag|bag\b|bag[-_]"),
     ("hat", r"\bhat\b|hat[-_]|[-_]hat|\bcap\b|cap[-_]|[-_]cap\b|beanie|fedora"),
-    ("appliance", r"iron\b|kettle|toaster|microwave|coffee.?(maker|machine)|blender|mixer|washing|fridge|vacuum|"
+    ("appliance", (r"iron\b|kettle|toaster|microwave|coffee.?(maker|machine)|blender|mixer|washing|fridge|vacuum|"
                   r"hair.?dryer|juicer|espresso|air.?fryer|food.?processor|steamer|[-_]fan\b|[-_]fan[-_]|humidifier|"
-                  r"air.?purifier|straightener|trimmer|shaver|multigroom"),
-    ("clothing", r"shirt|t-?shirt|\btee\b|tee[-_]|[-_]tee|dress|jacket|hoodie|sweatshirt|jersey|shorts|pants|"
-                 r"trousers|jeans|sweater|coat|polo|skirt|blouse|cardigan|kit|top[-_]|[-_]top\b|legging|vest|socks|neck.?warmer"),
+                  r"air.?purifier|straightener|trimmer|shaver|multigroom")),
+    ("clothing", (r"shirt|t-?shirt|\btee\b|tee[-_]|[-_]tee|dress|jacket|hoodie|sweatshirt|jersey|shorts|pants|"
+                 r"trousers|jeans|sweater|coat|polo|skirt|blouse|cardigan|kit|top[-_]|[-_]top\b|legging|vest|socks|neck.?warmer")),
     ("chair", r"chair|stool|armchair"),
     ("sofa", r"sofa|couch|bench|settee|loveseat"),
     ("lamp", r"lamp|lantern|work.?light|floodlight|spotlight|flashlight|headlamp"),

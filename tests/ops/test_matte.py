@@ -2,7 +2,6 @@
 import numpy as np
 
 
-
 def test_confine_matte_tiles_give_the_full_frame_values():
     """The band-limited pass (tiles with an edge, margins wider than the band) equals the plain
     full-frame pass everywhere, on a matte with edges crossing many tiles."""

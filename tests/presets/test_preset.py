@@ -32,8 +32,8 @@ def test_minimal_preset_loads(tmp_path):
 def test_unknown_backend_did_you_mean(tmp_path):
     p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: clasical}\n")
     assert errors_of(p) == [
-        f"{p}: steps[0].segment.backend: 'clasical' is not one of yolact, alpha, masks, classical "
-        "(did you mean 'classical'?)"]
+        (f"{p}: steps[0].segment.backend: 'clasical' is not one of yolact, alpha, masks, classical "
+        "(did you mean 'classical'?)")]
 
 
 def test_unknown_field_did_you_mean(tmp_path):
@@ -45,8 +45,8 @@ def test_unknown_step_and_top_level_field(tmp_path):
     p = write(tmp_path, "version: 1\nvariant: 3\nsteps:\n  - segment: {backend: classical}\n")
     assert errors_of(p) == [f"{p}: variant: unknown field (did you mean 'variants'?)"]
     p = write(tmp_path, "version: 1\nsteps:\n  - segmnt: {backend: classical}\n")
-    assert errors_of(p) == [f"{p}: steps[0]: unknown step 'segmnt'; steps are segment, palette, "
-                            "background, shadow, logo (did you mean 'segment'?)"]
+    assert errors_of(p) == [(f"{p}: steps[0]: unknown step 'segmnt'; steps are segment, palette, "
+                            "background, shadow, logo (did you mean 'segment'?)")]
 
 
 def test_missing_file_named_at_load(tmp_path):
@@ -115,12 +115,12 @@ def test_sampled_field_errors_name_the_relevant_form(tmp_path):
     assert errors_of(p) == [
         f"{p}: steps[3].shadow.kind: 'mirorr' is not one of mirror, drop, realistic, none (did you mean 'mirror'?)",
         f"{p}: steps[4].logo.size.range[1]: required field missing",
-        f"{p}: steps[4].logo.corner: 'middle' is not one of top-left, top-right, bottom-left, "
-        "bottom-right, top, bottom, left, right, any"]
+        (f"{p}: steps[4].logo.corner: 'middle' is not one of top-left, top-right, bottom-left, "
+        "bottom-right, top, bottom, left, right, any")]
     p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
                         "  - shadow: {kind: drop, opacity: {rnge: [0, 1]}}\n")
-    assert errors_of(p) == [f"{p}: steps[1].shadow.opacity: expected a value, {{range: [lo, hi]}} or "
-                            "{choice: [...], weights: [...]}; got {'rnge': [0, 1]}"]
+    assert errors_of(p) == [(f"{p}: steps[1].shadow.opacity: expected a value, {{range: [lo, hi]}} or "
+                            "{choice: [...], weights: [...]}; got {'rnge': [0, 1]}")]
 
 
 def test_kind_choice_sugar_and_wrong_order(tmp_path):
@@ -132,8 +132,8 @@ def test_kind_choice_sugar_and_wrong_order(tmp_path):
     assert [c.kind for c in choice.alternatives] == ["mirror", "drop"] and choice.weights == (1.0, 2.0)
     assert choice.alternatives[1].azimuth == 20 and not hasattr(choice.alternatives[0], "azimuth")
     p = write(tmp_path, "version: 1\nsteps:\n  - palette: {}\n  - segment: {backend: classical}\n")
-    assert errors_of(p) == [f"{p}: steps[0].palette requires alpha: 'alpha' is provided by segment "
-                            "which comes later"]
+    assert errors_of(p) == [(f"{p}: steps[0].palette requires alpha: 'alpha' is provided by segment "
+                            "which comes later")]
 
 
 def test_colour_typo_names_the_colour_forms_not_only_random(tmp_path):
@@ -152,12 +152,12 @@ def test_quoted_number_and_non_mapping_step_messages(tmp_path):
     p = write(tmp_path, "version: '1'\nsteps:\n  - segment: {backend: classical}\n")
     assert errors_of(p) == [f"{p}: version: '1' is a string; write 1 without quotes"]
     p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n  - background: white\n")
-    assert errors_of(p) == [f"{p}: steps[1].background: expected a mapping of fields ({{key: value, ...}}), "
-                            "got 'white'"]
+    assert errors_of(p) == [(f"{p}: steps[1].background: expected a mapping of fields ({{key: value, ...}}), "
+                            "got 'white'")]
     p = write(tmp_path, "version: 1\nsteps:\n  - segment: {backend: classical}\n"
                         "  - background: {kind: solid, canvas: 1024}\n")
-    assert errors_of(p) == [f"{p}: steps[1].background.canvas: expected a mapping of fields "
-                            "({key: value, ...}), got 1024"]
+    assert errors_of(p) == [(f"{p}: steps[1].background.canvas: expected a mapping of fields "
+                            "({key: value, ...}), got 1024")]
 
 
 def test_a_step_given_twice_is_refused(tmp_path):
@@ -200,18 +200,18 @@ def test_steps_that_read_a_later_step_s_output_are_refused(tmp_path):
     seg = "version: 1\nsteps:\n  - segment: {backend: classical}\n"
     # a shadow drawn before the background is painted over by it
     p = write(tmp_path, seg + "  - shadow: {kind: drop}\n  - background: {kind: solid, color: white}\n")
-    assert errors_of(p) == [f"{p}: steps[1].shadow uses plate: 'plate' is provided by background "
-                            "which comes later (put shadow after background)"]
+    assert errors_of(p) == [(f"{p}: steps[1].shadow uses plate: 'plate' is provided by background "
+                            "which comes later (put shadow after background)")]
     # so is a logo; and a logo placed before the shadow cannot keep off it
     p = write(tmp_path, seg + "  - logo: {kind: caption}\n  - background: {kind: gradient}\n"
                               "  - shadow: {kind: mirror}\n")
-    assert errors_of(p) == [f"{p}: steps[1].logo uses layer:shadow, plate: 'layer:shadow' is provided by "
+    assert errors_of(p) == [(f"{p}: steps[1].logo uses layer:shadow, plate: 'layer:shadow' is provided by "
                             "shadow which comes later; 'plate' is provided by background which comes "
-                            "later (put logo after background, shadow)"]
+                            "later (put logo after background, shadow)")]
     # the background's contrast rule reads the palette: a later palette would be ignored
     p = write(tmp_path, seg + "  - background: {kind: solid, color: random}\n  - palette: {}\n")
-    assert errors_of(p) == [f"{p}: steps[1].background uses palette: 'palette' is provided by palette "
-                            "which comes later (put background after palette)"]
+    assert errors_of(p) == [(f"{p}: steps[1].background uses palette: 'palette' is provided by palette "
+                            "which comes later (put background after palette)")]
     # a step choice uses what any alternative uses; `kind: {choice}` sugar too
     p = write(tmp_path, seg + "  - background: {kind: {choice: [transparent, studio]}}\n  - palette: {}\n")
     assert errors_of(p)[0].startswith(f"{p}: steps[1].background uses palette:")
@@ -225,8 +225,8 @@ def test_used_steps_are_optional_and_the_shipped_order_is_fine(tmp_path):
     for steps in ("  - background: {kind: gradient}\n",                 # no palette at all
                   "  - shadow: {kind: drop}\n  - logo: {kind: caption}\n",  # on the original photo
                   "  - background: {kind: transparent}\n  - palette: {}\n",  # never reads it
-                  "  - palette: {}\n  - background: {kind: studio}\n  - shadow: {kind: drop}\n"
-                  "  - logo: {kind: caption, avoid_layers: []}\n"):
+                  ("  - palette: {}\n  - background: {kind: studio}\n  - shadow: {kind: drop}\n"
+                  "  - logo: {kind: caption, avoid_layers: []}\n")):
         load_preset(write(tmp_path, seg + steps))
     # a logo that avoids no layer may come before the shadow
     load_preset(write(tmp_path, seg + "  - logo: {kind: caption, avoid_layers: []}\n  - shadow: {kind: drop}\n"))
@@ -245,8 +245,8 @@ def test_cuda_device_without_a_gpu_is_a_preset_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     p = write(tmp_path, YOLACT.format(w=WEIGHTS, d="cuda"))
     assert errors_of(p) == [
-        f"{p}: steps[0].segment.device: 'cuda' but no CUDA GPU is available on this machine "
-        "(torch.cuda.is_available() is false); use device: auto (GPU when there is one) or cpu"]
+        (f"{p}: steps[0].segment.device: 'cuda' but no CUDA GPU is available on this machine "
+        "(torch.cuda.is_available() is false); use device: auto (GPU when there is one) or cpu")]
     # before any image is read: the run stops with the preset exit code and writes nothing
     inp = tmp_path / "in"
     inp.mkdir()
@@ -281,8 +281,8 @@ BAD_STEPS = [
     "  - background: {kind: studio, wall: {range: [1, 2]}, scale: {range: [0.5]}, refine: 3}\n",
     "  - logo: {kind: caption, text: {choice: [a, 5]}, badge_color: {choice: [whte]}, text_color: blck}\n",
     "  - logo: {kind: caption, corner: {choice: [middle]}, size: {choice: [0.1], weights: [0]}}\n",
-    "  - background:\n      choice:\n        - {kind: solid, color: 5}\n"
-    "        - {kind: studio, scale: {range: [1, 2, 3]}}\n",
+    ("  - background:\n      choice:\n        - {kind: solid, color: 5}\n"
+    "        - {kind: studio, scale: {range: [1, 2, 3]}}\n"),
 ]
 
 
@@ -318,18 +318,18 @@ def test_each_form_reports_its_own_errors(tmp_path):
         "  - shadow: {kind: drop, opacity: {choice: [0.1, 0.2], weights: [1]}}\n":
             ["steps[1].shadow.opacity: weights has 1 entries but choice has 2"],
         "  - shadow: {kind: drop, color: {range: [1, 2]}}\n":
-            ["steps[1].shadow.color: expected a value, {range: [lo, hi]} or {choice: [...], weights: [...]}; "
-             "got {'range': [1, 2]}"],
+            [("steps[1].shadow.color: expected a value, {range: [lo, hi]} or {choice: [...], weights: [...]}; "
+             "got {'range': [1, 2]}")],
         # a bad colour inside a choice is that entry's error, once
         "  - background: {kind: solid, color: {choice: [random, '#fff', blak]}}\n":
-            ["steps[1].background.color.choice[2]: 'blak' is not a colour: use '#rrggbb', [r, g, b] or one of "
-             "black, blue, catalog, green, grey, light-grey, red, white, yellow (did you mean 'black'?)"],
+            [("steps[1].background.color.choice[2]: 'blak' is not a colour: use '#rrggbb', [r, g, b] or one of "
+             "black, blue, catalog, green, grey, light-grey, red, white, yellow (did you mean 'black'?)")],
         # `int | list[Color]`: the list's error for a list, the number's for a number
         "  - background: {kind: gradient, colors: ['#fff']}\n":
             ["steps[1].background.colors: List should have at least 2 items after validation, not 1"],
         "  - background: {kind: gradient, colors: ['#fff', [1, 2]]}\n":
-            ["steps[1].background.colors[1]: [1, 2] is not a colour: use '#rrggbb' or [r, g, b] with 0..255 "
-             "integers"],
+            [("steps[1].background.colors[1]: [1, 2] is not a colour: use '#rrggbb' or [r, g, b] with 0..255 "
+             "integers")],
         "  - shadow: {kind: 3}\n": ["steps[1].shadow.kind: 3 is not one of mirror, drop, realistic, none"],
         "  - shadow: {kind: null}\n":  # YAML's null, not the string none
             ["steps[1].shadow.kind: None is not one of mirror, drop, realistic, none (did you mean 'none'?)"],

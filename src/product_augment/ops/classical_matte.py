@@ -130,7 +130,7 @@ def _keep_main_components(mask: np.ndarray, min_fraction: float = 0.02) -> np.nd
     cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
     holes = (filled > 0) & (out == 0)
     if holes.any():
-        hn, hl, hs, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
+        _hn, hl, hs, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=4)
         small = np.flatnonzero(hs[1:, cv2.CC_STAT_AREA] < 0.02 * out.sum()) + 1
         out = out | np.isin(hl, small).astype(np.uint8)
     return out
