@@ -40,7 +40,7 @@ def test_onnx_logits_match_torch():
     def torch_logits(f):
         with torch.no_grad():
             return net(torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None].float())[0, 0].numpy()
-    assert not onx.flip  # the shipped post-processing: one pass
+    onx.flip = False  # one pass
     assert np.abs(torch_logits(frame) - onx.logits(image)).max() < 1e-3
     onx.flip = True  # `postprocess.flip`: the mean with the mirrored frame's answer, mirrored back
     ref = (torch_logits(frame) + torch_logits(frame[:, ::-1])[:, ::-1]) / 2
@@ -79,3 +79,38 @@ def test_cut_alpha_is_float_and_repeatable():
     alpha = pred.alpha(image)
     assert alpha.shape == truth.shape and alpha.dtype == np.float32 and 0 <= alpha.min() <= alpha.max() <= 1
     assert np.array_equal(alpha, pred.alpha(image))
+
+
+def test_zoom_looks_again_at_a_small_product_inside_its_grown_box():
+    """`postprocess.zoom_margin`: the cut runs again on the product's box grown by the margin, and
+    the two answers are averaged there; outside the box, and for a product that fills the photo,
+    the first answer stays."""
+    import cv2
+
+    from product_augment.models.cut.runtime import CutPredictor, drop_fragments
+
+    pred = CutPredictor.from_weights(WEIGHTS)
+    pred.flip, pred.zoom_margin, pred.zoom_max_area = False, 0.2, 0.6
+    image, truth = real_photo("rds_electronics_2")
+    h, w = truth.shape
+    first = cv2.resize(pred.logits(image), (w, h), interpolation=cv2.INTER_LINEAR)
+    box = pred.zoom_box(first)
+    assert box is not None
+    x0, y0, x1, y1 = box
+    t = pred.threshold
+    mask = drop_fragments(first > np.log(t / (1 - t)), pred.min_fragment)
+    ys, xs = np.nonzero(mask)
+    bw, bh = xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
+    assert (x0, y0) == (max(0, int(xs.min() - 0.2 * bw)), max(0, int(ys.min() - 0.2 * bh)))
+    assert (x1 - x0) * (y1 - y0) < 0.6 * h * w
+    crop = cv2.resize(pred.logits(np.ascontiguousarray(image[y0:y1, x0:x1])), (x1 - x0, y1 - y0),
+                      interpolation=cv2.INTER_LINEAR)
+    both = pred.full_logits(image)
+    assert np.allclose(both[y0:y1, x0:x1], (first[y0:y1, x0:x1] + crop) / 2, atol=1e-5)
+    outside = np.ones((h, w), bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(both[outside], first[outside])
+    pred.zoom_max_area = 0.01  # the grown box is not small enough: no second look
+    assert pred.zoom_box(first) is None and np.array_equal(pred.full_logits(image), first)
+    pred.zoom_margin = None  # off
+    assert pred.zoom_box(first) is None

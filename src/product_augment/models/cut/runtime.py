@@ -39,6 +39,10 @@ class CutPredictor(SidecarModel):
         self.blend = float(post.get("blend", 0.0))
         self.anchor = bool(post.get("anchor", False))
         self.flip = bool(post.get("flip", False))  # average with the mirrored photo's logits
+        # a second look at a small product: the cut again on its box grown by `zoom_margin`, when that
+        # covers less than `zoom_max_area` of the photo (absent: off)
+        self.zoom_margin = post.get("zoom_margin")
+        self.zoom_max_area = float(post.get("zoom_max_area", 0.6))
         self.refine_eps = refine_eps
 
     def frame(self, image: np.ndarray) -> np.ndarray:
@@ -59,10 +63,43 @@ class CutPredictor(SidecarModel):
             out = (out + mirrored[:, ::-1]) / 2
         return out
 
+    def zoom_box(self, up: np.ndarray) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) of the second look: the box of the cut's mask (`up`: its logits at the
+        photo's size; above the threshold, specks dropped) grown by `zoom_margin` of its size on
+        each side; None when zoom is off, the mask is empty or the box is not small enough."""
+        if self.zoom_margin is None:
+            return None
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        mask = drop_fragments(up > np.log(t / (1 - t)), self.min_fragment)
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        if rows.size == 0:
+            return None
+        h, w = up.shape
+        mx, my = self.zoom_margin * (cols[-1] + 1 - cols[0]), self.zoom_margin * (rows[-1] + 1 - rows[0])
+        x0, x1 = max(0, int(cols[0] - mx)), min(w, int(cols[-1] + 1 + mx))
+        y0, y1 = max(0, int(rows[0] - my)), min(h, int(rows[-1] + 1 + my))
+        if (x1 - x0) * (y1 - y0) >= self.zoom_max_area * h * w or min(x1 - x0, y1 - y0) < 8:
+            return None
+        return x0, y0, x1, y1
+
+    def full_logits(self, image: np.ndarray) -> np.ndarray:
+        """Logits at the image's resolution; with the sidecar's zoom, averaged inside the product's
+        grown box with the cut's logits on that crop (a small product seen at the network's full
+        input size: its thin parts and edge, session 10)."""
+        h, w = image.shape[:2]
+        up = cv2.resize(self.logits(image), (w, h), interpolation=cv2.INTER_LINEAR)
+        box = self.zoom_box(up)
+        if box is not None:
+            x0, y0, x1, y1 = box
+            crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+            near = cv2.resize(self.logits(crop), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            up[y0:y1, x0:x1] = (up[y0:y1, x0:x1] + near) / 2
+        return up
+
     def alpha(self, image: np.ndarray) -> np.ndarray:
         """The product's soft cut (H×W float32 in [0, 1]) at the image's resolution."""
         h, w = image.shape[:2]
-        up = cv2.resize(self.logits(image), (w, h), interpolation=cv2.INTER_LINEAR)
+        up = self.full_logits(image)
         p = 1.0 / (1.0 + np.exp(-np.clip(up, -30, 30)))
         if self.refine_radius > 0:
             side = max(h, w)
