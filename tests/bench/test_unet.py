@@ -146,6 +146,7 @@ def test_bench_quick_profile_end_to_end(bench_config, tmp_path):
     assert "augmented" in r["arms"]["augmented+classical"]["summary"]["tests"]["photos"]["delta_vs"]
     assert r["data"]["tests"]["scenes"]["instances"] and not r["data"]["tests"]["photos"]["instances"]
     assert "component mAP" in report and "instance mAP" in report and "scenes inst. mAP" in report
+    assert "2 seeds cannot go below p 0.50" in report  # the floor of the sign-flip test for the seeds run
     d = dv["base-steps"]["iou_image"]
     assert d["n"] == 2 and d["positive"] + d["negative"] <= 2 and (d["p"] is None or 0 < d["p"] <= 1)
     assert "| augmented − base-steps |" in report and "Test sets (images): `scenes`" in report

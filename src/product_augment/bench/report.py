@@ -64,8 +64,10 @@ def _controls_table(arms: dict, tests: list[str]) -> list[str]:
                 rows.append(f"| {name} − {control} | " + " | ".join(cells) + " |")
     if not rows:
         return []
+    seeds = max(len(arm.get("runs", [])) for arm in arms.values())
+    floor = f"{seeds} seeds cannot go below p {2 / 2 ** seeds:.2f}" if seeds >= 2 else "one seed gives no p"
     intro = ("Paired Δ of each augmented arm against each control (IoU · component mAP; seeds where the arm is "
-             "higher; two-sided p of the exact sign-flip test — 5 seeds cannot go below p 0.06). "
+             f"higher; two-sided p of the exact sign-flip test — {floor}). "
              "`base-steps` has seen as many images as the augmented arm; `base` has half its steps:")
     header = "| comparison | " + " | ".join(f"{t}: IoU · comp. mAP" for t in tests) + " |"
     return [intro, "", header, "|---|" + "---|" * len(tests), *rows, ""]
