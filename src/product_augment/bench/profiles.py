@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraint
 ArmName = Literal["base", "base-steps", "base-long", "classical", "copy-paste", "augmented",
                   "augmented+classical"]
 ARM_NAMES: tuple[str, ...] = ArmName.__args__  # type: ignore[attr-defined]
-# the cause arms (bench/causes.py): geometry, appearance, bg-<kind>, shadow-<kind>, no-logo
+# the cause arms (bench/causes.py): geometry, appearance, bg-<kind>, bg-image-plain, shadow-<kind>, no-logo
 CAUSE_PATTERN = r"^(geometry|appearance|no-logo|bg-[a-z]+|bg-image-plain|shadow-[a-z]+)$"
 
 

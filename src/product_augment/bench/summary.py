@@ -48,6 +48,10 @@ def summarise(results: dict) -> None:
         runs = arm["runs"]
         if not runs:
             continue
+        own_controls = dict(controls)  # a cause arm is also set against its twin (bg-image − bg-image-plain)
+        twin = TWINS.get(name)
+        if twin and results["arms"].get(twin, {}).get("runs"):
+            own_controls[twin] = results["arms"][twin]["runs"]
         summ: dict = {"train_seconds": mean_std([r["train_seconds"] for r in runs]),
                       "converge_epoch": mean_std([r["converge_epoch"] for r in runs]),
                       "best_val_iou": mean_std([r["best_val_iou"] for r in runs]),
@@ -61,11 +65,7 @@ def summarise(results: dict) -> None:
             if base_runs:
                 per["delta_vs_base"] = {m: _paired_delta(runs, base_runs, t, m) for m in TEST_METRICS}
             per["delta_vs"] = {c: {m: _paired_delta(runs, c_runs, t, m) for m in TEST_METRICS}
-                               for c, c_runs in controls.items() if c != name}
-            twin = TWINS.get(name)  # a cause arm set against its twin (bg-image − bg-image-plain)
-            if twin and results["arms"].get(twin, {}).get("runs"):
-                per["delta_vs"][twin] = {m: _paired_delta(runs, results["arms"][twin]["runs"], t, m)
-                                         for m in TEST_METRICS}
+                               for c, c_runs in own_controls.items() if c != name}
             summ["tests"][t] = per
         curves = [[p.get("val_iou") for p in r["curve"]] for r in runs]
         length = min(len(c) for c in curves)

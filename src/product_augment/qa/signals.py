@@ -52,28 +52,26 @@ def _erode(mask: np.ndarray, r: int) -> np.ndarray:
     return cv2.erode(mask.view(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
 
 
-def mask_certainty(soft: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """How decided a segmenter's soft mask is, on the mask's box grown by 4 px: `mask_quality`
-    = 1 − undecided pixels (0.15 < p < 0.85) / product pixels, and `uncertain_width` = undecided
-    pixels per pixel of outline, in px of a 1000 px photo (the width of the unsure band)."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if rows.size == 0:
-        return {"mask_quality": 0.0, "uncertain_width": 0.0}
-    y0, y1 = max(0, rows[0] - 4), rows[-1] + 5
-    x0, x1 = max(0, cols[0] - 4), cols[-1] + 5
-    s, m = soft[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-    undecided = int(np.count_nonzero((s > 0.15) & (s < 0.85)))
-    outline = int(np.count_nonzero(m & ~_erode(np.ascontiguousarray(m), 1)))
-    side = max(mask.shape)
-    return {"mask_quality": round(max(0.0, 1.0 - undecided / max(int(np.count_nonzero(m)), 1)), 4),
-            "uncertain_width": round(undecided / max(outline, 1) * 1000 / side, 3)}
-
-
 def _bounds(mask: np.ndarray, grow: int) -> tuple[slice, slice]:
     """The rows and columns of `mask`'s box grown by `grow` px (cut at the array's edges)."""
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     return (slice(max(0, rows[0] - grow), rows[-1] + 1 + grow),
             slice(max(0, cols[0] - grow), cols[-1] + 1 + grow))
+
+
+def mask_certainty(soft: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """How decided a segmenter's soft mask is, on the mask's box grown by 4 px: `mask_quality`
+    = 1 − undecided pixels (0.15 < p < 0.85) / product pixels, and `uncertain_width` = undecided
+    pixels per pixel of outline, in px of a 1000 px photo (the width of the unsure band)."""
+    if not mask.any():
+        return {"mask_quality": 0.0, "uncertain_width": 0.0}
+    box = _bounds(mask, 4)
+    s, m = soft[box], mask[box]
+    undecided = int(np.count_nonzero((s > 0.15) & (s < 0.85)))
+    outline = int(np.count_nonzero(m & ~_erode(np.ascontiguousarray(m), 1)))
+    side = max(mask.shape)
+    return {"mask_quality": round(max(0.0, 1.0 - undecided / max(int(np.count_nonzero(m)), 1)), 4),
+            "uncertain_width": round(undecided / max(outline, 1) * 1000 / side, 3)}
 
 
 def segment_signals(image: np.ndarray, alpha: np.ndarray, score: float | None = None,

@@ -69,15 +69,16 @@ class CutPredictor(SidecarModel):
         each side; None when zoom is off, the mask is empty or the box is not small enough."""
         if self.zoom_margin is None:
             return None
+        from ...sample import mask_box
+
         t = min(max(self.threshold, 1e-6), 1 - 1e-6)
-        mask = drop_fragments(up > np.log(t / (1 - t)), self.min_fragment)
-        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-        if rows.size == 0:
+        bx0, by0, bx1, by1 = mask_box(drop_fragments(up > np.log(t / (1 - t)), self.min_fragment))
+        if bx1 == 0:  # empty
             return None
         h, w = up.shape
-        mx, my = self.zoom_margin * (cols[-1] + 1 - cols[0]), self.zoom_margin * (rows[-1] + 1 - rows[0])
-        x0, x1 = max(0, int(cols[0] - mx)), min(w, int(cols[-1] + 1 + mx))
-        y0, y1 = max(0, int(rows[0] - my)), min(h, int(rows[-1] + 1 + my))
+        mx, my = self.zoom_margin * (bx1 - bx0), self.zoom_margin * (by1 - by0)
+        x0, x1 = max(0, int(bx0 - mx)), min(w, int(bx1 + mx))
+        y0, y1 = max(0, int(by0 - my)), min(h, int(by1 + my))
         if (x1 - x0) * (y1 - y0) >= self.zoom_max_area * h * w or min(x1 - x0, y1 - y0) < 8:
             return None
         return x0, y0, x1, y1
