@@ -3,8 +3,9 @@
     python scripts/bench/eval_cut_checkpoint.py runs/cut_g/it00600.safetensors [--split val] [REAL_CUT OPTIONS...]
 
 A kept checkpoint (`train --keep-every N`: `itNNNNN.safetensors`) has no sidecar; this writes one
-beside it (the run's config from its `last.json`, the shipped cut's `postprocess`), exports the ONNX
-file the segment step loads, and runs `real_cut.py` on `data/real/all/<split>.txt` (one thread),
+beside it (the run's config from its `last.json`, the shipped cut's `postprocess`; a soup written
+by `python -m product_augment.models.cut.soup` keeps its own record of its ingredients), exports
+the ONNX file the segment step loads, and runs `real_cut.py` on `data/real/all/<split>.txt` (one thread),
 printing its summary line. Choose on `val`; `test` is for the one candidate chosen there.
 """
 from __future__ import annotations
@@ -26,9 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 def main(checkpoint: Path, split: str, extra: tuple[str, ...]) -> None:
     shipped = json.loads((ROOT / "weights" / "cut_effnetlite0.json").read_text())
-    last = json.loads((checkpoint.parent / "last.json").read_text())
-    meta = {k: last[k] for k in ("format", "config", "lr", "seed", "encoder_init") if k in last}
-    meta["iteration"] = int(checkpoint.stem[2:]) if checkpoint.stem.startswith("it") else last["iteration"]
+    own = checkpoint.with_suffix(".json")
+    if own.exists() and "soup" in json.loads(own.read_text()):  # models.cut.soup wrote it: keep its record
+        last = json.loads(own.read_text())
+    else:
+        last = json.loads((checkpoint.parent / "last.json").read_text())
+    meta = {k: last[k] for k in ("format", "config", "lr", "seed", "encoder_init", "soup") if k in last}
+    meta["iteration"] = int(checkpoint.stem[2:]) if checkpoint.stem.startswith("it") else last.get("iteration")
     meta["postprocess"] = shipped["postprocess"]
     checkpoint.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     if not checkpoint.with_suffix(".onnx").exists():

@@ -37,6 +37,44 @@ def write_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], sidecar
     return path
 
 
+def average_weights(paths: list[str | Path], shares: list[float] | None = None) -> dict[str, torch.Tensor]:
+    """The weighted mean of the ``model.*`` tensors of checkpoints of one architecture (a "model
+    soup": fine-tunes of one start, averaged in weight space; the network runs once, as before).
+
+    ``shares`` default to equal and are normalised. Floating tensors are averaged in float64 and
+    stored in their own dtype; any other tensor (a counter) must be equal in every checkpoint.
+    Checkpoints that do not match (another key set, a shape) raise ``ValueError`` naming the file."""
+    from safetensors.torch import load_file
+
+    if not paths:
+        raise ValueError("average_weights: no checkpoints given")
+    shares = [1.0] * len(paths) if shares is None else [float(s) for s in shares]
+    if len(shares) != len(paths) or min(shares) < 0 or sum(shares) <= 0:
+        raise ValueError(f"average_weights: {len(paths)} checkpoints need as many shares ≥ 0, not all 0; got {shares}")
+    total = sum(shares)
+    acc: dict[str, torch.Tensor] = {}
+    first: dict[str, torch.Tensor] = {}
+    for i, (path, share) in enumerate(zip(paths, shares)):
+        state = {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
+        if not state:
+            raise ValueError(f"{path}: no model.* tensors")
+        if i == 0:
+            first = state
+            acc = {k: v.double() * (share / total) for k, v in state.items() if v.is_floating_point()}
+            continue
+        if set(state) != set(first):
+            diff = sorted(set(state) ^ set(first))
+            raise ValueError(f"{path}: its tensors differ from {paths[0]}'s ({len(diff)} keys, e.g. {diff[0]})")
+        for k, v in state.items():
+            if v.shape != first[k].shape:
+                raise ValueError(f"{path}: {k} has shape {tuple(v.shape)}, {paths[0]} {tuple(first[k].shape)}")
+            if k in acc:
+                acc[k] += v.double() * (share / total)
+            elif not torch.equal(v, first[k]):
+                raise ValueError(f"{path}: {k} ({v.dtype}) differs from {paths[0]}'s and cannot be averaged")
+    return {k: (acc[k].to(v.dtype) if k in acc else v).contiguous() for k, v in first.items()}
+
+
 def load_optimizer_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                          meta: dict[str, Any]) -> None:
     """Restore what `write_checkpoint` stored for the optimizer."""

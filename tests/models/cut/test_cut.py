@@ -222,3 +222,89 @@ def test_anchor_keeps_the_parts_that_touch_yolacts_product_pick():
     (alone, _), = merge_with_detections([], np.zeros((0, h, w), np.float32), cut, 22, anchor=True,
                                         min_fraction=0.01)
     assert alone.mask.sum() == 30 * 30 + 15 * 12
+
+
+def _checkpoint(path: Path, tensors: dict, config: dict | None = None) -> Path:
+    import json
+
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(path))
+    path.with_suffix(".json").write_text(json.dumps({"format": "product_augment.cut/1",
+                                                     "config": config or {"input_size": 64}}))
+    return path
+
+
+def test_average_weights_is_the_weighted_mean_and_refuses_mismatches(tmp_path):
+    from product_augment.models.checkpoint import average_weights
+
+    a = _checkpoint(tmp_path / "a.safetensors", {"model.w": torch.tensor([0.0, 3.0]), "model.n": torch.tensor(7),
+                                                 "optim.0.exp_avg": torch.ones(2)})
+    b = _checkpoint(tmp_path / "b.safetensors", {"model.w": torch.tensor([4.0, -1.0]), "model.n": torch.tensor(7)})
+    mean = average_weights([a, b])
+    assert set(mean) == {"model.w", "model.n"}  # the optimizer's state is not a weight
+    assert torch.equal(mean["model.w"], torch.tensor([2.0, 1.0])) and mean["model.w"].dtype == torch.float32
+    assert int(mean["model.n"]) == 7
+    assert torch.allclose(average_weights([a, b], [3, 1])["model.w"], torch.tensor([1.0, 2.0]))
+    c = _checkpoint(tmp_path / "c.safetensors", {"model.w": torch.zeros(3), "model.n": torch.tensor(7)})
+    with pytest.raises(ValueError, match="c.safetensors: model.w has shape"):
+        average_weights([a, c])
+    d = _checkpoint(tmp_path / "d.safetensors", {"model.w": torch.zeros(2)})
+    with pytest.raises(ValueError, match="d.safetensors: its tensors differ"):
+        average_weights([a, d])
+    e = _checkpoint(tmp_path / "e.safetensors", {"model.w": torch.zeros(2), "model.n": torch.tensor(8)})
+    with pytest.raises(ValueError, match="model.n .* cannot be averaged"):
+        average_weights([a, e])
+    with pytest.raises(ValueError, match="shares"):
+        average_weights([a, b], [1, -1])
+
+
+def test_soup_of_two_cutnets_loads_as_their_mean_and_records_its_ingredients(tmp_path):
+    import json
+
+    from product_augment.models.checkpoint import write_checkpoint
+    from product_augment.models.cut.export import load_cut
+    from product_augment.models.cut.model import CutConfig, CutNet
+    from product_augment.models.cut.soup import make_soup, parse_ingredient
+
+    cfg = CutConfig(input_size=64)
+    nets = [CutNet(cfg) for _ in range(2)]
+    with torch.no_grad():
+        nets[1].head.weight.add_(1.0)
+    run = tmp_path / "run"
+    run.mkdir()
+    paths = []
+    for i, net in enumerate(nets):  # a kept checkpoint has no sidecar of its own: its run's last.json
+        p = write_checkpoint(run / f"it{100 * (i + 1):05d}.safetensors",
+                             {f"model.{k}": v for k, v in net.state_dict().items()},
+                             {"format": "product_augment.cut/1", "config": cfg.to_dict(), "iteration": 999}, "x")
+        p.with_suffix(".json").rename(run / "last.json") if i == 1 else p.with_suffix(".json").unlink()
+        paths.append(p)
+    assert parse_ingredient(f"{paths[1]}:3") == (paths[1], 3.0) and parse_ingredient(str(paths[0])) == (paths[0], 1.0)
+    out = make_soup([(paths[0], 1.0), (paths[1], 3.0)], tmp_path / "soup.safetensors")
+    soup, meta = load_cut(out)
+    want = 0.25 * nets[0].head.weight + 0.75 * nets[1].head.weight
+    assert torch.allclose(soup.head.weight, want, atol=1e-6)
+    assert [(s["iteration"], s["share"]) for s in meta["soup"]] == [(100, 0.25), (200, 0.75)]
+    assert all(len(s["sha256"]) == 64 for s in meta["soup"]) and "iteration" not in meta
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert CutConfig.from_dict(side["config"]) == cfg
+    other = CutConfig(input_size=96)
+    q = write_checkpoint(tmp_path / "other.safetensors", {f"model.{k}": v for k, v in CutNet(other).state_dict().items()},
+                         {"config": other.to_dict()}, "x")
+    with pytest.raises(ValueError, match="other.safetensors: its config"):
+        make_soup([(paths[0], 1.0), (q, 1.0)], tmp_path / "bad.safetensors")
+
+
+def test_soup_takes_fine_tunes_that_froze_different_blocks(tmp_path):
+    from product_augment.models.checkpoint import write_checkpoint
+    from product_augment.models.cut.model import CutConfig, CutNet
+    from product_augment.models.cut.soup import make_soup
+
+    paths = []
+    for frozen in (8, 4):  # how many blocks were frozen is how it was trained, not what it is
+        cfg = CutConfig(input_size=64, frozen_backbone_blocks=frozen)
+        paths.append(write_checkpoint(tmp_path / f"f{frozen}.safetensors",
+                                      {f"model.{k}": v for k, v in CutNet(cfg).state_dict().items()},
+                                      {"config": cfg.to_dict()}, "x"))
+    assert make_soup([(p, 1.0) for p in paths], tmp_path / "soup.safetensors").exists()
