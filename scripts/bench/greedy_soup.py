@@ -7,7 +7,7 @@
    (`eval_cut_checkpoint.py`: mean IoU of `real_cut.py` on data/real/all/val.txt; a candidate
    that already has its `<stem>.val.json` is not scored again).
 2. The soup starts as `--start` alone (the shipped weights: the soup never leaves them out) and
-   takes the candidates best first; each is kept when the uniform average of the soup with it
+   takes the candidates best first (the best `--top` of them); each is kept when the uniform average of the soup with it
    scores higher on val than the soup without it.
 Every soup tried is written under `--out` (`soupNN.safetensors`, its sidecar naming the
 ingredients) with its score; `greedy.json` records the path taken. The test half is never read.
@@ -51,8 +51,9 @@ def _fresh(path: Path) -> Path:
               help="Weights every soup keeps (the shipped cut).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--jobs", default=2, show_default=True, help="Candidates scored at once (one thread each).")
+@click.option("--top", default=0, show_default=True, help="Offer only the best TOP candidates alone to the soup (0: all).")
 @click.argument("candidates", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def main(start: Path, out: Path, jobs: int, candidates: tuple[Path, ...]) -> None:
+def main(start: Path, out: Path, jobs: int, top: int, candidates: tuple[Path, ...]) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from product_augment.models.cut.soup import make_soup
 
@@ -66,7 +67,8 @@ def main(start: Path, out: Path, jobs: int, candidates: tuple[Path, ...]) -> Non
     best = _score(base)
     click.echo(f"soup00\t{best:.4f}\t{start}")
     kept, path = [start], [{"soup": base.name, "added": str(start), "mean_iou": best, "kept": True}]
-    for i, cand in enumerate(sorted(candidates, key=lambda c: -alone[c]), 1):
+    offered = sorted(candidates, key=lambda c: -alone[c])[: top or None]
+    for i, cand in enumerate(offered, 1):
         trial = make_soup([(p, 1.0) for p in [*kept, cand]], _fresh(out / f"soup{i:02d}.safetensors"))
         score = _score(trial)
         keep = score > best
