@@ -297,6 +297,8 @@ def test_soup_of_two_cutnets_loads_as_their_mean_and_records_its_ingredients(tmp
 
 
 def test_soup_takes_fine_tunes_that_froze_different_blocks(tmp_path):
+    import json
+
     from product_augment.models.checkpoint import write_checkpoint
     from product_augment.models.cut.model import CutConfig, CutNet
     from product_augment.models.cut.soup import make_soup
@@ -306,5 +308,10 @@ def test_soup_takes_fine_tunes_that_froze_different_blocks(tmp_path):
         cfg = CutConfig(input_size=64, frozen_backbone_blocks=frozen)
         paths.append(write_checkpoint(tmp_path / f"f{frozen}.safetensors",
                                       {f"model.{k}": v for k, v in CutNet(cfg).state_dict().items()},
-                                      {"config": cfg.to_dict()}, "x"))
-    assert make_soup([(p, 1.0) for p in paths], tmp_path / "soup.safetensors").exists()
+                                      {"config": cfg.to_dict(), "postprocess": {"threshold": 0.4},
+                                       "onnx": {"sha256": "old"}, "int8": {"auto": False}, "metrics": {"real_val": 0.9}},
+                                      "x"))
+    soup = make_soup([(p, 1.0) for p in paths], tmp_path / "soup.safetensors")
+    meta = json.loads(soup.with_suffix(".json").read_text())
+    # the first ingredient's record stays; what described that one file (exports, scores) does not
+    assert meta["postprocess"] == {"threshold": 0.4} and not {"onnx", "int8", "metrics"} & set(meta)

@@ -53,7 +53,8 @@ def make_soup(ingredients: list[tuple[Path, float]], out: str | Path) -> Path:
             raise ValueError(f"{p}: its config {_architecture(m['config'])} is not "
                              f"{paths[0]}'s {_architecture(metas[0]['config'])}")
     tensors = average_weights(paths, [s for _, s in ingredients])
-    meta = {k: v for k, v in metas[0].items() if k not in ("optimizer_param_groups", "onnx", "iteration")}
+    # the first ingredient's record, less what described that one file (its exports, scores, step)
+    meta = {k: v for k, v in metas[0].items() if k not in ("optimizer_param_groups", "onnx", "int8", "metrics", "iteration")}
     total = sum(s for _, s in ingredients)
     meta["soup"] = [{"file": str(p), "share": round(s / total, 6), "sha256": file_sha256(p),
                      "iteration": int(p.stem[2:]) if p.stem[:2] == "it" and p.stem[2:].isdigit() else m.get("iteration")}
