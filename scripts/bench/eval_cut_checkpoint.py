@@ -26,14 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 @click.option("--split", default="val", show_default=True, type=click.Choice(["val", "test"]))
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 def main(checkpoint: Path, split: str, extra: tuple[str, ...]) -> None:
+    from product_augment.models.cut.soup import checkpoint_meta, kept_iteration
+
     shipped = json.loads((ROOT / "weights" / "cut_effnetlite0.json").read_text())
-    own = checkpoint.with_suffix(".json")
-    if own.exists() and "soup" in json.loads(own.read_text()):  # models.cut.soup wrote it: keep its record
-        last = json.loads(own.read_text())
-    else:
-        last = json.loads((checkpoint.parent / "last.json").read_text())
+    last = checkpoint_meta(checkpoint)  # its own sidecar (a soup, or scored before), else its run's last.json
     meta = {k: last[k] for k in ("format", "config", "lr", "seed", "encoder_init", "soup") if k in last}
-    meta["iteration"] = int(checkpoint.stem[2:]) if checkpoint.stem.startswith("it") else last.get("iteration")
+    meta["iteration"] = kept_iteration(checkpoint, last)
     meta["postprocess"] = shipped["postprocess"]
     checkpoint.with_suffix(".json").write_text(json.dumps(meta, indent=2))
     if not checkpoint.with_suffix(".onnx").exists():

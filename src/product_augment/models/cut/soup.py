@@ -26,14 +26,23 @@ def _architecture(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in TRAINING_ONLY}
 
 
-def _sidecar(weights: Path) -> dict[str, Any]:
-    """The ingredient's own sidecar, else its training run's ``last.json``."""
+def checkpoint_meta(weights: str | Path) -> dict[str, Any]:
+    """The record of a checkpoint: its own sidecar (shipped weights, a soup, an evaluated checkpoint),
+    else its training run's ``last.json`` (a checkpoint kept by ``train --keep-every``)."""
+    weights = Path(weights)
     for side in (weights.with_suffix(".json"), weights.parent / "last.json"):
         if side.exists():
             meta = json.loads(side.read_text())
             if "config" in meta:
                 return meta
     raise ValueError(f"{weights}: no sidecar with the network's config ({weights.with_suffix('.json').name} or last.json)")
+
+
+def kept_iteration(weights: str | Path, meta: dict[str, Any]) -> int | None:
+    """The training iteration of a checkpoint: from the name ``train --keep-every`` gives it
+    (``itNNNNN``), else its record's."""
+    stem = Path(weights).stem
+    return int(stem[2:]) if stem[:2] == "it" and stem[2:].isdigit() else meta.get("iteration")
 
 
 def parse_ingredient(text: str) -> tuple[Path, float]:
@@ -47,7 +56,7 @@ def parse_ingredient(text: str) -> tuple[Path, float]:
 def make_soup(ingredients: list[tuple[Path, float]], out: str | Path) -> Path:
     """Average the ingredients (same architecture, checked) and write ``out`` + its sidecar."""
     paths = [Path(p) for p, _ in ingredients]
-    metas = [_sidecar(p) for p in paths]
+    metas = [checkpoint_meta(p) for p in paths]
     for p, m in zip(paths[1:], metas[1:]):
         if _architecture(m["config"]) != _architecture(metas[0]["config"]):
             raise ValueError(f"{p}: its config {_architecture(m['config'])} is not "
@@ -57,8 +66,7 @@ def make_soup(ingredients: list[tuple[Path, float]], out: str | Path) -> Path:
     meta = {k: v for k, v in metas[0].items() if k not in ("optimizer_param_groups", "onnx", "int8", "metrics", "iteration")}
     total = sum(s for _, s in ingredients)
     meta["soup"] = [{"file": str(p), "share": round(s / total, 6), "sha256": file_sha256(p),
-                     "iteration": int(p.stem[2:]) if p.stem[:2] == "it" and p.stem[2:].isdigit() else m.get("iteration")}
-                    for (p, s), m in zip(ingredients, metas)]
+                     "iteration": kept_iteration(p, m)} for (p, s), m in zip(ingredients, metas)]
     return write_checkpoint(out, tensors, meta, meta.get("format", "product_augment.cut/1"))
 
 
