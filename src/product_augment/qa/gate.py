@@ -8,6 +8,7 @@ from typing import Any
 
 from ..sample import Sample
 from .config import QAConfig
+from .risk import DIGITS as RISK_DIGITS
 from .risk import load as load_risk
 from .signals import _logo_skipped, halo_signal, scene_checks, segment_signals
 
@@ -39,7 +40,7 @@ class Inspector:
                 model = load_risk(self.config.risk_model)
                 risk = model.risk(signals)
                 if risk is not None:
-                    signals["defect_risk"] = round(risk, 4)
+                    signals["defect_risk"] = round(risk, RISK_DIGITS)
                     signals["defect_risk_from"] = model.reasons(signals)
             cached = (signals, area)
             if self._cache is not None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 FORMAT = "product_augment.qa_risk/1"
+DIGITS = 4  # the gate records `defect_risk` rounded to this many digits and compares that value
 SHIPPED = "qa_risk.json"  # in the weights folder
 
 
@@ -153,3 +154,22 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, weights: np.ndar
         if np.abs(step).max() < 1e-8:
             break
     return beta[:-1], float(beta[-1])
+
+
+def operating_point(risk: np.ndarray, others: np.ndarray, bad: np.ndarray,
+                    budget: int) -> tuple[float, np.ndarray] | None:
+    """The `max_defect_risk` that rejects the most `bad` photos while the gate rejects at most
+    `budget` good ones, with (``others``) the photos the other checks already reject; and the
+    rejected photos. None when the other checks alone exceed the budget.
+
+    It is chosen on the values the gate compares (the risk rounded to `DIGITS`), one step below the
+    lowest rejected value, so that every photo it was chosen on gets the verdict it was chosen with."""
+    r = np.round(np.asarray(risk, np.float64), DIGITS)
+    step = 10.0 ** -DIGITS
+    choice = None
+    for t in sorted(set(r.tolist()) | {1.0}, reverse=True):
+        rej = others | (r > t - step / 2)
+        if int((rej & ~bad).sum()) > budget:
+            break
+        choice = (round(t - step, DIGITS), rej)
+    return choice
