@@ -19,7 +19,7 @@ class QAConfig(ConfigModel):
                                                  "in the dataset, marked) or reject (to rejected/, out of the "
                                                  "annotations)")
     flag_only: list[CheckName] = Field(
-        ["shadow", "halo", "enlargement", "logo_skipped", "scene"],
+        ["border_touch", "shadow", "halo", "enlargement", "logo_skipped", "scene"],
         description="checks that only flag, whatever `action` says ('scene': every scene check)")
     min_confidence: float | None = Field(None, ge=0, le=1, description="segmenter's score of the product; null: off "
                                                 "(the default: the risk weighs it)")
@@ -28,7 +28,8 @@ class QAConfig(ConfigModel):
                                                                  "photo's frame (a cropped product)")
     max_fragments: int = Field(2, ge=0, description="parts besides the largest")
     max_fragment_area: float = Field(0.15, ge=0, le=1, description="their share of the product")
-    max_hole_area: float = Field(0.0622, ge=0, le=1, description="product-coloured holes, share of the product")
+    max_hole_area: float | None = Field(None, ge=0, le=1, description="product-coloured holes, share of the product; "
+                                                                     "null: off (the default: the risk weighs them)")
     max_ragged: float | None = Field(None, ge=0, description="notches and holes a closing over 3 % of the side fills, "
                                                      "share of the product")
     max_lost_area: float | None = Field(None, ge=0, description="not-backdrop pixels attached outside the product, share "
@@ -37,7 +38,7 @@ class QAConfig(ConfigModel):
                                                               "outline, share of the product (backdrop taken)")
     max_shadow_area: float = Field(0.3, ge=0, le=1, description="cast-shadow-like part of the mask, share "
                                                                 "of the product")
-    max_defect_risk: float | None = Field(0.9226, ge=0, le=1, description="the segment signals weighed together "
+    max_defect_risk: float | None = Field(0.8954, ge=0, le=1, description="the segment signals weighed together "
                                                                       "(qa/risk.py's logistic model); null: off")
     risk_model: str | None = Field(None, description="the risk model's JSON file, relative to the preset (default: the shipped "
                                                      "weights/qa_risk.json)")

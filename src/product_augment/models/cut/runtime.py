@@ -44,6 +44,12 @@ class CutPredictor(SidecarModel):
         self.zoom_margin = post.get("zoom_margin")
         self.zoom_max_area = float(post.get("zoom_max_area", 0.6))
         self.refine_eps = refine_eps
+        # the refiner (models/cut/refine.py): the product's grown box redrawn at a finer scale
+        ref = post.get("refine")
+        self.refiner = None
+        if ref:
+            from .refine import Refiner
+            self.refiner = Refiner(self.path.parent / ref["onnx"], threads, providers, float(ref.get("margin", 0.15)))
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The network's input: the RGB uint8 photo resized to S×S (aspect not kept)."""
@@ -95,6 +101,9 @@ class CutPredictor(SidecarModel):
             crop = np.ascontiguousarray(image[y0:y1, x0:x1])
             near = cv2.resize(self.logits(crop), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             up[y0:y1, x0:x1] = (up[y0:y1, x0:x1] + near) / 2
+        if self.refiner is not None:
+            t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+            up = self.refiner(image, up, drop_fragments(up > np.log(t / (1 - t)), self.min_fragment))
         return up
 
     def alpha(self, image: np.ndarray) -> np.ndarray:

@@ -1,0 +1,121 @@
+"""The cut's refiner (models/cut/refine.py): its box, its training pairs, its export and its place in
+`CutPredictor`."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from product_augment.models.cut.refine import _crop, net_input, refine_box, sample
+
+torch = pytest.importorskip("torch")
+
+WEIGHTS = Path(__file__).resolve().parents[3] / "weights" / "cut_effnetlite0"
+
+
+def test_refine_box_grows_the_mask_box_inside_the_picture():
+    m = np.zeros((100, 200), bool)
+    m[40:60, 20:120] = True  # 100 × 20
+    assert refine_box(m, 0.1) == (10, 38, 130, 62)
+    assert refine_box(m, 0.5) == (0, 30, 170, 70)  # clipped at the left edge
+    assert refine_box(np.zeros((10, 10), bool), 0.1) is None
+    tiny = np.zeros((50, 50), bool)
+    tiny[10:12, 10:12] = True
+    assert refine_box(tiny, 0.1) is None  # under 8 px: nothing to redraw
+
+
+def test_net_input_and_training_pairs():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    truth = np.zeros((90, 120), np.uint8)
+    truth[20:70, 30:90] = 255
+    logits = np.where(truth > 0, 4.0, -4.0).astype(np.float32)
+    x = net_input(rgb, logits, (30, 20, 90, 70), 32)
+    assert x.shape == (1, 4, 32, 32) and x.dtype == np.float32
+    assert (x[0, 3] == 4.0).all()  # the box is all product: the logits there, resampled
+    item = {"rgb": rgb, "truth": truth, "logits": logits.astype(np.float16)}
+    a, t = sample(np.random.default_rng(1), item, 64)
+    b, u = sample(np.random.default_rng(1), item, 64)
+    assert np.array_equal(a, b) and np.array_equal(t, u)  # seeded
+    assert a.shape == (4, 64, 64) and t.shape == (1, 64, 64) and 0 <= t.min() and t.max() <= 1
+    assert 0.2 < t.mean() < 0.95  # the box holds the product and some backdrop
+    c, v = _crop(np.random.default_rng(2), a, t, 16)
+    assert c.shape == (4, 16, 16) and v.shape == (1, 16, 16)
+
+
+def test_residual_starts_at_zero():
+    from product_augment.models.cut.refine import RefineConfig, _net
+    net = _net(RefineConfig(size=32))
+    x = torch.cat([torch.rand(2, 3, 32, 32) * 255, torch.randn(2, 1, 32, 32) * 5], 1)
+    for mode in (net.train, net.eval):
+        mode()
+        with torch.no_grad():
+            assert torch.equal(net(x), x[:, 3:4])  # untrained: the coarse logits unchanged
+
+
+def _tiny_cache(d: Path) -> None:
+    rng = np.random.default_rng(0)
+    d.mkdir()
+    for i, src in enumerate(("real", "composite")):
+        rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+        truth = np.zeros((48, 64), np.uint8)
+        truth[10:40, 15:50] = 255
+        lg = np.where(truth > 0, 3.0, -3.0).astype(np.float16)
+        np.savez(d / f"{i:05d}.npz", rgb=rgb, truth=truth, logits=lg, source=src)
+    (d / "cache.json").write_text(json.dumps({"composites": 1, "photos": 1}))
+
+
+def test_train_resume_and_export(tmp_path):
+    from product_augment.models.cut.refine import main
+    _tiny_cache(tmp_path / "cache")
+    out = tmp_path / "run"
+    args = ["train", "--cache", str(tmp_path / "cache"), "--out", str(out), "--size", "32", "--crop", "16",
+            "--batch", "2", "--threads", "1", "--save-every", "1"]
+    r = CliRunner().invoke(main, args + ["--minutes", "0.005"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "last.json").read_text())
+    assert meta["iteration"] >= 1 and meta["config"]["size"] == 32 and meta["items"] == {"real": 1, "composite": 1}
+    r = CliRunner().invoke(main, args + ["--minutes", "0.01", "--resume"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "last.json").read_text())["iteration"] > meta["iteration"]
+    r = CliRunner().invoke(main, ["export", str(out / "last.safetensors"), "--out", str(tmp_path / "r.onnx")])
+    assert r.exit_code == 0, r.output
+    assert "max |onnx − torch|" in r.output
+
+
+def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):
+    """A refiner that adds +30 to every logit (head bias) makes the grown box product and leaves
+    every pixel outside it as the cut had it."""
+    if not WEIGHTS.with_suffix(".onnx").exists():
+        pytest.skip("no shipped cut weights")
+    from product_augment.models.cut.refine import RefineConfig, _net
+    from product_augment.models.cut.runtime import CutPredictor, drop_fragments
+    net = _net(RefineConfig(size=32)).eval()
+    with torch.no_grad():
+        net.head.bias.fill_(30.0)
+    torch.onnx.export(net, (torch.zeros(1, 4, 32, 32),), str(tmp_path / "cut_refine.onnx"), input_names=["x"],
+                      output_names=["logits"], opset_version=17, dynamo=False)
+    shutil.copy(WEIGHTS.with_suffix(".onnx"), tmp_path / "cut.onnx")
+    meta = json.loads(WEIGHTS.with_suffix(".json").read_text())
+    meta.setdefault("postprocess", {}).pop("zoom_margin", None)
+    (tmp_path / "cut.json").write_text(json.dumps(meta))
+    plain = CutPredictor(tmp_path / "cut.onnx")
+    meta["postprocess"]["refine"] = {"onnx": "cut_refine.onnx", "margin": 0.1}
+    (tmp_path / "cut.json").write_text(json.dumps(meta))
+    refined = CutPredictor(tmp_path / "cut.onnx")
+    assert refined.refiner is not None and refined.refiner.size == 32
+    img = np.full((160, 200, 3), 235, np.uint8)
+    img[50:110, 60:140] = (30, 90, 200)  # a blue box on white paper
+    base = plain.full_logits(img)
+    t = np.log(plain.threshold / (1 - plain.threshold))
+    box = refine_box(drop_fragments(base > t, plain.min_fragment), 0.1)
+    assert box is not None
+    x0, y0, x1, y1 = box
+    got = refined.full_logits(img)
+    assert (base[y0:y1, x0:x1] < t).any()  # the box holds backdrop for the cut …
+    assert (got[y0:y1, x0:x1] > 10).all()  # … and the refiner's +30 makes all of it product
+    outside = np.ones(base.shape, bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(got[outside], base[outside])
