@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from product_augment.qa import QAConfig, judge
-from product_augment.qa.risk import DIGITS, FEATURES, RiskModel, feature_row, fit_logistic, load, operating_point
+from product_augment.qa.risk import (
+    DIGITS,
+    FEATURES,
+    RiskModel,
+    feature_row,
+    fit_logistic,
+    load,
+    operating_point,
+)
 from product_augment.resources import asset_dir
 
 from .test_qa import disc, sig

@@ -95,8 +95,8 @@ def refine_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int] | N
     bx0, bx1, by0, by1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
     mx, my = margin * (bx1 - bx0), margin * (by1 - by0)
     h, w = mask.shape
-    x0, x1 = max(0, int(bx0 - mx)), min(w, int(math.ceil(bx1 + mx)))
-    y0, y1 = max(0, int(by0 - my)), min(h, int(math.ceil(by1 + my)))
+    x0, x1 = max(0, int(bx0 - mx)), min(w, math.ceil(bx1 + mx))
+    y0, y1 = max(0, int(by0 - my)), min(h, math.ceil(by1 + my))
     if min(x1 - x0, y1 - y0) < 8:
         return None
     return x0, y0, x1, y1
@@ -268,6 +268,7 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
     from safetensors.torch import load_file, save_file
 
     from ..checkpoint import load_optimizer_state, sidecar_path, write_checkpoint
+    from .train import optimise
     out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.FileHandler(out / "train.log"), logging.StreamHandler()])
@@ -306,13 +307,8 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
             pairs.append(_crop(rng, *sample(rng, items[pool[int(rng.integers(len(pool)))]], size), crop))
         x = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device)
         t = torch.from_numpy(np.stack([p[1] for p in pairs])).to(device)
-        frac = min(1.0, spent / budget)
-        for g in opt.param_groups:
-            g["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (it + 1) / 100)
         loss = _loss(net(x), t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimise(opt, loss, lr, min(1.0, spent / budget), it)
         now = time.perf_counter()
         spent += now - t_last
         t_last = now

@@ -75,6 +75,16 @@ def loss_fn(logits: torch.Tensor, aux: torch.Tensor, target: torch.Tensor, edge_
     return bce + iou.mean() + 0.4 * F.binary_cross_entropy_with_logits(aux, t8)
 
 
+def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor, lr: float, frac: float, it: int) -> None:
+    """One step at the learning rate of iteration `it` (0-based), `frac` of the time budget spent:
+    a linear warm-up over 100 iterations, then a cosine from `lr` down to 2 % of it."""
+    for g in opt.param_groups:
+        g["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (it + 1) / 100)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def init_encoder(net: CutNet, source: str) -> str:
     from safetensors.torch import load_file
     if source.endswith(".safetensors"):
@@ -170,14 +180,9 @@ def main(out: Path, cutouts, backdrops, real, real_share, see_through, edge_weig
     for it, x, y in data:
         if spent >= budget:
             break
-        frac = min(1.0, spent / budget)
-        for g in opt.param_groups:
-            g["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac))) * min(1.0, (it + 1) / 100)
         logits, aux = net(x.to(device))
         loss = loss_fn(logits, aux, y.to(device), edge_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        optimise(opt, loss, lr, min(1.0, spent / budget), it)
         now = time.perf_counter()
         spent += now - t_last
         t_last = now
