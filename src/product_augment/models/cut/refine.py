@@ -334,9 +334,8 @@ def export(checkpoint: Path, out: Path) -> None:
     import torch
     from safetensors.torch import load_file
 
-    from ..checkpoint import sidecar_path
-    meta = json.loads(sidecar_path(checkpoint).read_text())
-    cfg = RefineConfig.from_dict(meta["config"])
+    from .soup import checkpoint_meta
+    cfg = RefineConfig.from_dict(checkpoint_meta(checkpoint)["config"])  # a kept itNNNNN: the run's last.json
     net = _net(cfg)
     net.load_state_dict({k[6:]: v for k, v in load_file(str(checkpoint)).items() if k.startswith("model.")})
     net.eval()
