@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from product_augment.models.cut.refine import _crop, net_input, refine_box, sample
+from product_augment.models.cut.refine import _crop, sample
+from product_augment.models.cut.runtime import net_input, refine_box
 
 torch = pytest.importorskip("torch")
 

@@ -5,7 +5,7 @@ its outline from ~100 logits across. The refiner takes the product's box (grown 
 the photo at ``size``² with CutNet's logits resampled onto it, and returns corrected logits there:
 the coarse logits plus a residual it learned from real photos with teacher masks and composites
 with exact alphas (issue 20: "full-resolution boundaries, a refinement stage"). `runtime.CutPredictor`
-runs it when the cut's sidecar names it (``postprocess.refine``).
+runs it (`runtime.Refiner`) when the cut's sidecar names it (``postprocess.refine``).
 
 Train (resumable, CPU or GPU), then export:
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,8 @@ from typing import Any
 import click
 import cv2
 import numpy as np
+
+from .runtime import net_input, refine_box
 
 FORMAT = "product_augment.cut_refine/1"
 log = logging.getLogger("cut.refine")
@@ -84,58 +85,6 @@ def _net(cfg: RefineConfig):
             return logit + self.head(y)
 
     return RefineNet()
-
-
-def refine_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1): the mask's box grown by `margin` of its size on each side, inside the
-    picture; None for an empty mask or a box under 8 px."""
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
-        return None
-    bx0, bx1, by0, by1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    mx, my = margin * (bx1 - bx0), margin * (by1 - by0)
-    h, w = mask.shape
-    x0, x1 = max(0, int(bx0 - mx)), min(w, math.ceil(bx1 + mx))
-    y0, y1 = max(0, int(by0 - my)), min(h, math.ceil(by1 + my))
-    if min(x1 - x0, y1 - y0) < 8:
-        return None
-    return x0, y0, x1, y1
-
-
-def net_input(image: np.ndarray, logits: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """1×4×S×S float32: the box of the RGB photo and of the logits (both at the photo's size), resized."""
-    x0, y0, x1, y1 = box
-    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
-    interp = cv2.INTER_AREA if max(crop.shape[:2]) > size else cv2.INTER_LINEAR
-    rgb = cv2.resize(crop, (size, size), interpolation=interp).astype(np.float32)
-    lg = cv2.resize(np.ascontiguousarray(logits[y0:y1, x0:x1], dtype=np.float32), (size, size),
-                    interpolation=cv2.INTER_LINEAR)
-    return np.concatenate([rgb.transpose(2, 0, 1), lg[None]], 0)[None]
-
-
-class Refiner:
-    """The exported refiner on ONNX Runtime (one per worker)."""
-
-    def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None,
-                 margin: float = 0.15) -> None:
-        from ..ort import cpu_session
-        self.path = Path(onnx_file)
-        self.session, self.runtime = cpu_session(self.path, threads, providers)
-        self.input_name = self.session.get_inputs()[0].name
-        self.size = int(self.session.get_inputs()[0].shape[-1])
-        self.margin = margin
-
-    def __call__(self, image: np.ndarray, logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """The logits (photo-sized) with the box of `mask` (the product: the cut's mask, specks
-        dropped), grown by the margin, redrawn; unchanged without a product."""
-        box = refine_box(mask, self.margin)
-        if box is None:
-            return logits
-        x0, y0, x1, y1 = box
-        out = self.session.run(None, {self.input_name: net_input(image, logits, box, self.size)})[0][0, 0]
-        logits = logits.copy()
-        logits[y0:y1, x0:x1] = cv2.resize(out, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-        return logits
 
 
 # ---------------------------------------------------------------- training data: a cache of

@@ -7,6 +7,7 @@ turns it into the product's mask: above 0.5, fragments much smaller than the lar
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import cv2
 import numpy as np
 
 from ...ops.matte import GuidedFilter, parts
-from ..ort import SidecarModel
+from ..ort import SidecarModel, cpu_session
 
 REFINE_RADIUS = 0.01  # guided-filter window as a fraction of the longer side (weights' sidecar may say)
 REFINE_EPS = 1e-3
@@ -48,7 +49,6 @@ class CutPredictor(SidecarModel):
         ref = post.get("refine")
         self.refiner = None
         if ref:
-            from .refine import Refiner
             self.refiner = Refiner(self.path.parent / ref["onnx"], threads, providers, float(ref.get("margin", 0.15)))
 
     def frame(self, image: np.ndarray) -> np.ndarray:
@@ -230,3 +230,54 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
             if rest.sum() >= 0.5 * max((m > 0.5).sum(), 1):
                 kept.append((Instance.from_mask(inst.class_id, rest, inst.score), np.where(mask, 0.0, m)))
     return kept
+
+
+def refine_box(mask: np.ndarray, margin: float) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the mask's box grown by `margin` of its size on each side, inside the
+    picture; None for an empty mask or a box under 8 px."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    bx0, bx1, by0, by1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    mx, my = margin * (bx1 - bx0), margin * (by1 - by0)
+    h, w = mask.shape
+    x0, x1 = max(0, int(bx0 - mx)), min(w, math.ceil(bx1 + mx))
+    y0, y1 = max(0, int(by0 - my)), min(h, math.ceil(by1 + my))
+    if min(x1 - x0, y1 - y0) < 8:
+        return None
+    return x0, y0, x1, y1
+
+
+def net_input(image: np.ndarray, logits: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """1×4×S×S float32: the box of the RGB photo and of the logits (both at the photo's size), resized."""
+    x0, y0, x1, y1 = box
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1])
+    interp = cv2.INTER_AREA if max(crop.shape[:2]) > size else cv2.INTER_LINEAR
+    rgb = cv2.resize(crop, (size, size), interpolation=interp).astype(np.float32)
+    lg = cv2.resize(np.ascontiguousarray(logits[y0:y1, x0:x1], dtype=np.float32), (size, size),
+                    interpolation=cv2.INTER_LINEAR)
+    return np.concatenate([rgb.transpose(2, 0, 1), lg[None]], 0)[None]
+
+
+class Refiner:
+    """The exported refiner on ONNX Runtime (one per worker)."""
+
+    def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None,
+                 margin: float = 0.15) -> None:
+        self.path = Path(onnx_file)
+        self.session, self.runtime = cpu_session(self.path, threads, providers)
+        self.input_name = self.session.get_inputs()[0].name
+        self.size = int(self.session.get_inputs()[0].shape[-1])
+        self.margin = margin
+
+    def __call__(self, image: np.ndarray, logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The logits (photo-sized) with the box of `mask` (the product: the cut's mask, specks
+        dropped), grown by the margin, redrawn; unchanged without a product."""
+        box = refine_box(mask, self.margin)
+        if box is None:
+            return logits
+        x0, y0, x1, y1 = box
+        out = self.session.run(None, {self.input_name: net_input(image, logits, box, self.size)})[0][0, 0]
+        logits = logits.copy()
+        logits[y0:y1, x0:x1] = cv2.resize(out, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        return logits
