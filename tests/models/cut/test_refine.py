@@ -120,3 +120,27 @@ def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):
     outside = np.ones(base.shape, bool)
     outside[y0:y1, x0:x1] = False
     assert np.array_equal(got[outside], base[outside])
+
+
+def test_band_redraws_only_where_the_cut_is_undecided(tmp_path):
+    from product_augment.models.cut.refine import RefineConfig, _net
+    from product_augment.models.cut.runtime import Refiner
+    m = _net(RefineConfig(size=32)).eval()
+    with torch.no_grad():
+        m.head.bias.fill_(5.0)
+    torch.onnx.export(m, (torch.zeros(1, 4, 32, 32),), str(tmp_path / "r.onnx"), input_names=["x"],
+                      output_names=["logits"], opset_version=17, dynamo=False)
+    img = np.full((64, 64, 3), 200, np.uint8)
+    yy, xx = np.mgrid[:64, :64]
+    logits = ((32 - np.hypot(yy - 32, xx - 32)) / 4).astype(np.float32)  # a disc, soft over ±4 px
+    mask = logits > 0
+    everywhere = Refiner(tmp_path / "r.onnx", margin=0.1)(img, logits, mask)
+    banded = Refiner(tmp_path / "r.onnx", margin=0.1, band=1.0)(img, logits, mask)
+    box = refine_box(mask, 0.1)
+    inside = np.zeros_like(mask)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    sure = inside & (np.abs(logits) >= 1.0)
+    assert np.array_equal(banded[sure], logits[sure]) and not np.array_equal(everywhere[sure], logits[sure])
+    edge = inside & (np.abs(logits) < 1.0)
+    assert np.allclose(banded[edge], everywhere[edge])
+    assert (banded[edge] > logits[edge] + 4).all()  # the +5 residual, where the cut was undecided

@@ -49,7 +49,8 @@ class CutPredictor(SidecarModel):
         ref = post.get("refine")
         self.refiner = None
         if ref:
-            self.refiner = Refiner(self.path.parent / ref["onnx"], threads, providers, float(ref.get("margin", 0.15)))
+            self.refiner = Refiner(self.path.parent / ref["onnx"], threads, providers, float(ref.get("margin", 0.15)),
+                                   ref.get("band"))
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The network's input: the RGB uint8 photo resized to S×S (aspect not kept)."""
@@ -263,8 +264,9 @@ class Refiner:
     """The exported refiner on ONNX Runtime (one per worker)."""
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None,
-                 margin: float = 0.15) -> None:
+                 margin: float = 0.15, band: float | None = None) -> None:
         self.path = Path(onnx_file)
+        self.band = band  # redraw only where the cut's logit is within ±band (its undecided edge)
         self.session, self.runtime = cpu_session(self.path, threads, providers)
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(self.session.get_inputs()[0].shape[-1])
@@ -279,5 +281,9 @@ class Refiner:
         x0, y0, x1, y1 = box
         out = self.session.run(None, {self.input_name: net_input(image, logits, box, self.size)})[0][0, 0]
         logits = logits.copy()
-        logits[y0:y1, x0:x1] = cv2.resize(out, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        new = cv2.resize(out, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        if self.band is not None:
+            old = logits[y0:y1, x0:x1]
+            new = np.where(np.abs(old) < self.band, new, old)
+        logits[y0:y1, x0:x1] = new
         return logits
