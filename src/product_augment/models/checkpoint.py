@@ -37,6 +37,34 @@ def write_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], sidecar
     return path
 
 
+def model_tensors(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A network's state as checkpoint tensors (``model.<name>``, on the CPU)."""
+    return {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+
+
+def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The ``model.*`` tensors of a checkpoint as a state dict (the prefix dropped)."""
+    return {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+
+
+def resume_checkpoint(path: str | Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Load a training checkpoint written by `write_checkpoint` into `net` and `optimizer`; its sidecar."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    meta = json.loads(sidecar_path(path).read_text())
+    net.load_state_dict(model_state(tensors))
+    load_optimizer_state(optimizer, tensors, meta)
+    return meta
+
+
+def keep_weights(net: torch.nn.Module, path: str | Path) -> None:
+    """The network's weights alone (no optimizer, no sidecar: ``train --keep-every``), written atomically."""
+    from safetensors.torch import save
+
+    write_atomic(Path(path), save(model_tensors(net)))
+
+
 def average_weights(paths: list[str | Path], shares: list[float] | None = None) -> dict[str, torch.Tensor]:
     """The weighted mean of the ``model.*`` tensors of checkpoints of one architecture (a "model
     soup": fine-tunes of one start, averaged in weight space; the network runs once, as before).

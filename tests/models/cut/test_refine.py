@@ -73,7 +73,7 @@ def test_train_resume_and_export(tmp_path):
     _tiny_cache(tmp_path / "cache")
     out = tmp_path / "run"
     args = ["train", "--cache", str(tmp_path / "cache"), "--out", str(out), "--size", "32", "--crop", "16",
-            "--batch", "2", "--threads", "1", "--save-every", "1"]
+            "--batch", "2", "--threads", "1", "--save-every", "1", "--keep-every", "1"]
     r = CliRunner().invoke(main, args + ["--minutes", "0.005"])
     assert r.exit_code == 0, r.output
     meta = json.loads((out / "last.json").read_text())
@@ -84,6 +84,9 @@ def test_train_resume_and_export(tmp_path):
     r = CliRunner().invoke(main, ["export", str(out / "last.safetensors"), "--out", str(tmp_path / "r.onnx")])
     assert r.exit_code == 0, r.output
     assert "max |onnx − torch|" in r.output
+    # a kept copy (weights alone) exports with its run's record
+    r = CliRunner().invoke(main, ["export", str(out / "it00001.safetensors"), "--out", str(tmp_path / "k.onnx")])
+    assert r.exit_code == 0, r.output
 
 
 def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):

@@ -214,9 +214,8 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
           device, resume) -> None:
     """Train the refiner on the cache (BCE weighted 5× near the true edge + soft IoU), resumable."""
     import torch
-    from safetensors.torch import load_file, save_file
 
-    from ..checkpoint import load_optimizer_state, sidecar_path, write_checkpoint
+    from ..checkpoint import keep_weights, model_tensors, resume_checkpoint, write_checkpoint
     from .train import optimise
     out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
@@ -231,10 +230,7 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
     last = out / "last.safetensors"
     start, spent = 0, 0.0
     if resume and last.exists():
-        tensors = load_file(str(last))
-        meta = json.loads(sidecar_path(last).read_text())
-        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        load_optimizer_state(opt, tensors, meta)
+        meta = resume_checkpoint(last, net, opt)
         start, spent = meta["iteration"], meta["train_seconds"]
         log.info("resumed at iteration %d (%.1f min)", start, spent / 60)
 
@@ -243,8 +239,7 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
                 "batch_size": batch, "crop": crop, "lr": lr, "seed": seed, "loss": ema, "cache": str(cache_dir),
                 "cache_meta": json.loads((cache_dir / "cache.json").read_text()), "real_share": real_share,
                 "items": {"real": len(real), "composite": len(comp)}}
-        write_checkpoint(last, {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
-                         side, FORMAT, opt)
+        write_checkpoint(last, model_tensors(net), side, FORMAT, opt)
 
     net.train()
     budget, t_last, ema, it = minutes * 60, time.perf_counter(), None, start
@@ -269,8 +264,7 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
         if it % save_every == 0:
             save(it, ema)
         if keep_every and it % keep_every == 0:
-            save_file({f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
-                      str(out / f"it{it:05d}.safetensors"))
+            keep_weights(net, out / f"it{it:05d}.safetensors")
     save(it, ema if ema is not None else float("nan"))
     log.info("done: %d iterations, %.1f min", it, spent / 60)
 
@@ -283,10 +277,11 @@ def export(checkpoint: Path, out: Path) -> None:
     import torch
     from safetensors.torch import load_file
 
+    from ..checkpoint import model_state
     from .soup import checkpoint_meta
     cfg = RefineConfig.from_dict(checkpoint_meta(checkpoint)["config"])  # a kept itNNNNN: the run's last.json
     net = _net(cfg)
-    net.load_state_dict({k[6:]: v for k, v in load_file(str(checkpoint)).items() if k.startswith("model.")})
+    net.load_state_dict(model_state(load_file(str(checkpoint))))
     net.eval()
     x = torch.cat([torch.rand(1, 3, cfg.size, cfg.size) * 255, torch.randn(1, 1, cfg.size, cfg.size) * 6], 1)
     torch.onnx.export(net, (x,), str(out), input_names=["x"], output_names=["logits"], opset_version=17,

@@ -21,7 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import load_optimizer_state, sidecar_path, write_checkpoint
+from ..checkpoint import (
+    keep_weights,
+    model_state,
+    model_tensors,
+    resume_checkpoint,
+    sidecar_path,
+    write_checkpoint,
+)
 from .model import CutConfig, CutNet
 from .synth import Bank, Photos, compose, real_picture
 
@@ -146,17 +153,12 @@ def main(out: Path, cutouts, backdrops, real, real_share, see_through, edge_weig
                             lr=lr)
     start, spent, init = 0, 0.0, None
     if resume and last.exists():
-        from safetensors.torch import load_file
-        tensors = load_file(str(last))
-        meta = json.loads(sidecar_path(last).read_text())
-        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        load_optimizer_state(opt, tensors, meta)
+        meta = resume_checkpoint(last, net, opt)
         start, spent, init = meta["iteration"], meta["train_seconds"], meta["encoder_init"]
         log.info("resumed at iteration %d (%.1f min)", start, spent / 60)
     elif init_from:
         from safetensors.torch import load_file
-        state = load_file(init_from)
-        net.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+        net.load_state_dict(model_state(load_file(init_from)))
         prev = json.loads(sidecar_path(init_from).read_text())
         init = f"{prev.get('encoder_init')}, then {Path(init_from).name} (iteration {prev.get('iteration')})"
     else:
@@ -172,8 +174,7 @@ def main(out: Path, cutouts, backdrops, real, real_share, see_through, edge_weig
                    "cutouts": list(cutouts), "backdrops": list(backdrops),
                    "real": list(real), "real_share": real_share if real else 0.0,
                    "see_through": see_through, "edge_weight": edge_weight}
-        write_checkpoint(last, {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
-                         sidecar, FORMAT, opt)
+        write_checkpoint(last, model_tensors(net), sidecar, FORMAT, opt)
 
     net.train()
     t_last, ema = time.perf_counter(), None
@@ -193,9 +194,7 @@ def main(out: Path, cutouts, backdrops, real, real_share, see_through, edge_weig
         if (it + 1) % save_every == 0:
             save(it + 1, ema)
         if keep_every and (it + 1) % keep_every == 0:
-            from safetensors.torch import save_file
-            save_file({f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
-                      str(out / f"it{it + 1:05d}.safetensors"))
+            keep_weights(net, out / f"it{it + 1:05d}.safetensors")
     save(it, ema if ema is not None else float("nan"))
     log.info("done: %d iterations, %.1f min", it, spent / 60)
 
