@@ -19,6 +19,7 @@ from ..ort import SidecarModel, cpu_session
 
 REFINE_RADIUS = 0.01  # guided-filter window as a fraction of the longer side (weights' sidecar may say)
 REFINE_EPS = 1e-3
+REFINE_MARGIN = 0.15  # the refiner's box: the product's grown by this share of its size on each side
 MIN_FRAGMENT = 0.02  # parts smaller than this fraction of the largest part are specks, not product
 
 
@@ -49,8 +50,8 @@ class CutPredictor(SidecarModel):
         ref = post.get("refine")
         self.refiner = None
         if ref:
-            self.refiner = Refiner(self.path.parent / ref["onnx"], threads, providers, float(ref.get("margin", 0.15)),
-                                   ref.get("band"))
+            self.refiner = Refiner(self.path.parent / ref["onnx"], threads, providers,
+                                   float(ref.get("margin", REFINE_MARGIN)), ref.get("band"))
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The network's input: the RGB uint8 photo resized to S×S (aspect not kept)."""
@@ -70,6 +71,12 @@ class CutPredictor(SidecarModel):
             out = (out + mirrored[:, ::-1]) / 2
         return out
 
+    def product_mask(self, up: np.ndarray) -> np.ndarray:
+        """The product in logits `up`: above the sidecar's probability threshold (as a logit),
+        specks dropped (what the zoomed pass and the refiner take the product's box from)."""
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        return drop_fragments(up > np.log(t / (1 - t)), self.min_fragment)
+
     def zoom_box(self, up: np.ndarray) -> tuple[int, int, int, int] | None:
         """(x0, y0, x1, y1) of the second look: the box of the cut's mask (`up`: its logits at the
         photo's size; above the threshold, specks dropped) grown by `zoom_margin` of its size on
@@ -78,8 +85,7 @@ class CutPredictor(SidecarModel):
             return None
         from ...sample import mask_box
 
-        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
-        bx0, by0, bx1, by1 = mask_box(drop_fragments(up > np.log(t / (1 - t)), self.min_fragment))
+        bx0, by0, bx1, by1 = mask_box(self.product_mask(up))
         if bx1 == 0:  # empty
             return None
         h, w = up.shape
@@ -103,8 +109,7 @@ class CutPredictor(SidecarModel):
             near = cv2.resize(self.logits(crop), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             up[y0:y1, x0:x1] = (up[y0:y1, x0:x1] + near) / 2
         if self.refiner is not None:
-            t = min(max(self.threshold, 1e-6), 1 - 1e-6)
-            up = self.refiner(image, up, drop_fragments(up > np.log(t / (1 - t)), self.min_fragment))
+            up = self.refiner(image, up, self.product_mask(up))
         return up
 
     def alpha(self, image: np.ndarray) -> np.ndarray:
@@ -264,7 +269,7 @@ class Refiner:
     """The exported refiner on ONNX Runtime (one per worker)."""
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, providers: list[str] | None = None,
-                 margin: float = 0.15, band: float | None = None) -> None:
+                 margin: float = REFINE_MARGIN, band: float | None = None) -> None:
         self.path = Path(onnx_file)
         self.band = band  # redraw only where the cut's logit is within ±band (its undecided edge)
         self.session, self.runtime = cpu_session(self.path, threads, providers)
