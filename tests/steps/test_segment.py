@@ -210,7 +210,7 @@ def test_very_large_photos_are_cut_on_a_working_copy_and_masked_at_full_size(mon
     s, big, truth = _shipped_step_on_a_large_packshot((1200, 900))
     seen = []
     orig = s.cut.alpha
-    monkeypatch.setattr(s.cut, "alpha", lambda im: seen.append(im.shape) or orig(im))
+    monkeypatch.setattr(s.cut, "alpha", lambda im, info=None: seen.append(im.shape) or orig(im, info))
     monkeypatch.setattr(segment.yolact, "WORK_SIDE", 600)
     work = s.apply(Sample(image=big), {})
     monkeypatch.setattr(segment.yolact, "WORK_SIDE", 4096)

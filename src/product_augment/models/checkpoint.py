@@ -65,6 +65,22 @@ def keep_weights(net: torch.nn.Module, path: str | Path) -> None:
     write_atomic(Path(path), save(model_tensors(net)))
 
 
+def publish_weights(checkpoint: str | Path, out: str | Path, meta: dict[str, Any],
+                    extra: dict[str, Any] | None = None) -> Path:
+    """The ``model.*`` tensors of a training checkpoint (no optimizer state) as shipped weights at
+    `out`, with `meta` (the checkpoint's record) plus `extra` (post-processing, metrics, training
+    data) as their sidecar; both written atomically. The caller exports the ONNX file beside them."""
+    from safetensors.torch import load_file, save
+
+    tensors = {k: v for k, v in load_file(str(checkpoint)).items() if k.startswith("model.")}
+    meta = {k: v for k, v in meta.items() if k not in ("optimizer_param_groups", "onnx")}
+    meta.update(extra or {})
+    out = Path(out)
+    write_atomic(out, save(tensors, metadata={"format": str(meta.get("format", ""))}))
+    write_atomic(sidecar_path(out), json.dumps(meta, indent=2).encode())
+    return out
+
+
 def average_weights(paths: list[str | Path], shares: list[float] | None = None) -> dict[str, torch.Tensor]:
     """The weighted mean of the ``model.*`` tensors of checkpoints of one architecture (a "model
     soup": fine-tunes of one start, averaged in weight space; the network runs once, as before).

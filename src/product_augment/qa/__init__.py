@@ -11,6 +11,8 @@ at the segment step, on the input photo and its cut:
   (segmenters with a soft mask only; the step records it as ``meta["segment_certainty"]``);
 * ``agreement``: with the cut, the IoU of the cut's mask with YOLACT's detection of the product
   (two models that disagree about the outline; also in ``meta["segment_certainty"]``);
+* ``refine_change``: with the cut's refiner, the pixels it moved across the threshold as a share
+  of the product (a cut it had to redraw much of; also in ``meta["segment_certainty"]``);
 * ``defect_risk``: the segment signals weighed together (`qa.risk`), where ``max_defect_risk`` is set;
 * ``border_touch``: the share of the product's outline lying on the photo's frame (a cropped product);
 * ``fragments`` / ``fragment_area``: parts besides the largest, and their share of the product;

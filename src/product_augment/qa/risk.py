@@ -42,6 +42,7 @@ FEATURES: dict[str, str] = {
     "border_touch": "sqrt", "fragments": "log1p", "fragment_area": "sqrt", "hole_area": "sqrt",
     "hole_product_area": "sqrt", "shadow_area": "sqrt", "ragged": "sqrt", "lost_area": "sqrt",
     "backdrop_inside": "sqrt", "backdrop_spread": "log1p", "product_area": "sqrt", "agreement": "identity",
+    "refine_change": "sqrt",
 }
 
 

@@ -315,3 +315,34 @@ def test_soup_takes_fine_tunes_that_froze_different_blocks(tmp_path):
     meta = json.loads(soup.with_suffix(".json").read_text())
     # the first ingredient's record stays; what described that one file (exports, scores) does not
     assert meta["postprocess"] == {"threshold": 0.4} and not {"onnx", "int8", "metrics"} & set(meta)
+
+
+def test_publish_ships_model_tensors_a_sidecar_and_its_onnx(tmp_path):
+    """A training checkpoint (optimizer state included) ships as its model tensors alone, the
+    sidecar plus the extra fields, and an ONNX file whose hashes the sidecar records."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    from product_augment.io import file_sha256
+    from product_augment.models.checkpoint import write_checkpoint
+    from product_augment.models.cut.export import load_cut, publish
+    from product_augment.models.cut.model import CutConfig, CutNet
+
+    cfg = CutConfig(input_size=64)
+    net = CutNet(cfg)
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    net(torch.rand(1, 3, 64, 64))[0].mean().backward()
+    opt.step()
+    ck = write_checkpoint(tmp_path / "last.safetensors", {f"model.{k}": v for k, v in net.state_dict().items()},
+                          {"format": "product_augment.cut/1", "config": cfg.to_dict()}, "x", opt)
+    assert any(k.startswith("optim.") for k in load_file(str(ck)))
+    (tmp_path / "w").mkdir()
+    out = publish(ck, tmp_path / "w" / "cut.safetensors", {"postprocess": {"threshold": 0.4}})
+    assert all(k.startswith("model.") for k in load_file(str(out)))
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["postprocess"] == {"threshold": 0.4} and "optimizer_param_groups" not in side
+    assert side["onnx"]["sha256"] == file_sha256(out.with_suffix(".onnx"))
+    assert side["onnx"]["source_sha256"] == file_sha256(out)
+    shipped, _ = load_cut(out)
+    assert torch.equal(shipped.head.weight, net.head.weight)

@@ -87,6 +87,23 @@ def test_train_resume_and_export(tmp_path):
     # a kept copy (weights alone) exports with its run's record
     r = CliRunner().invoke(main, ["export", str(out / "it00001.safetensors"), "--out", str(tmp_path / "k.onnx")])
     assert r.exit_code == 0, r.output
+    # publish: model tensors alone, a sidecar that names the config and the ONNX file it was checked with
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"metrics": {"val_iou": 0.5}}))
+    ship = tmp_path / "w" / "cut_refine.safetensors"
+    ship.parent.mkdir()
+    r = CliRunner().invoke(main, ["publish", str(out / "it00001.safetensors"), "--out", str(ship),
+                                  "--extra", str(extra)])
+    assert r.exit_code == 0, r.output
+    from safetensors.numpy import load_file
+
+    from product_augment.io import file_sha256
+    assert all(k.startswith("model.") for k in load_file(str(ship)))
+    side = json.loads(ship.with_suffix(".json").read_text())
+    assert side["format"] == "product_augment.cut_refine/1" and side["config"]["size"] == 32
+    assert side["metrics"] == {"val_iou": 0.5} and "optimizer_param_groups" not in side
+    assert side["onnx"]["sha256"] == file_sha256(ship.with_suffix(".onnx"))
+    assert side["onnx"]["source_sha256"] == file_sha256(ship)
 
 
 def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):
@@ -117,7 +134,12 @@ def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):
     box = refine_box(drop_fragments(base > t, plain.min_fragment), 0.1)
     assert box is not None
     x0, y0, x1, y1 = box
-    got = refined.full_logits(img)
+    info = {}
+    got = refined.full_logits(img, info)
+    assert np.array_equal(got, refined.full_logits(img))
+    # the gate's `refine_change`: the box's backdrop turned product, over the product's area after
+    moved = int(((base > t) != (got > t)).sum())
+    assert moved > 0 and info["refine_change"] == round(moved / int((got > t).sum()), 4)
     assert (base[y0:y1, x0:x1] < t).any()  # the box holds backdrop for the cut …
     assert (got[y0:y1, x0:x1] > 10).all()  # … and the refiner's +30 makes all of it product
     outside = np.ones(base.shape, bool)

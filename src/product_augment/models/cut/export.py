@@ -64,18 +64,12 @@ def export_cut(weights: str | Path, out: str | Path | None = None) -> dict[str, 
 def publish(checkpoint: str | Path, out: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """The model tensors of a training checkpoint (no optimizer) and its sidecar (plus ``extra``:
     post-processing, metrics, training data) as shipped weights, then their ONNX file beside them."""
-    from safetensors.torch import load_file, save
+    from ..checkpoint import publish_weights
 
-    from ...io import write_atomic
-
-    checkpoint, out = Path(checkpoint), Path(out)
-    tensors = {k: v for k, v in load_file(str(checkpoint)).items() if k.startswith("model.")}
+    checkpoint = Path(checkpoint)
     meta = json.loads(checkpoint.with_suffix(".json").read_text())
-    meta.pop("optimizer_param_groups", None)
-    meta.pop("onnx", None)
-    meta.update(extra or {})
-    write_atomic(out, save(tensors, metadata={"format": meta.get("format", "product_augment.cut/1")}))
-    write_atomic(out.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+    meta.setdefault("format", "product_augment.cut/1")
+    out = publish_weights(checkpoint, out, meta, extra)
     export_cut(out)
     return out
 

@@ -12,7 +12,10 @@ Train (resumable, CPU or GPU), then export:
     python -m product_augment.models.cut.refine cache --out runs/refine_cache --real data/real/pool \\
         --cut-weights weights/cut_effnetlite0.safetensors --composites 1500
     python -m product_augment.models.cut.refine train --cache runs/refine_cache --out runs/refine --minutes 60
-    python -m product_augment.models.cut.refine export runs/refine/last.safetensors --out weights/cut_refine.onnx
+    python -m product_augment.models.cut.refine publish runs/refine/last.safetensors --out weights/cut_refine.safetensors
+
+(``publish`` writes the model tensors, their sidecar and ``cut_refine.onnx`` beside them; ``export``
+writes the ONNX file alone, for trying a checkpoint.)
 """
 from __future__ import annotations
 
@@ -269,31 +272,74 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
     log.info("done: %d iterations, %.1f min", it, spent / 60)
 
 
-@main.command()
-@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def export(checkpoint: Path, out: Path) -> None:
-    """The checkpoint as ONNX (batch 1, BatchNorm folded by the exporter), checked against torch."""
+def export_refiner(checkpoint: str | Path, out: str | Path) -> dict[str, Any]:
+    """The checkpoint as ONNX (batch 1, BatchNorm folded by the exporter), written atomically after a
+    check against torch; its record (what the shipped sidecar keeps under ``onnx``)."""
+    import os
+    import warnings
+
+    import onnxruntime as ort
     import torch
     from safetensors.torch import load_file
 
+    from ...io import file_sha256
     from ..checkpoint import model_state
     from .soup import checkpoint_meta
+    checkpoint, out = Path(checkpoint), Path(out)
     cfg = RefineConfig.from_dict(checkpoint_meta(checkpoint)["config"])  # a kept itNNNNN: the run's last.json
     net = _net(cfg)
     net.load_state_dict(model_state(load_file(str(checkpoint))))
     net.eval()
     x = torch.cat([torch.rand(1, 3, cfg.size, cfg.size) * 255, torch.randn(1, 1, cfg.size, cfg.size) * 6], 1)
-    torch.onnx.export(net, (x,), str(out), input_names=["x"], output_names=["logits"], opset_version=17,
-                      dynamo=False)
-    import onnxruntime as ort
-    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
+    tmp = out.with_name(out.name + ".tmp")
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net, (x,), str(tmp), input_names=["x"], output_names=["logits"], opset_version=17,
+                          dynamo=False)
+    got = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
     with torch.no_grad():
         want = net(x).numpy()
     err = float(np.abs(got - want).max())
-    click.echo(f"{out}: max |onnx − torch| {err:.2e}")
     if err > 1e-3:
+        tmp.unlink()
         raise click.ClickException(f"{out}: the export differs from torch by {err:.2e}")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out)
+    return {"file": out.name, "input": {"name": "x", "shape": [1, 4, cfg.size, cfg.size],
+                                        "layout": "NCHW: the box's RGB (0-255) and the cut's logits"},
+            "opset": 17, "source": checkpoint.name, "source_sha256": file_sha256(checkpoint),
+            "sha256": file_sha256(out), "bytes": out.stat().st_size, "max_abs_error": err,
+            "torch": torch.__version__}
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export(checkpoint: Path, out: Path) -> None:
+    """The checkpoint as ONNX, checked against torch."""
+    info = export_refiner(checkpoint, out)
+    click.echo(f"{out}: max |onnx − torch| {info['max_abs_error']:.2e}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default="weights/cut_refine.safetensors",
+              show_default=True)
+@click.option("--extra", "extra_json", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON object merged into the sidecar (training data, metrics).")
+def publish(checkpoint: Path, out: Path, extra_json: Path | None) -> None:
+    """Ship a checkpoint: its model tensors and sidecar at --out, the ONNX file beside them (the cut's
+    sidecar names that file under ``postprocess.refine``)."""
+    from ..checkpoint import publish_weights
+    from .soup import checkpoint_meta
+    extra = json.loads(extra_json.read_text()) if extra_json else {}
+    meta = {**checkpoint_meta(checkpoint), "format": FORMAT}
+    out = publish_weights(checkpoint, out, meta, extra)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    meta["onnx"] = export_refiner(out, out.with_suffix(".onnx"))
+    from ...io import write_atomic
+    write_atomic(out.with_suffix(".json"), json.dumps(meta, indent=2).encode())
+    click.echo(f"wrote {out}, {out.with_suffix('.json')}, {out.with_suffix('.onnx')}")
 
 
 if __name__ == "__main__":

@@ -71,11 +71,15 @@ class CutPredictor(SidecarModel):
             out = (out + mirrored[:, ::-1]) / 2
         return out
 
+    def threshold_logit(self) -> float:
+        """The sidecar's probability threshold as a logit."""
+        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
+        return float(np.log(t / (1 - t)))
+
     def product_mask(self, up: np.ndarray) -> np.ndarray:
         """The product in logits `up`: above the sidecar's probability threshold (as a logit),
         specks dropped (what the zoomed pass and the refiner take the product's box from)."""
-        t = min(max(self.threshold, 1e-6), 1 - 1e-6)
-        return drop_fragments(up > np.log(t / (1 - t)), self.min_fragment)
+        return drop_fragments(up > self.threshold_logit(), self.min_fragment)
 
     def zoom_box(self, up: np.ndarray) -> tuple[int, int, int, int] | None:
         """(x0, y0, x1, y1) of the second look: the box of the cut's mask (`up`: its logits at the
@@ -96,10 +100,12 @@ class CutPredictor(SidecarModel):
             return None
         return x0, y0, x1, y1
 
-    def full_logits(self, image: np.ndarray) -> np.ndarray:
+    def full_logits(self, image: np.ndarray, info: dict[str, float] | None = None) -> np.ndarray:
         """Logits at the image's resolution; with the sidecar's zoom, averaged inside the product's
         grown box with the cut's logits on that crop (a small product seen at the network's full
-        input size: its thin parts and edge, session 10)."""
+        input size: its thin parts and edge, session 10); then the refiner's, where the sidecar
+        names one. `info` receives ``refine_change``: the pixels the refiner moved across the
+        threshold, as a share of the product's area after it (a cut it had to redraw much of)."""
         h, w = image.shape[:2]
         up = cv2.resize(self.logits(image), (w, h), interpolation=cv2.INTER_LINEAR)
         box = self.zoom_box(up)
@@ -109,13 +115,20 @@ class CutPredictor(SidecarModel):
             near = cv2.resize(self.logits(crop), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             up[y0:y1, x0:x1] = (up[y0:y1, x0:x1] + near) / 2
         if self.refiner is not None:
-            up = self.refiner(image, up, self.product_mask(up))
+            new = self.refiner(image, up, self.product_mask(up))
+            if info is not None:
+                t = self.threshold_logit()
+                before, after = up > t, new > t
+                info["refine_change"] = round(int(np.count_nonzero(before != after))
+                                              / max(int(np.count_nonzero(after)), 1), 4)
+            up = new
         return up
 
-    def alpha(self, image: np.ndarray) -> np.ndarray:
-        """The product's soft cut (H×W float32 in [0, 1]) at the image's resolution."""
+    def alpha(self, image: np.ndarray, info: dict[str, float] | None = None) -> np.ndarray:
+        """The product's soft cut (H×W float32 in [0, 1]) at the image's resolution (`info`: see
+        `full_logits`)."""
         h, w = image.shape[:2]
-        up = self.full_logits(image)
+        up = self.full_logits(image, info)
         p = 1.0 / (1.0 + np.exp(-np.clip(up, -30, 30)))
         if self.refine_radius > 0:
             side = max(h, w)

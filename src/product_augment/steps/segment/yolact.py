@@ -154,7 +154,7 @@ class YolactSegment(_Segment):
             from ...models.cut.runtime import merge_with_detections
             h, w = image.shape[:2]
             work = shrunk(image, WORK_SIDE) if self.config.mode == "top" else image  # the cut on a smaller copy
-            kept = merge_with_detections(found, soft, cut.alpha(work), self.class_id,
+            kept = merge_with_detections(found, soft, cut.alpha(work, info), self.class_id,
                                          keep_all=self.config.mode == "all", min_fraction=cut.min_fragment,
                                          threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor, info=info)
             if work is not image:  # the soft masks back at the photo's resolution; the masks from them
