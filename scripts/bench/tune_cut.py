@@ -26,9 +26,13 @@ from mask_metrics import scores
               help="The validation photos (default: every mask in DATA_DIR).")
 @click.option("--cut-weights", required=True)
 @click.option("--weights", default="weights/yolact_ws_effnetlite0.safetensors", show_default=True)
+@click.option("--anchor-gap", type=float, default=None,
+              help="With the anchor on, keep the cut's parts this near YOLACT's pick (× √ its area; "
+                   "default: the cut sidecar's anchor_gap).")
 @click.option("--top", default=10, show_default=True)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Every row of the grid.")
-def main(data_dir: Path, stems_file: Path | None, cut_weights: str, weights: str, top: int, json_out) -> None:
+def main(data_dir: Path, stems_file: Path | None, cut_weights: str, weights: str, anchor_gap: float | None,
+         top: int, json_out) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
@@ -41,6 +45,7 @@ def main(data_dir: Path, stems_file: Path | None, cut_weights: str, weights: str
     yolact = load_predictor(weights, refine_radius=0.0)
     windows = (0.0, 0.005, 0.01, 0.02)
     cuts = {r: CutPredictor.from_weights(cut_weights, refine_radius=r) for r in windows}
+    gap = cuts[windows[0]].anchor_gap if anchor_gap is None else anchor_gap
     cache = []
     images = {p.stem: p for p in (data_dir / "images").iterdir()}
     for stem in stems:
@@ -54,7 +59,8 @@ def main(data_dir: Path, stems_file: Path | None, cut_weights: str, weights: str
     for r, t, b, f, a in grid:
         ious = []
         for gt, found, soft, alphas in cache:
-            kept = merge_with_detections(found, soft, alphas[r], 22, threshold=t, blend=b, min_fraction=f, anchor=a)
+            kept = merge_with_detections(found, soft, alphas[r], 22, threshold=t, blend=b, min_fraction=f, anchor=a,
+                                         anchor_gap=gap)
             pred = kept[0][0].mask if kept else np.zeros_like(gt)
             ious.append(scores(pred, gt)["iou"])
         ious = np.array(ious)

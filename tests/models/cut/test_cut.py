@@ -346,3 +346,26 @@ def test_publish_ships_model_tensors_a_sidecar_and_its_onnx(tmp_path):
     assert side["onnx"]["source_sha256"] == file_sha256(out)
     shipped, _ = load_cut(out)
     assert torch.equal(shipped.head.weight, net.head.weight)
+
+
+def test_anchor_gap_keeps_a_part_standing_beside_the_pick():
+    """A lipstick (YOLACT's pick) and its cap 4 px to its right, a prop 60 px away: the anchor alone
+    keeps the lipstick; with a gap of 0.2 × √(the pick's area) (6 px here) the cap too, never the prop."""
+    from product_augment.models.cut.runtime import _anchored, merge_with_detections
+    from product_augment.sample import Instance
+
+    h, w = 100, 160
+    cut = np.zeros((h, w), bool)
+    cut[30:70, 20:40] = True   # the lipstick, 40 × 20 = 800 px: √ ≈ 28.3
+    cut[40:70, 44:58] = True   # its cap, 4 px away
+    cut[30:70, 100:130] = True  # a prop, 60 px away
+    pick = np.zeros((h, w), bool)
+    pick[30:70, 20:40] = True
+    assert np.array_equal(_anchored(cut, pick), pick)
+    near = _anchored(cut, pick, 0.2)
+    assert near[50, 50] and near[50, 30] and not near[50, 110]
+    assert np.array_equal(_anchored(cut, pick, 0.1), pick)  # 3 px: the cap stays out
+    found = [Instance.from_mask(3, pick, 0.9)]
+    (inst, _), = merge_with_detections(found, pick[None].astype(np.float32), cut.astype(np.float32), 22,
+                                       anchor=True, anchor_gap=0.2, min_fraction=0.01)
+    assert np.array_equal(inst.mask, near)

@@ -40,6 +40,7 @@ class CutPredictor(SidecarModel):
         self.threshold = float(post.get("threshold", 0.5))
         self.blend = float(post.get("blend", 0.0))
         self.anchor = bool(post.get("anchor", False))
+        self.anchor_gap = float(post.get("anchor_gap", 0.0))  # parts this near the pick are kept too
         self.flip = bool(post.get("flip", False))  # average with the mirrored photo's logits
         # a second look at a small product: the cut again on its box grown by `zoom_margin`, when that
         # covers less than `zoom_max_area` of the photo (absent: off)
@@ -154,11 +155,16 @@ def cut_mask(alpha: np.ndarray, min_fraction: float = MIN_FRAGMENT, threshold: f
     return drop_fragments(alpha > threshold, min_fraction)
 
 
-def _anchored(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
-    """The connected parts of `mask` that overlap `anchor`; all of `mask` when none does."""
+def _anchored(mask: np.ndarray, anchor: np.ndarray, gap: float = 0.0) -> np.ndarray:
+    """The connected parts of `mask` that overlap `anchor`, or come within ``gap`` × √(its area)
+    pixels of it; all of `mask` when none does."""
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 2:
         return mask
+    if gap > 0 and anchor.any():
+        r = max(1, round(gap * float(np.sqrt(np.count_nonzero(anchor)))))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        anchor = cv2.dilate(anchor.view(np.uint8), disc).view(bool)
     hit = np.unique(labels[anchor & mask])
     hit = hit[hit > 0]
     if hit.size == 0:
@@ -170,7 +176,7 @@ def _anchored(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
 
 def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray, default_class: int,
                           keep_all: bool = False, min_fraction: float = MIN_FRAGMENT, threshold: float = 0.5,
-                          blend: float = 0.0, anchor: bool = False,
+                          blend: float = 0.0, anchor: bool = False, anchor_gap: float = 0.0,
                           info: dict[str, float] | None = None) -> list[tuple[Any, np.ndarray]]:
     """The kept (Instance, soft mask) pairs when the cut makes the product's mask.
 
@@ -180,8 +186,9 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
     name it, and its soft mask is blended into the cut (``blend`` of it, the two models missing
     different parts of real products); without one, the cut alone with ``default_class`` and the
     cut's mean confidence. With ``anchor``, only the cut's parts that touch YOLACT's first
-    detection (its product pick: centred, not spanning the frame) are kept, so a prop or a patterned
-    backdrop the cut also finds stays out. The mask is the blend above ``threshold``, parts smaller than
+    detection (its product pick: centred, not spanning the frame) or come within ``anchor_gap`` ×
+    √(its area) pixels of it (a lipstick's cap standing beside it) are kept, so a prop or a
+    patterned backdrop the cut also finds stays out. The mask is the blend above ``threshold``, parts smaller than
     ``min_fraction`` of the largest dropped; the soft mask is remapped so that ``threshold`` sits at
     0.5 (the level every later step reads as the edge). With ``keep_all`` the other detections
     follow, less the product's pixels, when they are not the same object (IoU < 0.5) and keep at
@@ -208,7 +215,7 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
                 kept.append((Instance.from_mask(inst.class_id, fm > 0.5, inst.score), fm))
         return kept if keep_all else kept[:1]
     if anchor and len(found):
-        cut = _anchored(cut, full(soft[0]) > 0.5)
+        cut = _anchored(cut, full(soft[0]) > 0.5, anchor_gap)
     # overlaps are measured where the detections are (a smaller copy of the photo, for large ones)
     cut_at = cv2.resize(cut.view(np.uint8), soft.shape[:0:-1], interpolation=cv2.INTER_NEAREST).view(bool) \
         if low else cut
