@@ -234,14 +234,16 @@ def _matrix(rows: list[dict], names) -> tuple[np.ndarray, np.ndarray]:
 @click.option("--feature", "features", multiple=True, help="Features to use (default: all known).")
 @click.option("--qa", "qa_yaml", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The other checks' thresholds (default: the built-in defaults).")
+@click.option("--signed/--free", default=True, show_default=True,
+              help="Each signal may raise the risk only on its bad side (qa.risk.BAD_SIDE), or free signs.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -> None:
+def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, signed, out_path) -> None:
     """Fit the defect-risk model (qa/risk.py) on --train, choose its L2 strength by val AUC and
     the risk threshold on val (with the other checks as they are: the most defective rejected with at
     most --max-good of the good), write the model file. The test half is never read."""
     import datetime
 
-    from product_augment.qa.risk import FEATURES, RiskModel, fit_logistic, operating_point
+    from product_augment.qa.risk import BAD_SIDE, FEATURES, RiskModel, fit_logistic, operating_point
     names = tuple(features) or tuple(FEATURES)
     rows, bad = [], []
     for j in train_json:
@@ -267,10 +269,11 @@ def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -
     def operating(vr):  # (threshold, rejected): the most defective rejected within the budget
         return operating_point(vr, others, vbad, budget)
 
+    signs = np.array([BAD_SIDE[n] for n in names], float) if signed else None
     best = None
     print(f"train: {len(y)} photos with a product, {int(y.sum())} defective; val: {len(vrows)}, {int(vbad.sum())}")
     for l2 in l2s:
-        coef, b0 = fit_logistic(xs, y, l2=l2, weights=wts)
+        coef, b0 = fit_logistic(xs, y, l2=l2, weights=wts, signs=signs)
         model = RiskModel(names, tuple(mean), tuple(scale), tuple(coef), b0, {})
         # a photo without a product counts as certainly defective
         vr = np.array([1.0 if (v := model.risk(r["signals"])) is None else v for r in vrows])
@@ -293,6 +296,7 @@ def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, out_path) -
           f"defective and {fp}/{n_good} good rejected with the other checks")
     meta = {"fitted": {"on": [str(j) for j in train_json], "photos": len(y), "defective": int(y.sum()),
                        "defective_below_iou": iou, "l2": l2, "class_weights": "balanced",
+                       "signs": "each signal on its bad side (qa.risk.BAD_SIDE)" if signed else "free",
                        "date": datetime.date.today().isoformat()},
             "chosen_on": {"val": str(val_json), "val_auc": round(auc_v, 4), "train_auc": round(auc_t, 4),
                           "max_defect_risk": thr, "val_defective_rejected": f"{tp}/{int(vbad.sum())}",

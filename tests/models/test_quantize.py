@@ -117,6 +117,9 @@ def test_int8_masks_agree_with_float_on_real_photos():
 def _float_copy(tmp_path: Path, stem: str) -> Path:
     for suffix in (".onnx", ".json"):
         shutil.copy(WEIGHTS / f"{stem}{suffix}", tmp_path / f"{stem}{suffix}")
+    ref = json.loads((WEIGHTS / f"{stem}.json").read_text()).get("postprocess", {}).get("refine")
+    if ref:  # the cut's refiner, which its sidecar names
+        shutil.copy(WEIGHTS / ref["onnx"], tmp_path / ref["onnx"])
     return tmp_path / f"{stem}.safetensors"  # the name the loaders resolve from (need not exist)
 
 

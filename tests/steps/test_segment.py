@@ -161,6 +161,7 @@ def test_yolact_with_the_cut_draws_the_product_and_names_its_class():
     assert inst.box == mask_box(inst.mask)
     assert np.array_equal(out.alpha > 0.5, inst.mask)
     assert out.meta["models"]["segment_cut"].startswith("cut_effnetlite0")
+    assert out.meta["models"]["segment_cut_refine"] == "cut_refine.onnx"  # the shipped cut's refiner
     old = step({**cfg, "mask": "yolact"})(Sample(image=img), np.random.default_rng(0))
     assert "segment_cut" not in old.meta["models"]
     with pytest.raises(Exception, match="cut_weights"):

@@ -38,7 +38,7 @@ class QAConfig(ConfigModel):
                                                               "outline, share of the product (backdrop taken)")
     max_shadow_area: float = Field(0.3, ge=0, le=1, description="cast-shadow-like part of the mask, share "
                                                                 "of the product")
-    max_defect_risk: float | None = Field(0.8954, ge=0, le=1, description="the segment signals weighed together "
+    max_defect_risk: float | None = Field(0.8593, ge=0, le=1, description="the segment signals weighed together "
                                                                       "(qa/risk.py's logistic model); null: off")
     risk_model: str | None = Field(None, description="the risk model's JSON file, relative to the preset (default: the shipped "
                                                      "weights/qa_risk.json)")

@@ -27,6 +27,38 @@ def test_shipped_files_are_small_described_and_in_sync():
     assert "optimizer_param_groups" not in meta
 
 
+def test_shipped_refiner_is_named_small_described_and_in_sync():
+    """The cut's sidecar names the refiner it runs; the refiner's files are small, its sidecar
+    records the ONNX file it was checked with, and that file answers as its torch weights do."""
+    from product_augment.io import file_sha256
+
+    post = json.loads(WEIGHTS.with_suffix(".json").read_text())["postprocess"]
+    ref = WEIGHTS.parent / post["refine"]["onnx"]
+    side = json.loads(ref.with_suffix(".json").read_text())
+    assert side["format"] == "product_augment.cut_refine/1" and "optimizer_param_groups" not in side
+    for f in (ref, ref.with_suffix(".safetensors")):
+        assert f.stat().st_size <= 25 * 2**20
+    assert side["onnx"]["sha256"] == file_sha256(ref)
+    assert side["onnx"]["source_sha256"] == file_sha256(ref.with_suffix(".safetensors"))
+    assert {"training_data", "metrics", "architecture"} <= set(side)
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+    from safetensors.torch import load_file
+
+    from product_augment.models.checkpoint import model_state
+    from product_augment.models.cut.refine import RefineConfig, _net
+    cfg = RefineConfig.from_dict(side["config"])
+    net = _net(cfg)
+    net.load_state_dict(model_state(load_file(str(ref.with_suffix(".safetensors")))))
+    net.eval()
+    x = np.concatenate([np.random.default_rng(0).uniform(0, 255, (1, 3, cfg.size, cfg.size)),
+                        np.random.default_rng(1).normal(0, 6, (1, 1, cfg.size, cfg.size))], 1).astype(np.float32)
+    got = ort.InferenceSession(str(ref), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    assert np.abs(got - want).max() < 1e-3
+
+
 def test_onnx_logits_match_torch():
     torch = pytest.importorskip("torch")
     from product_augment.models.cut.export import load_cut
@@ -91,6 +123,7 @@ def test_zoom_looks_again_at_a_small_product_inside_its_grown_box():
 
     pred = CutPredictor.from_weights(WEIGHTS)
     pred.flip, pred.zoom_margin, pred.zoom_max_area = False, 0.2, 0.6
+    pred.refiner = None  # the zoomed pass alone (the refiner redraws after it: tests/models/cut/test_refine.py)
     image, truth = real_photo("rds_electronics_2")
     h, w = truth.shape
     first = cv2.resize(pred.logits(image), (w, h), interpolation=cv2.INTER_LINEAR)
@@ -103,7 +136,7 @@ def test_zoom_looks_again_at_a_small_product_inside_its_grown_box():
     bw, bh = xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
     assert (x0, y0) == (max(0, int(xs.min() - 0.2 * bw)), max(0, int(ys.min() - 0.2 * bh)))
     assert (x1 - x0) * (y1 - y0) < 0.6 * h * w
-    crop = cv2.resize(pred.logits(np.ascontiguousarray(image[y0:y1, x0:x1])), (x1 - x0, y1 - y0),
+    crop = cv2.resize(pred.logits(np.ascontiguousarray(image[y0:y1, x0:x1]), pred.zoom_session), (x1 - x0, y1 - y0),
                       interpolation=cv2.INTER_LINEAR)
     both = pred.full_logits(image)
     assert np.allclose(both[y0:y1, x0:x1], (first[y0:y1, x0:x1] + crop) / 2, atol=1e-5)
@@ -114,3 +147,25 @@ def test_zoom_looks_again_at_a_small_product_inside_its_grown_box():
     assert pred.zoom_box(first) is None and np.array_equal(pred.full_logits(image), first)
     pred.zoom_margin = None  # off
     assert pred.zoom_box(first) is None
+
+
+def test_zoomed_pass_runs_the_int8_copy_where_the_sidecar_asks_and_one_is_current(tmp_path):
+    """`postprocess.zoom_precision: int8`: the second look runs the int8 copy (the first look stays
+    float); without a current int8 copy beside, both run the float file."""
+    import shutil
+
+    from product_augment.models.cut.runtime import CutPredictor
+
+    meta = json.loads(WEIGHTS.with_suffix(".json").read_text())
+    int8 = WEIGHTS.with_name("cut_effnetlite0.int8.onnx")
+    if meta["postprocess"].get("zoom_precision") != "int8" or not int8.exists():
+        pytest.skip("the shipped cut does not run its zoomed pass in int8")
+    pred = CutPredictor.from_weights(WEIGHTS)
+    assert pred.path.name == "cut_effnetlite0.onnx" and pred.zoom_session is not pred.session
+    image, _ = real_photo("rds_electronics_2")
+    crop = np.ascontiguousarray(image[40:200, 60:300])
+    assert not np.allclose(pred.logits(crop, pred.zoom_session), pred.logits(crop), atol=1e-4)
+    for name in ("cut_effnetlite0.onnx", "cut_effnetlite0.json", meta["postprocess"]["refine"]["onnx"]):
+        shutil.copy(WEIGHTS.with_name(name), tmp_path / name)
+    alone = CutPredictor.from_weights(tmp_path / "cut_effnetlite0.safetensors")  # no int8 copy beside
+    assert alone.zoom_session is alone.session

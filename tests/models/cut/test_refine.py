@@ -116,15 +116,19 @@ def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):
     net = _net(RefineConfig(size=32)).eval()
     with torch.no_grad():
         net.head.bias.fill_(30.0)
-    torch.onnx.export(net, (torch.zeros(1, 4, 32, 32),), str(tmp_path / "cut_refine.onnx"), input_names=["x"],
-                      output_names=["logits"], opset_version=17, dynamo=False)
     shutil.copy(WEIGHTS.with_suffix(".onnx"), tmp_path / "cut.onnx")
     meta = json.loads(WEIGHTS.with_suffix(".json").read_text())
     meta.setdefault("postprocess", {}).pop("zoom_margin", None)
+    meta["postprocess"].pop("refine", None)  # the shipped refiner: this test brings its own
     (tmp_path / "cut.json").write_text(json.dumps(meta))
     plain = CutPredictor(tmp_path / "cut.onnx")
+    assert plain.refiner is None
     meta["postprocess"]["refine"] = {"onnx": "cut_refine.onnx", "margin": 0.1}
     (tmp_path / "cut.json").write_text(json.dumps(meta))
+    with pytest.raises(FileNotFoundError, match=r"cut_refine\.onnx: the cut's refiner is missing"):
+        CutPredictor(tmp_path / "cut.onnx")
+    torch.onnx.export(net, (torch.zeros(1, 4, 32, 32),), str(tmp_path / "cut_refine.onnx"), input_names=["x"],
+                      output_names=["logits"], opset_version=17, dynamo=False)
     refined = CutPredictor(tmp_path / "cut.onnx")
     assert refined.refiner is not None and refined.refiner.size == 32
     img = np.full((160, 200, 3), 235, np.uint8)

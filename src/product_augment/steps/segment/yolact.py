@@ -208,6 +208,8 @@ class YolactSegment(_Segment):
                 "segment_runtime": getattr(self.predictor, "runtime", "torch")}
         if self.cut is not None:
             meta["segment_cut"] = _model_version(self.cut.path, self.cut.meta)
+            if self.cut.refiner is not None:
+                meta["segment_cut_refine"] = self.cut.refiner.path.name
         if self.classifier is not None:
             meta["segment_class"] = self.classifier.path.name
         return meta
