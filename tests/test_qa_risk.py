@@ -83,6 +83,8 @@ def test_signed_fit_keeps_each_coefficient_on_its_side_and_is_optimal_there():
     assert coef[0] > 1.0 and coef[2] == 0.0
     alone, b_alone = fit_logistic(x[:, :2], y, l2=1.0)
     assert coef[:2] == pytest.approx(alone, abs=1e-4) and b == pytest.approx(b_alone, abs=1e-4)
+    with pytest.raises(ValueError, match="one per feature"):
+        fit_logistic(x, y, signs=np.array([1.0, 0.0]))
     # signs the free fit already keeps change nothing
     same, _ = fit_logistic(x, y, l2=1.0, signs=np.array([1.0, 0.0, -1.0]))
     assert same == pytest.approx(free, abs=1e-6)

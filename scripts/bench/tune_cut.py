@@ -44,7 +44,7 @@ def main(data_dir: Path, stems_file: Path | None, cut_weights: str, weights: str
     stems = stems_file.read_text().split() if stems_file else sorted(p.stem for p in (data_dir / "masks").glob("*.png"))
     yolact = load_predictor(weights, refine_radius=0.0)
     windows = (0.0, 0.005, 0.01, 0.02)
-    cuts = {r: CutPredictor.from_weights(cut_weights, refine_radius=r) for r in windows}
+    cuts = {r: CutPredictor.from_weights(cut_weights, precision="auto", refine_radius=r) for r in windows}
     gap = cuts[windows[0]].anchor_gap if anchor_gap is None else anchor_gap
     cache = []
     images = {p.stem: p for p in (data_dir / "images").iterdir()}
@@ -69,7 +69,7 @@ def main(data_dir: Path, stems_file: Path | None, cut_weights: str, weights: str
     if json_out:
         import json
         keys = ("mean", "median", "below_0.8", "window", "threshold", "blend", "min_fragment", "anchor")
-        json_out.write_text(json.dumps([dict(zip(keys, map(float, r))) for r in rows], indent=0))
+        json_out.write_text(json.dumps([{**dict(zip(keys, map(float, r))), "anchor_gap": gap} for r in rows], indent=0))
     print("mean\tmedian\t<0.8\twindow\tthreshold\tblend\tmin_fragment\tanchor")
     for row in rows[:top]:
         print("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))

@@ -162,6 +162,7 @@ def test_yolact_with_the_cut_draws_the_product_and_names_its_class():
     assert np.array_equal(out.alpha > 0.5, inst.mask)
     assert out.meta["models"]["segment_cut"].startswith("cut_effnetlite0")
     assert out.meta["models"]["segment_cut_refine"] == "cut_refine.onnx"  # the shipped cut's refiner
+    assert out.meta["models"]["segment_cut_zoom"] == "cut_effnetlite0.int8.onnx"  # its zoomed pass (precision auto)
     old = step({**cfg, "mask": "yolact"})(Sample(image=img), np.random.default_rng(0))
     assert "segment_cut" not in old.meta["models"]
     with pytest.raises(Exception, match="cut_weights"):

@@ -65,6 +65,19 @@ def keep_weights(net: torch.nn.Module, path: str | Path) -> None:
     write_atomic(Path(path), save(model_tensors(net)))
 
 
+def read_extra(path: str | Path) -> dict[str, Any]:
+    """The JSON object a ``publish --extra`` file holds (merged into the shipped sidecar), or an
+    error naming the file (ValueError: unreadable; TypeError: not an object)."""
+    path = Path(path)
+    try:
+        extra = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable JSON file ({e})") from e
+    if not isinstance(extra, dict):
+        raise TypeError(f"{path}: must hold a JSON object (sidecar fields), not {type(extra).__name__}")
+    return extra
+
+
 def publish_weights(checkpoint: str | Path, out: str | Path, meta: dict[str, Any],
                     extra: dict[str, Any] | None = None) -> Path:
     """The ``model.*`` tensors of a training checkpoint (no optimizer state) as shipped weights at

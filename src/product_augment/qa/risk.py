@@ -163,6 +163,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, weights: np.ndar
             break
     if signs is None or not np.any(signs):
         return beta[:-1], float(beta[-1])
+    if np.shape(signs) != (d,):
+        raise ValueError(f"signs: one per feature ({d}), got shape {np.shape(signs)}")
     lo = np.where(np.asarray(signs) > 0, 0.0, -np.inf)
     hi = np.where(np.asarray(signs) < 0, 0.0, np.inf)
     lo, hi = np.append(lo, -np.inf), np.append(hi, np.inf)  # the intercept is free
@@ -181,6 +183,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, weights: np.ndar
                 beta[j] = new
         if moved < 1e-9:
             break
+    else:
+        raise RuntimeError("fit_logistic: the sign-constrained fit did not converge in 20,000 sweeps")
     return beta[:-1], float(beta[-1])
 
 

@@ -160,12 +160,23 @@ def test_zoomed_pass_runs_the_int8_copy_where_the_sidecar_asks_and_one_is_curren
     int8 = WEIGHTS.with_name("cut_effnetlite0.int8.onnx")
     if meta["postprocess"].get("zoom_precision") != "int8" or not int8.exists():
         pytest.skip("the shipped cut does not run its zoomed pass in int8")
-    pred = CutPredictor.from_weights(WEIGHTS)
+    pred = CutPredictor.from_weights(WEIGHTS, precision="auto")  # the segment step's default
     assert pred.path.name == "cut_effnetlite0.onnx" and pred.zoom_session is not pred.session
+    assert pred.zoom_path.name == "cut_effnetlite0.int8.onnx"
+    plain = CutPredictor.from_weights(WEIGHTS, precision="float32")  # float32: float files only
+    assert plain.zoom_session is plain.session and plain.zoom_path == plain.path
     image, _ = real_photo("rds_electronics_2")
     crop = np.ascontiguousarray(image[40:200, 60:300])
     assert not np.allclose(pred.logits(crop, pred.zoom_session), pred.logits(crop), atol=1e-4)
     for name in ("cut_effnetlite0.onnx", "cut_effnetlite0.json", meta["postprocess"]["refine"]["onnx"]):
         shutil.copy(WEIGHTS.with_name(name), tmp_path / name)
-    alone = CutPredictor.from_weights(tmp_path / "cut_effnetlite0.safetensors")  # no int8 copy beside
+    alone = CutPredictor.from_weights(tmp_path / "cut_effnetlite0.safetensors", precision="auto")  # no int8 copy
     assert alone.zoom_session is alone.session
+    for bad, err, match in (({"zoom_precision": "INT8"}, ValueError, r"cut_effnetlite0\.json: postprocess\.zoom_precision"),
+                            ({"refine": {"margin": 0.1}}, ValueError, r"cut_effnetlite0\.json: postprocess\.refine must"),
+                            ({"refine": {"onnx": "nope.onnx"}}, FileNotFoundError, r"nope\.onnx: the cut's refiner is missing")):
+        (tmp_path / "cut_effnetlite0.json").write_text(json.dumps({**meta, "postprocess": {**meta["postprocess"], **bad}}))
+        with pytest.raises(err, match=match):
+            CutPredictor.from_weights(tmp_path / "cut_effnetlite0.safetensors")
+    # the refiner's training cache reads CutNet alone: no refiner file needed
+    assert CutPredictor.from_weights(tmp_path / "cut_effnetlite0.safetensors", refiner=False).refiner is None

@@ -102,6 +102,13 @@ def test_train_resume_and_export(tmp_path):
     side = json.loads(ship.with_suffix(".json").read_text())
     assert side["format"] == "product_augment.cut_refine/1" and side["config"]["size"] == 32
     assert side["metrics"] == {"val_iou": 0.5} and "optimizer_param_groups" not in side
+    assert side["iteration"] == 1  # the kept copy's own, not its run's last
+    for text, match in (("{", "not a readable JSON file"), ("[1]", "must hold a JSON object")):
+        extra.write_text(text)
+        r = CliRunner().invoke(main, ["publish", str(out / "it00001.safetensors"), "--out", str(ship),
+                                      "--extra", str(extra)])
+        assert r.exit_code != 0 and "extra.json" in r.output and match in r.output, r.output
+    assert not list(ship.parent.glob("*.tmp"))
     assert side["onnx"]["sha256"] == file_sha256(ship.with_suffix(".onnx"))
     assert side["onnx"]["source_sha256"] == file_sha256(ship)
 

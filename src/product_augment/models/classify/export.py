@@ -11,7 +11,6 @@ published one, the mapping is `imagenet.CLASS_CATEGORIES`.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +24,7 @@ from torchvision.ops import FrozenBatchNorm2d
 from ...classes import CLASS_NAMES
 from ...io import file_sha256, write_atomic
 from ..yolact.backbone import INPUT_MEAN, INPUT_STD, EfficientNetLite0
-from ..yolact.onnx_export import OPSET, NHWCImage, _strip_doc_strings
+from ..yolact.onnx_export import OPSET, NHWCImage, write_onnx
 from .imagenet import CLASS_CATEGORIES, categories, class_matrix
 from .runtime import MIN_MASS
 
@@ -75,16 +74,14 @@ def load(weights: str | Path) -> ProductClassNet:
 
 
 def export_onnx(net: ProductClassNet, out: Path) -> dict[str, Any]:
-    tmp = out.with_name(out.name + ".tmp")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(NHWCImage(net).eval(), (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3, dtype=torch.uint8),),
-                          str(tmp), input_names=["image"], output_names=["classes"], opset_version=OPSET,
-                          dynamo=False, do_constant_folding=True)
-    _strip_doc_strings(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
-    return {"file": out.name, "opset": OPSET, "sha256": file_sha256(out), "bytes": out.stat().st_size,
+    def export(tmp: Path) -> None:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(NHWCImage(net).eval(), (torch.zeros(1, INPUT_SIZE, INPUT_SIZE, 3, dtype=torch.uint8),),
+                              str(tmp), input_names=["image"], output_names=["classes"], opset_version=OPSET,
+                              dynamo=False, do_constant_folding=True)
+    written = write_onnx(out, export)
+    return {"file": out.name, "opset": OPSET, "sha256": written["sha256"], "bytes": written["bytes"],
             "input": {"name": "image", "shape": [1, INPUT_SIZE, INPUT_SIZE, 3], "dtype": "uint8",
                       "layout": "NHWC RGB: the product on grey (runtime.crop_on_grey)"},
             "outputs": {"classes": "1×21 class probabilities, class-id order"},

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ...io import file_sha256
-from ..yolact.onnx_export import OPSET, NHWCImage, _strip_doc_strings, fold_weight_standardization
+from ..yolact.onnx_export import OPSET, NHWCImage, fold_weight_standardization, write_onnx
 from .model import CutConfig, CutNet
 
 FORMAT = "product_augment.cut.onnx/1"
@@ -35,23 +35,21 @@ def export_cut(weights: str | Path, out: str | Path | None = None) -> dict[str, 
     out = weights.with_suffix(".onnx") if out is None else Path(out)
     net, meta = load_cut(weights)
     size = net.cfg.input_size
-    tmp = out.with_name(out.name + ".tmp")
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(NHWCImage(fold_weight_standardization(net)).eval(),
-                          (torch.zeros(1, size, size, 3, dtype=torch.uint8),), str(tmp),
-                          input_names=["image"], output_names=["logits"], opset_version=OPSET, dynamo=False,
-                          do_constant_folding=True)
-    _strip_doc_strings(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    def export(tmp: Path) -> None:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(NHWCImage(fold_weight_standardization(net)).eval(),
+                              (torch.zeros(1, size, size, 3, dtype=torch.uint8),), str(tmp),
+                              input_names=["image"], output_names=["logits"], opset_version=OPSET, dynamo=False,
+                              do_constant_folding=True)
+    written = write_onnx(out, export)
     info = {"format": FORMAT, "file": out.name,
             "input": {"name": "image", "shape": [1, size, size, 3], "dtype": "uint8",
                       "layout": "NHWC RGB, the photo resized to S×S"},
             "outputs": {"logits": f"1×1×{size // 2}×{size // 2} product logits"},
             "opset": OPSET, "source": weights.name, "source_sha256": file_sha256(weights),
-            "sha256": file_sha256(out), "bytes": out.stat().st_size, "torch": torch.__version__,
+            "sha256": written["sha256"], "bytes": written["bytes"], "torch": torch.__version__,
             "exported": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     meta["onnx"] = info
     side = weights.with_suffix(".json")
@@ -83,7 +81,11 @@ def main() -> None:
     @click.option("--extra", "extra_json", type=click.Path(exists=True, dir_okay=False),
                   help="JSON object merged into the sidecar (postprocess, metrics, training data).")
     def cli(checkpoint: str, out: str, extra_json: str | None) -> None:
-        extra = json.loads(Path(extra_json).read_text()) if extra_json else None
+        from ..checkpoint import read_extra
+        try:
+            extra = read_extra(extra_json) if extra_json else None
+        except (ValueError, TypeError) as e:
+            raise click.ClickException(f"--extra {e}") from e
         path = publish(checkpoint, out, extra)
         click.echo(f"wrote {path}, {path.with_suffix('.json')}, {path.with_suffix('.onnx')}")
 

@@ -118,7 +118,7 @@ def cache(out: Path, real, cut_weights, composites, cutouts, backdrops, max_side
     from .runtime import CutPredictor
     from .synth import Bank, Photos, compose
     out.mkdir(parents=True, exist_ok=True)
-    cut = CutPredictor.from_weights(cut_weights)
+    cut = CutPredictor.from_weights(cut_weights, refiner=False)  # CutNet's own logits, float
     photos = Photos.load([Path(d) for d in real], max_side=max_side)
     i = 0
     for rgb, m in zip(photos.images, photos.masks):
@@ -273,17 +273,17 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
 
 
 def export_refiner(checkpoint: str | Path, out: str | Path) -> dict[str, Any]:
-    """The checkpoint as ONNX (batch 1, BatchNorm folded by the exporter), written atomically after a
+    """The checkpoint as ONNX (batch 1, BatchNorm folded by the exporter), put in place only after a
     check against torch; its record (what the shipped sidecar keeps under ``onnx``)."""
-    import os
     import warnings
 
-    import onnxruntime as ort
     import torch
     from safetensors.torch import load_file
 
     from ...io import file_sha256
     from ..checkpoint import model_state
+    from ..ort import onnxruntime
+    from ..yolact.onnx_export import write_onnx
     from .soup import checkpoint_meta
     checkpoint, out = Path(checkpoint), Path(out)
     cfg = RefineConfig.from_dict(checkpoint_meta(checkpoint)["config"])  # a kept itNNNNN: the run's last.json
@@ -291,25 +291,26 @@ def export_refiner(checkpoint: str | Path, out: str | Path) -> dict[str, Any]:
     net.load_state_dict(model_state(load_file(str(checkpoint))))
     net.eval()
     x = torch.cat([torch.rand(1, 3, cfg.size, cfg.size) * 255, torch.randn(1, 1, cfg.size, cfg.size) * 6], 1)
-    tmp = out.with_name(out.name + ".tmp")
-    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net, (x,), str(tmp), input_names=["x"], output_names=["logits"], opset_version=17,
-                          dynamo=False)
-    got = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"]).run(None, {"x": x.numpy()})[0]
     with torch.no_grad():
         want = net(x).numpy()
-    err = float(np.abs(got - want).max())
-    if err > 1e-3:
-        tmp.unlink()
-        raise click.ClickException(f"{out}: the export differs from torch by {err:.2e}")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
-    return {"file": out.name, "input": {"name": "x", "shape": [1, 4, cfg.size, cfg.size],
-                                        "layout": "NCHW: the box's RGB (0-255) and the cut's logits"},
+    err = 0.0
+
+    def export(tmp: Path) -> None:
+        nonlocal err
+        with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(net, (x,), str(tmp), input_names=["x"], output_names=["logits"], opset_version=17,
+                              dynamo=False)
+        sess = onnxruntime().InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        err = float(np.abs(sess.run(None, {"x": x.numpy()})[0] - want).max())
+        if err > 1e-3:
+            raise click.ClickException(f"{out}: the export differs from torch by {err:.2e}")
+
+    written = write_onnx(out, export)
+    return {**written, "input": {"name": "x", "shape": [1, 4, cfg.size, cfg.size],
+                                 "layout": "NCHW: the box's RGB (0-255) and the cut's logits"},
             "opset": 17, "source": checkpoint.name, "source_sha256": file_sha256(checkpoint),
-            "sha256": file_sha256(out), "bytes": out.stat().st_size, "max_abs_error": err,
-            "torch": torch.__version__}
+            "max_abs_error": err, "torch": torch.__version__}
 
 
 @main.command()
@@ -330,10 +331,14 @@ def export(checkpoint: Path, out: Path) -> None:
 def publish(checkpoint: Path, out: Path, extra_json: Path | None) -> None:
     """Ship a checkpoint: its model tensors and sidecar at --out, the ONNX file beside them (the cut's
     sidecar names that file under ``postprocess.refine``)."""
-    from ..checkpoint import publish_weights
-    from .soup import checkpoint_meta
-    extra = json.loads(extra_json.read_text()) if extra_json else {}
-    meta = {**checkpoint_meta(checkpoint), "format": FORMAT}
+    from ..checkpoint import publish_weights, read_extra
+    from .soup import checkpoint_meta, kept_iteration
+    try:
+        extra = read_extra(extra_json) if extra_json else {}
+    except (ValueError, TypeError) as e:
+        raise click.ClickException(f"--extra {e}") from e
+    meta = checkpoint_meta(checkpoint)
+    meta = {**meta, "format": FORMAT, "iteration": kept_iteration(checkpoint, meta)}  # a kept itNNNNN: its own
     out = publish_weights(checkpoint, out, meta, extra)
     meta = json.loads(out.with_suffix(".json").read_text())
     meta["onnx"] = export_refiner(out, out.with_suffix(".onnx"))

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ...ops.matte import GuidedFilter, parts
-from ..ort import SidecarModel, cpu_session, int8_beside, int8_problem, is_int8
+from ..ort import SidecarModel, cpu_session, int8_beside, int8_problem, is_int8, onnx_beside, onnx_sidecar
 
 REFINE_RADIUS = 0.01  # guided-filter window as a fraction of the longer side (weights' sidecar may say)
 REFINE_EPS = 1e-3
@@ -29,9 +29,14 @@ class CutPredictor(SidecarModel):
     WHAT = "the cut model's"
 
     def __init__(self, onnx_file: str | Path, threads: int = 1, refine_radius: float | None = None,
-                 refine_eps: float = REFINE_EPS, providers: list[str] | None = None) -> None:
+                 refine_eps: float = REFINE_EPS, providers: list[str] | None = None, precision: str = "auto",
+                 refiner: bool = True) -> None:
+        """``precision``: the step's (`float32` keeps the zoomed pass on the float file too);
+        ``refiner``: False leaves the sidecar's refiner unloaded (what its training cache reads is
+        CutNet's own logits)."""
         super().__init__(onnx_file, threads, providers)
         self.size = int(self.meta["config"]["input_size"])
+        side = onnx_sidecar(self.path).name
         # the guided-filter window tuned for these weights (sidecar `postprocess`), unless given
         post = self.meta.get("postprocess", {})
         self.refine_radius = float(post.get("refine_radius", REFINE_RADIUS) if refine_radius is None
@@ -46,24 +51,37 @@ class CutPredictor(SidecarModel):
         # covers less than `zoom_max_area` of the photo (absent: off)
         self.zoom_margin = post.get("zoom_margin")
         self.zoom_max_area = float(post.get("zoom_max_area", 0.6))
-        # `zoom_precision: int8`: the second look runs the int8 copy (where it is shipped and current;
-        # else the float file). It is averaged with the float first look, where the int8 copy's error
-        # does not show (session 13: real val and shop val unchanged), and it costs half as much.
-        self.zoom_session = self.session
-        if self.zoom_margin is not None and post.get("zoom_precision") == "int8" and not is_int8(self.path):
+        # `zoom_precision: int8`: the second look runs the int8 copy (where it is shipped and current,
+        # and the step's precision is not float32; else the float file). It is averaged with the float
+        # first look, where the int8 copy's error does not show (session 13: real val and shop val
+        # unchanged), and it costs half as much.
+        zp = post.get("zoom_precision", "float32")
+        if zp not in ("float32", "int8"):
+            raise ValueError(f"{side}: postprocess.zoom_precision {zp!r}: use float32 or int8")
+        self.zoom_session, self.zoom_path = self.session, self.path
+        if self.zoom_margin is not None and zp == "int8" and precision != "float32" and not is_int8(self.path):
             int8_file = int8_beside(self.path)
             if int8_problem(int8_file) is None:
                 self.zoom_session, _ = cpu_session(int8_file, threads, providers)
+                self.zoom_path = int8_file
         self.refine_eps = refine_eps
         # the refiner (models/cut/refine.py): the product's grown box redrawn at a finer scale
         ref = post.get("refine")
         self.refiner = None
-        if ref:
-            if not (self.path.parent / ref["onnx"]).is_file():
-                raise FileNotFoundError(f"{self.path.parent / ref['onnx']}: the cut's refiner is missing (the cut "
-                                        "sidecar's postprocess.refine.onnx names it)")
-            self.refiner = Refiner(self.path.parent / ref["onnx"], threads, providers,
-                                   float(ref.get("margin", REFINE_MARGIN)), ref.get("band"))
+        if ref is not None and refiner:
+            if not isinstance(ref, dict) or not isinstance(ref.get("onnx"), str):
+                raise ValueError(f"{side}: postprocess.refine must name its ONNX file ({{onnx: FILE, margin: M}}), "
+                                 f"got {ref!r}")
+            ref_file = self.path.parent / ref["onnx"]
+            if not ref_file.is_file():
+                raise FileNotFoundError(f"{ref_file}: the cut's refiner is missing ({side}, postprocess.refine.onnx)")
+            self.refiner = Refiner(ref_file, threads, providers, float(ref.get("margin", REFINE_MARGIN)),
+                                   ref.get("band"))
+
+    @classmethod
+    def from_weights(cls, path: str | Path, precision: str = "float32", **kwargs: Any) -> CutPredictor:
+        """As `SidecarModel.from_weights`, the precision also deciding the zoomed pass's file."""
+        return cls(onnx_beside(path, cls.WHAT, precision), precision=precision, **kwargs)
 
     def frame(self, image: np.ndarray) -> np.ndarray:
         """The network's input: the RGB uint8 photo resized to S×S (aspect not kept)."""
@@ -175,10 +193,9 @@ def _anchored(mask: np.ndarray, anchor: np.ndarray, gap: float = 0.0) -> np.ndar
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 2:
         return mask
-    if gap > 0 and anchor.any():
+    if gap > 0 and anchor.any():  # within r of the pick: a distance map costs the same for any r
         r = max(1, round(gap * float(np.sqrt(np.count_nonzero(anchor)))))
-        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        anchor = cv2.dilate(anchor.view(np.uint8), disc).view(bool)
+        anchor = cv2.distanceTransform((~anchor).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= r
     hit = np.unique(labels[anchor & mask])
     hit = hit[hit > 0]
     if hit.size == 0:

@@ -16,7 +16,7 @@ def cut_parity(weights: str | Path, photos: str | Path) -> list[str]:
     from ..cut.runtime import CutPredictor
 
     net, _ = load_cut(weights)
-    onx = CutPredictor.from_weights(weights)
+    onx = CutPredictor.from_weights(weights, refiner=False)  # the network alone
     lines = []
     for p in sorted(Path(photos).glob("*.jpg"))[:4]:
         image = cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)

@@ -17,6 +17,7 @@ import copy
 import json
 import os
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -102,18 +103,16 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, opset: int =
     wrapper = ExportWrapper(folded).eval()
     size = model.cfg.input_size
     example = torch.zeros(1, size, size, 3, dtype=torch.uint8)
-    tmp = out.with_name(out.name + ".tmp")
-    with torch.no_grad(), warnings.catch_warnings():
-        # the tracer's notes (constant shapes, anchors it traces then drops) and the TorchScript
-        # exporter's deprecation notice: the pinned torch 2.14 has it, and its graph is checked
-        # against torch by tests/models/yolact/test_onnx.py
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(wrapper, (example,), str(tmp), input_names=["image"], output_names=list(OUTPUTS),
-                          opset_version=opset, dynamo=False, do_constant_folding=True)
-    _strip_doc_strings(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    def export(tmp: Path) -> None:
+        with torch.no_grad(), warnings.catch_warnings():
+            # the tracer's notes (constant shapes, anchors it traces then drops) and the TorchScript
+            # exporter's deprecation notice: the pinned torch 2.14 has it, and its graph is checked
+            # against torch by tests/models/yolact/test_onnx.py
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(wrapper, (example,), str(tmp), input_names=["image"], output_names=list(OUTPUTS),
+                              opset_version=opset, dynamo=False, do_constant_folding=True)
+    written = write_onnx(out, export)
     info = {
         "format": FORMAT,
         "file": out.name,
@@ -128,8 +127,8 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, opset: int =
         "opset": opset,
         "source": weights.name,
         "source_sha256": file_sha256(weights),
-        "sha256": file_sha256(out),
-        "bytes": out.stat().st_size,
+        "sha256": written["sha256"],
+        "bytes": written["bytes"],
         "made_by": "augment export onnx (product_augment.models.yolact.onnx_export.export_onnx): "
                    "torch.onnx.export, TorchScript exporter, constant folding",
         "torch": torch.__version__,
@@ -148,6 +147,22 @@ def export_onnx(weights: str | Path, out: str | Path | None = None, opset: int =
         tmp_side.write_text(json.dumps(meta, indent=2))
         os.replace(tmp_side, side)
     return info
+
+
+def write_onnx(out: Path, export: Callable[[Path], None]) -> dict[str, Any]:
+    """`export(tmp)` writes (and may check) the ONNX file at a temporary path beside `out`; its
+    exporter's doc strings are dropped, it is made world-readable and moved over `out` atomically
+    (the temporary is removed when anything fails, so `out` is the old file or the new one, never
+    half of one). Returns the file's record: name, sha256, bytes."""
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        export(tmp)
+        _strip_doc_strings(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {"file": out.name, "sha256": file_sha256(out), "bytes": out.stat().st_size}
 
 
 def _strip_doc_strings(path: Path) -> None:

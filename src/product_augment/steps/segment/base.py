@@ -84,7 +84,9 @@ class YolactConfig(_Base):
         "auto", description="which ONNX file each model runs on the CPU: auto: its int8 copy (<stem>.int8.onnx) "
                             "where one is shipped, made from the current float file and not marked `auto: false` "
                             "in its sidecar, else float; int8: the "
-                            "int8 copies, an error when one is missing; float32: the float files")
+                            "int8 copies, an error when one is missing; float32: the float files (also for the "
+                            "cut's zoomed pass, which runs its int8 copy under auto when the cut's sidecar asks, "
+                            "postprocess.zoom_precision)")
 
 
 Config = Annotated[YolactConfig | AlphaConfig | MasksConfig | ClassicalConfig,

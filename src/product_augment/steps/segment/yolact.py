@@ -208,6 +208,8 @@ class YolactSegment(_Segment):
                 "segment_runtime": getattr(self.predictor, "runtime", "torch")}
         if self.cut is not None:
             meta["segment_cut"] = _model_version(self.cut.path, self.cut.meta)
+            if self.cut.zoom_path != self.cut.path:  # the zoomed pass on the int8 copy
+                meta["segment_cut_zoom"] = self.cut.zoom_path.name
             if self.cut.refiner is not None:
                 meta["segment_cut_refine"] = self.cut.refiner.path.name
         if self.classifier is not None:
