@@ -87,6 +87,13 @@ def test_train_resume_and_export(tmp_path):
     # a kept copy (weights alone) exports with its run's record
     r = CliRunner().invoke(main, ["export", str(out / "it00001.safetensors"), "--out", str(tmp_path / "k.onnx")])
     assert r.exit_code == 0, r.output
+    # a fine-tune from kept weights: their size, a fresh schedule, the start recorded
+    r = CliRunner().invoke(main, ["train", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "ft"),
+                                  "--size", "64", "--crop", "16", "--batch", "2", "--threads", "1", "--save-every", "1",
+                                  "--minutes", "0.002", "--init", str(out / "it00001.safetensors")])
+    assert r.exit_code == 0, r.output
+    ft = json.loads((tmp_path / "ft" / "last.json").read_text())
+    assert ft["config"]["size"] == 32 and ft["init"].endswith("it00001.safetensors") and ft["iteration"] >= 1
     # publish: model tensors alone, a sidecar that names the config and the ONNX file it was checked with
     extra = tmp_path / "extra.json"
     extra.write_text(json.dumps({"metrics": {"val_iou": 0.5}}))
@@ -180,3 +187,42 @@ def test_band_redraws_only_where_the_cut_is_undecided(tmp_path):
     edge = inside & (np.abs(logits) < 1.0)
     assert np.allclose(banded[edge], everywhere[edge])
     assert (banded[edge] > logits[edge] + 4).all()  # the +5 residual, where the cut was undecided
+
+
+def test_cache_stores_photo_sized_logits_single_pass_or_as_at_run_time(tmp_path):
+    """`refine cache`: each real photo with its mask and CutNet's logits at the photo's size; with
+    --run-time-logits, the logits the refiner gets at run time (the zoomed pass averaged in)."""
+    if not WEIGHTS.with_suffix(".onnx").exists():
+        pytest.skip("no shipped cut weights")
+    import cv2
+    from tests.conftest import real_photo
+
+    from product_augment.models.cut.refine import main
+    from product_augment.models.cut.runtime import CutPredictor
+    image, truth = real_photo("rds_electronics_2")
+    real = tmp_path / "real"
+    (real / "images").mkdir(parents=True)
+    (real / "masks").mkdir()
+    cv2.imwrite(str(real / "images" / "p.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(real / "masks" / "p.png"), truth.astype(np.uint8) * 255)
+    cut_dir = tmp_path / "cutouts"
+    cut_dir.mkdir()
+    rgba = np.zeros((60, 40, 4), np.uint8)
+    rgba[10:50, 10:30] = (200, 40, 40, 255)
+    cv2.imwrite(str(cut_dir / "c.png"), rgba)
+    weights = str(WEIGHTS.with_suffix(".safetensors"))
+    runs = {}
+    for flag in ([], ["--run-time-logits"]):
+        out = tmp_path / f"cache{len(flag)}"
+        r = CliRunner().invoke(main, ["cache", "--out", str(out), "--real", str(real), "--cut-weights", weights,
+                                      "--composites", "1", "--cutouts", str(cut_dir), "--backdrops", "textures",
+                                      *flag])
+        assert r.exit_code == 0, r.output
+        runs[bool(flag)] = dict(np.load(out / "00000.npz"))
+        assert json.loads((out / "cache.json").read_text())["run_time_logits"] is bool(flag)
+        assert (out / "00001.npz").exists()  # the composite
+    one, rt = runs[False], runs[True]
+    assert one["logits"].shape == rt["logits"].shape == one["truth"].shape
+    cut = CutPredictor.from_weights(weights, precision="auto", refiner=False)
+    assert np.array_equal(rt["logits"], cut.full_logits(rt["rgb"]).astype(np.float16))  # stored as float16
+    assert not np.allclose(rt["logits"], one["logits"], atol=1e-2)  # the zoomed pass changed them

@@ -113,17 +113,26 @@ def main() -> None:
 @click.option("--backdrops", multiple=True, default=["textures", "backgrounds"], show_default=True)
 @click.option("--max-side", type=int, default=768, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def cache(out: Path, real, cut_weights, composites, cutouts, backdrops, max_side, seed) -> None:
-    """Real photos and composites with CutNet's photo-sized logits (no zoomed pass), as .npz files."""
+@click.option("--run-time-logits", is_flag=True,
+              help="The logits the refiner sees at run time (the zoomed pass averaged in, at the segment "
+                   "step's default precision), not CutNet's single pass.")
+def cache(out: Path, real, cut_weights, composites, cutouts, backdrops, max_side, seed, run_time_logits) -> None:
+    """Real photos and composites with CutNet's photo-sized logits (no zoomed pass, unless
+    --run-time-logits), as .npz files."""
     from .runtime import CutPredictor
     from .synth import Bank, Photos, compose
     out.mkdir(parents=True, exist_ok=True)
-    cut = CutPredictor.from_weights(cut_weights, refiner=False)  # CutNet's own logits, float
+    precision = "auto" if run_time_logits else "float32"
+    cut = CutPredictor.from_weights(cut_weights, precision=precision, refiner=False)  # never the refiner's own
+
+    def logits(rgb: np.ndarray) -> np.ndarray:  # photo-sized
+        if run_time_logits:
+            return cut.full_logits(rgb)
+        return cv2.resize(cut.logits(rgb), rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     photos = Photos.load([Path(d) for d in real], max_side=max_side)
     i = 0
     for rgb, m in zip(photos.images, photos.masks):
-        h, w = m.shape
-        lg = cv2.resize(cut.logits(rgb), (w, h), interpolation=cv2.INTER_LINEAR)
+        lg = logits(rgb)
         _put(out, i, rgb, (m * 255).astype(np.uint8), lg, "real")
         i += 1
     bank = Bank.load([Path(p) for p in cutouts], [Path(p) for p in backdrops])
@@ -134,12 +143,13 @@ def cache(out: Path, real, cut_weights, composites, cutouts, backdrops, max_side
         h, w = (512, round(512 * aspect)) if aspect > 1 else (round(512 / aspect), 512)
         rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
         a = cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
-        lg = cv2.resize(cut.logits(rgb), (w, h), interpolation=cv2.INTER_LINEAR)
+        lg = logits(rgb)
         _put(out, i, rgb, (a * 255).astype(np.uint8), lg, "composite")
         i += 1
     (out / "cache.json").write_text(json.dumps({"real": list(real), "cut_weights": str(cut_weights),
                                                  "composites": composites, "photos": len(photos.images),
-                                                 "max_side": max_side, "seed": seed}, indent=1))
+                                                 "max_side": max_side, "seed": seed,
+                                                 "run_time_logits": run_time_logits}, indent=1))
     click.echo(f"{i} items → {out}")
 
 
@@ -213,8 +223,10 @@ def _loss(out, t):
 @click.option("--keep-every", type=int, default=0)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--resume", is_flag=True)
+@click.option("--init", "init_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Start from these refiner weights (a fine-tune: fresh optimizer and schedule; its size is kept).")
 def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share, seed, threads, save_every, keep_every,
-          device, resume) -> None:
+          device, resume, init_from) -> None:
     """Train the refiner on the cache (BCE weighted 5× near the true edge + soft IoU), resumable."""
     import torch
 
@@ -225,7 +237,17 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
                         handlers=[logging.FileHandler(out / "train.log"), logging.StreamHandler()])
     torch.set_num_threads(threads)
     cfg = RefineConfig(size=size)
-    net = _net(cfg).to(device)
+    if init_from is not None:
+        from safetensors.torch import load_file
+
+        from ..checkpoint import model_state
+        from .soup import checkpoint_meta
+        cfg = RefineConfig.from_dict(checkpoint_meta(init_from)["config"])
+        net = _net(cfg)
+        net.load_state_dict(model_state(load_file(str(init_from))))
+        net = net.to(device)
+    else:
+        net = _net(cfg).to(device)
     items = [dict(np.load(p)) for p in sorted(cache_dir.glob("*.npz"))]
     real = [k for k, it in enumerate(items) if str(it["source"]) == "real"]
     comp = [k for k, it in enumerate(items) if str(it["source"]) != "real"]
@@ -241,7 +263,8 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
         side = {"format": FORMAT, "config": cfg.to_dict(), "iteration": it, "train_seconds": spent,
                 "batch_size": batch, "crop": crop, "lr": lr, "seed": seed, "loss": ema, "cache": str(cache_dir),
                 "cache_meta": json.loads((cache_dir / "cache.json").read_text()), "real_share": real_share,
-                "items": {"real": len(real), "composite": len(comp)}}
+                "items": {"real": len(real), "composite": len(comp)},
+                "init": str(init_from) if init_from is not None else None}
         write_checkpoint(last, model_tensors(net), side, FORMAT, opt)
 
     net.train()
@@ -251,7 +274,7 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
         pairs = []
         for _ in range(batch):
             pool = real if (comp == [] or rng.random() < real_share) else comp
-            pairs.append(_crop(rng, *sample(rng, items[pool[int(rng.integers(len(pool)))]], size), crop))
+            pairs.append(_crop(rng, *sample(rng, items[pool[int(rng.integers(len(pool)))]], cfg.size), crop))
         x = torch.from_numpy(np.stack([p[0] for p in pairs])).to(device)
         t = torch.from_numpy(np.stack([p[1] for p in pairs])).to(device)
         loss = _loss(net(x), t)
