@@ -15,7 +15,9 @@ Train (resumable, CPU or GPU), then export:
     python -m product_augment.models.cut.refine publish runs/refine/last.safetensors --out weights/cut_refine.safetensors
 
 (``publish`` writes the model tensors, their sidecar and ``cut_refine.onnx`` beside them; ``export``
-writes the ONNX file alone, for trying a checkpoint.)
+writes the ONNX file alone, for trying a checkpoint.) ``cache --run-time-logits`` stores the logits
+the refiner gets at run time (the zoomed pass averaged in) and ``train --init W`` fine-tunes from
+kept weights (session 13's trial: docs/BENCHMARKS.md).
 """
 from __future__ import annotations
 
