@@ -43,13 +43,10 @@ def test_shipped_refiner_is_named_small_described_and_in_sync():
     assert {"training_data", "metrics", "architecture"} <= set(side)
     torch = pytest.importorskip("torch")
     import onnxruntime as ort
-    from safetensors.torch import load_file
 
-    from product_augment.models.checkpoint import model_state
-    from product_augment.models.cut.refine import RefineConfig, _net
-    cfg = RefineConfig.from_dict(side["config"])
-    net = _net(cfg)
-    net.load_state_dict(model_state(load_file(str(ref.with_suffix(".safetensors")))))
+    from product_augment.models.cut.refine import RefineConfig, _load
+    cfg, net = _load(ref.with_suffix(".safetensors"))
+    assert cfg == RefineConfig.from_dict(side["config"])
     net.eval()
     x = np.concatenate([np.random.default_rng(0).uniform(0, 255, (1, 3, cfg.size, cfg.size)),
                         np.random.default_rng(1).normal(0, 6, (1, 1, cfg.size, cfg.size))], 1).astype(np.float32)

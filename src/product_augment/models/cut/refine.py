@@ -96,6 +96,18 @@ def _net(cfg: RefineConfig):
 # (photo, truth, CutNet's logits) so that training never runs CutNet
 
 
+def _load(weights: str | Path) -> tuple[RefineConfig, Any]:
+    """A refiner's config and network from its weights (a kept itNNNNN: its run's last.json)."""
+    from safetensors.torch import load_file
+
+    from ..checkpoint import model_state
+    from .soup import checkpoint_meta
+    cfg = RefineConfig.from_dict(checkpoint_meta(weights)["config"])
+    net = _net(cfg)
+    net.load_state_dict(model_state(load_file(str(weights))))
+    return cfg, net
+
+
 def _put(out: Path, i: int, rgb: np.ndarray, truth: np.ndarray, logits: np.ndarray, source: str) -> None:
     np.savez(out / f"{i:05d}.npz", rgb=rgb, truth=truth, logits=logits.astype(np.float16), source=source)
 
@@ -238,18 +250,12 @@ def train(cache_dir: Path, out: Path, minutes, batch, lr, size, crop, real_share
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
                         handlers=[logging.FileHandler(out / "train.log"), logging.StreamHandler()])
     torch.set_num_threads(threads)
-    cfg = RefineConfig(size=size)
     if init_from is not None:
-        from safetensors.torch import load_file
-
-        from ..checkpoint import model_state
-        from .soup import checkpoint_meta
-        cfg = RefineConfig.from_dict(checkpoint_meta(init_from)["config"])
-        net = _net(cfg)
-        net.load_state_dict(model_state(load_file(str(init_from))))
-        net = net.to(device)
+        cfg, net = _load(init_from)
     else:
-        net = _net(cfg).to(device)
+        cfg = RefineConfig(size=size)
+        net = _net(cfg)
+    net = net.to(device)
     items = [dict(np.load(p)) for p in sorted(cache_dir.glob("*.npz"))]
     real = [k for k, it in enumerate(items) if str(it["source"]) == "real"]
     comp = [k for k, it in enumerate(items) if str(it["source"]) != "real"]
@@ -303,17 +309,12 @@ def export_refiner(checkpoint: str | Path, out: str | Path) -> dict[str, Any]:
     import warnings
 
     import torch
-    from safetensors.torch import load_file
 
     from ...io import file_sha256
-    from ..checkpoint import model_state
     from ..ort import onnxruntime
     from ..yolact.onnx_export import write_onnx
-    from .soup import checkpoint_meta
     checkpoint, out = Path(checkpoint), Path(out)
-    cfg = RefineConfig.from_dict(checkpoint_meta(checkpoint)["config"])  # a kept itNNNNN: the run's last.json
-    net = _net(cfg)
-    net.load_state_dict(model_state(load_file(str(checkpoint))))
+    cfg, net = _load(checkpoint)
     net.eval()
     x = torch.cat([torch.rand(1, 3, cfg.size, cfg.size) * 255, torch.randn(1, 1, cfg.size, cfg.size) * 6], 1)
     with torch.no_grad():
