@@ -222,12 +222,32 @@ def _matrix(rows: list[dict], names) -> tuple[np.ndarray, np.ndarray]:
     return x, has
 
 
+def _fold(stem: str) -> int:
+    """A photo's half of a cross-fitted set (0 or 1): fixed by its name, not by its order."""
+    import hashlib
+    return int(hashlib.sha256(stem.encode()).hexdigest(), 16) % 2
+
+
+def _load_rows(paths, iou: float) -> tuple[list[dict], np.ndarray]:
+    rows, bad = [], []
+    for j in paths:
+        r, b = _rows(j, iou)
+        rows += r
+        bad += list(b)
+    return rows, np.array(bad, bool)
+
+
 @main.command()
 @click.option("--train", "train_json", multiple=True, required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="measure JSON(s) to fit on (e.g. the training pool with teacher masks).")
-@click.option("--val", "val_json", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="measure JSON of the validation half: chooses the L2 strength and the threshold.")
+@click.option("--val", "val_json", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="measure JSON(s) that choose the L2 strength and the threshold (the real val half).")
+@click.option("--cross", "cross_json", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="measure JSON(s) of photos no model was trained on (the gate fold): split in two halves by "
+              "name; each half is scored by a model fitted on --train and the other half, and those "
+              "out-of-fold risks join --val in choosing; the model written is fitted on --train and all of them.")
 @click.option("--iou", default=0.85, show_default=True, help="Defective below this IoU.")
 @click.option("--max-good", default=0.08, show_default=True, help="Largest share of good val photos rejected.")
 @click.option("--l2", "l2s", multiple=True, type=float, default=(0.3, 1.0, 3.0, 10.0, 30.0), show_default=True)
@@ -237,70 +257,94 @@ def _matrix(rows: list[dict], names) -> tuple[np.ndarray, np.ndarray]:
 @click.option("--signed/--free", default=True, show_default=True,
               help="Each signal may raise the risk only on its bad side (qa.risk.BAD_SIDE), or free signs.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
-def fit(train_json, val_json, iou, max_good, l2s, features, qa_yaml, signed, out_path) -> None:
-    """Fit the defect-risk model (qa/risk.py) on --train, choose its L2 strength by val AUC and
-    the risk threshold on val (with the other checks as they are: the most defective rejected with at
-    most --max-good of the good), write the model file. The test half is never read."""
+def fit(train_json, val_json, cross_json, iou, max_good, l2s, features, qa_yaml, signed, out_path) -> None:
+    """Fit the defect-risk model (qa/risk.py) on --train (and --cross), choose its L2 strength by AUC
+    and the risk threshold on --val and the out-of-fold --cross risks (with the other checks as they
+    are: the most defective rejected with at most --max-good of the good), write the model file. The
+    test half is never read."""
     import datetime
 
     from product_augment.qa.risk import BAD_SIDE, FEATURES, RiskModel, fit_logistic, operating_point
     names = tuple(features) or tuple(FEATURES)
-    rows, bad = [], []
-    for j in train_json:
-        r, b = _rows(j, iou)
-        rows += r
-        bad += list(b)
-    bad = np.array(bad)
-    x, has = _matrix(rows, names)
-    x, y = x[has], bad[has].astype(float)
-    mean = np.nanmean(x, 0)
-    x = np.where(np.isnan(x), mean, x)
-    scale = x.std(0)
-    scale[scale < 1e-6] = 1.0
-    xs = (x - mean) / scale
-    # positives are few: weight the classes equally
-    wts = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
-    vrows, vbad = _rows(val_json, iou)
+    rows, bad = _load_rows(train_json, iou)
+    crows, cbad = _load_rows(cross_json, iou)
+    half = np.array([_fold(r["stem"]) for r in crows], int)
+    vrows, vbad = _load_rows(val_json, iou)
     cfg = _load_qa(qa_yaml).model_copy(update={"max_defect_risk": None})  # the other checks alone
-    others = np.array([v == "reject" for v in _verdicts(vrows, cfg)])
-    n_good = int((~vbad).sum())
+    # the photos the choice is made on: val, then the cross-fitted ones
+    chosen_rows, chosen_bad = vrows + crows, np.concatenate([vbad, cbad])
+    others = np.array([v == "reject" for v in _verdicts(chosen_rows, cfg)], bool)
+    n_good = int((~chosen_bad).sum())
     budget = int(np.floor(max_good * n_good))
-
-    def operating(vr):  # (threshold, rejected): the most defective rejected within the budget
-        return operating_point(vr, others, vbad, budget)
-
     signs = np.array([BAD_SIDE[n] for n in names], float) if signed else None
-    best = None
-    print(f"train: {len(y)} photos with a product, {int(y.sum())} defective; val: {len(vrows)}, {int(vbad.sum())}")
-    for l2 in l2s:
+
+    def fitted(fit_rows, fit_bad, l2):  # a RiskModel fitted on these photos (class-balanced)
+        x, has = _matrix(fit_rows, names)
+        x, y = x[has], fit_bad[has].astype(float)
+        mean = np.nanmean(x, 0)
+        x = np.where(np.isnan(x), mean, x)
+        scale = x.std(0)
+        scale[scale < 1e-6] = 1.0
+        xs = (x - mean) / scale
+        # positives are few: weight the classes equally
+        wts = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
         coef, b0 = fit_logistic(xs, y, l2=l2, weights=wts, signs=signs)
         model = RiskModel(names, tuple(mean), tuple(scale), tuple(coef), b0, {})
-        # a photo without a product counts as certainly defective
-        vr = np.array([1.0 if (v := model.risk(r["signals"])) is None else v for r in vrows])
-        tr = 1.0 / (1.0 + np.exp(-(xs @ coef + b0)))
-        auc_v, auc_t = _auc(vr, vbad), _auc(tr, y > 0)
-        op = operating(vr)
-        caught = int((op[1] & vbad).sum()) if op else -1
-        print(f"l2 {l2:g}: train AUC {auc_t:.3f}, val AUC {auc_v:.3f}, val defective rejected within the budget "
-              f"{caught}/{int(vbad.sum())}")
+        return model, _auc(1.0 / (1.0 + np.exp(-(xs @ coef + b0))), y > 0), len(y), int(y.sum())
+
+    def scored(model, some_rows):  # a photo without a product counts as certainly defective
+        return np.array([1.0 if (v := model.risk(r["signals"])) is None else v for r in some_rows])
+
+    all_rows, all_bad = rows + crows, np.concatenate([bad, cbad])
+    best = None
+    print(f"train: {len(rows)} photos, {int(bad.sum())} defective; cross-fitted: {len(crows)}, {int(cbad.sum())}; "
+          f"val: {len(vrows)}, {int(vbad.sum())}")
+    for l2 in l2s:
+        model, auc_t, n_fit, n_bad = fitted(all_rows, all_bad, l2)
+        risk = scored(model, vrows)
+        if crows:  # each half scored by a model that never saw it
+            out_of_fold = np.zeros(len(crows))
+            for h in (0, 1):
+                keep = half != h
+                part, _, _, _ = fitted(rows + [r for r, k in zip(crows, keep) if k],
+                                       np.concatenate([bad, cbad[keep]]), l2)
+                out_of_fold[~keep] = scored(part, [r for r, k in zip(crows, keep) if not k])
+            risk = np.concatenate([risk, out_of_fold])
+        auc_v = _auc(risk, chosen_bad)
+        op = operating_point(risk, others, chosen_bad, budget)
+        caught = int((op[1] & chosen_bad).sum()) if op else -1
+        print(f"l2 {l2:g}: train AUC {auc_t:.3f}, choice AUC {auc_v:.3f} (val {_auc(risk[:len(vrows)], vbad):.3f}"
+              + (f", cross out-of-fold {_auc(risk[len(vrows):], cbad):.3f}" if crows else "")
+              + f"), defective rejected within the budget {caught}/{int(chosen_bad.sum())}")
         # the operating point first (what the gate does), the ranking (AUC) second
         if best is None or (caught, auc_v) > best[0]:
-            best = ((caught, auc_v), l2, model, vr, auc_t)
-    (_, auc_v), l2, model, vr, auc_t = best
-    choice = operating(vr)
+            best = ((caught, auc_v), l2, model, risk, auc_t, n_fit, n_bad)
+    (_, auc_v), l2, model, risk, auc_t, n_fit, n_bad = best
+    choice = operating_point(risk, others, chosen_bad, budget)
     if choice is None:
-        raise click.ClickException(f"the other checks alone reject more than {budget}/{n_good} good val photos")
+        raise click.ClickException(f"the other checks alone reject more than {budget}/{n_good} good photos")
     thr, rej = choice
-    tp, fp = int((rej & vbad).sum()), int((rej & ~vbad).sum())
-    print(f"chosen: l2 {l2:g} (val AUC {auc_v:.3f}); max_defect_risk {thr:g}: val {tp}/{int(vbad.sum())} "
-          f"defective and {fp}/{n_good} good rejected with the other checks")
-    meta = {"fitted": {"on": [str(j) for j in train_json], "photos": len(y), "defective": int(y.sum()),
+    tp, fp = int((rej & chosen_bad).sum()), int((rej & ~chosen_bad).sum())
+    nv = len(vrows)
+    vtp, vfp = int((rej[:nv] & vbad).sum()), int((rej[:nv] & ~vbad).sum())
+    print(f"chosen: l2 {l2:g} (AUC {auc_v:.3f}); max_defect_risk {thr:g}: {tp}/{int(chosen_bad.sum())} defective "
+          f"and {fp}/{n_good} good rejected with the other checks (val {vtp}/{int(vbad.sum())} and "
+          f"{vfp}/{int((~vbad).sum())}" + (f"; cross out-of-fold {tp - vtp}/{int(cbad.sum())} and "
+                                          f"{fp - vfp}/{int((~cbad).sum())}" if crows else "") + ")")
+    meta = {"fitted": {"on": [str(j) for j in train_json + cross_json], "photos": n_fit, "defective": n_bad,
                        "defective_below_iou": iou, "l2": l2, "class_weights": "balanced",
                        "signs": "each signal on its bad side (qa.risk.BAD_SIDE)" if signed else "free",
                        "date": datetime.date.today().isoformat()},
-            "chosen_on": {"val": str(val_json), "val_auc": round(auc_v, 4), "train_auc": round(auc_t, 4),
-                          "max_defect_risk": thr, "val_defective_rejected": f"{tp}/{int(vbad.sum())}",
-                          "val_good_rejected": f"{fp}/{n_good}", "max_good": max_good}}
+            "chosen_on": {"val": [str(j) for j in val_json] if len(val_json) > 1 else str(val_json[0]),
+                          "val_auc": round(_auc(risk[:nv], vbad), 4), "train_auc": round(auc_t, 4),
+                          "max_defect_risk": thr, "val_defective_rejected": f"{vtp}/{int(vbad.sum())}",
+                          "val_good_rejected": f"{vfp}/{int((~vbad).sum())}", "max_good": max_good}}
+    if crows:
+        meta["chosen_on"].update({
+            "cross": [str(j) for j in cross_json], "cross_out_of_fold_auc": round(_auc(risk[nv:], cbad), 4),
+            "cross_defective_rejected": f"{tp - vtp}/{int(cbad.sum())}",
+            "cross_good_rejected": f"{fp - vfp}/{int((~cbad).sum())}",
+            "budget": f"{budget}/{n_good} good of val and cross together"})
     model = RiskModel(model.features, tuple(round(v, 6) for v in model.mean),
                       tuple(round(v, 6) for v in model.scale), tuple(round(v, 6) for v in model.coef),
                       round(model.intercept, 6), meta)

@@ -242,6 +242,54 @@ SOURCES = [
     },
 ]
 
+# The gate fold (session 14): photos no model of this project is trained on. The quality gate's
+# risk model is fitted on its cuts, which are as new to the cut as a user's photos are; the pool
+# above is in-sample for CutNet and the refiner. Never pass data/real/gate to a training run.
+GATE_SOURCES = [
+    {
+        "repo": "umbraco/Umbraco.Commerce.DemoStore",
+        "commit": "86f13aa6047aa4256e5c36609731f5d89daaf514",
+        "include": ["src/Umbraco.Commerce.DemoStore.Web/wwwroot/media/*/*"],
+        "exclude": ["*340ml-*", "*500ml-*", "*logo*", "*people-with-tubes*", "*products-on-wall*",
+                    "*feast-it-*", "*leaf-liquor*"],  # CGI cups, logos, people, top-down bowls
+        "licence": "MIT",
+        "prefix": "umbraco",
+        "strip": 4,
+        "note": "tea tins, jars, teapots on white, grey and white-brick tabletops (camera photos)",
+    },
+    {
+        "repo": "abantecart/abantecart-src",
+        "commit": "05a12d530ce6b0891b8352aedfd2a6aa4835d57a",
+        "include": ["public_html/resources/image/18/*/*"],
+        "exclude": [],
+        "licence": "OSL-3.0",
+        "prefix": "abante",
+        "strip": 4,
+        "note": "cosmetics and shoes on white",
+    },
+    {
+        "repo": "OXID-eSales/oxideshop_demodata_ce",
+        "commit": "eaf230e2f483aa65c3883f1a9720dc0f82cfaebb",  # tag v7.0.1 (GPL-3.0; later tags are not)
+        "include": ["src/out/pictures/master/product/1/*", "src/out/pictures/master/product/2/*"],
+        "exclude": [],
+        "licence": "GPL-3.0",
+        "prefix": "oxid",
+        "strip": 5,
+        "note": "kites, boards, wetsuits, ghost-mannequin clothes on white",
+    },
+    {
+        "repo": "commerceguys/commerce_kickstart",
+        "commit": "b75860b6c72ef92de4020bb512236efb103dec09",
+        "include": ["modules/commerce_kickstart/commerce_kickstart_product/import/images/" + g + "*"
+                    for g in ("flip-flop", "hat", "iphone-case", "laptopbag", "messenger", "mug", "shoe2", "tote",
+                              "travel-mug", "usb", "water-bottle")],
+        "exclude": [],
+        "licence": "GPL-2.0-or-later (a drupal.org distribution: everything hosted there is GPL-2.0+)",
+        "prefix": "kickstart",
+        "strip": 5,
+    },
+]
+
 # repositories looked at and not used (or only partly), for the record
 SKIPPED = {
     "odoo/odoo": "snapshot too large for the mirror (19 GB); not used",
@@ -267,6 +315,11 @@ SKIPPED = {
     "grandnode/grandnode": "same sample images as grandnode/grandnode2",
     "dotnet-architecture/eShopOnContainers": "not used (catalog images are small merchandise renders)",
     "dotnet/eShop": "not used (catalog images are AI-generated)",
+    "pimcore/demo-ecommerce": "GPL-3.0, ~700 packshots, but cut-outs on transparency (no own backdrop) with a "
+    "watermark; not used",
+    "MahoCommerce/maho-sample-data": "Magento 1 sample data without a licence statement; not used",
+    "BroadleafCommerce/LegacyDemoSite": "Broadleaf Fair Use licence; not used",
+    "pimcore/demo": "street photos of cars, not packshots",
     "Vendure (any repo / @vendure npm)": "forbidden: reserved for an independent evaluation; not touched",
     "validation/test-set sources": "aws-samples/retail-demo-store, gcompris-qt-data, magento/magento2-sample-data, "
     "GoogleCloudPlatform/microservices-demo, Azure-Samples/cognitive-services-sample-data-files, "
@@ -480,6 +533,45 @@ DROPPED = {
     "wooblocks_russet-organic-potatoes": "produce texture / loose food, no single product",
     "wooblocks_sweet-organic-lemons": "produce texture / loose food, no single product",
     "wooblocks_tea-leaf-meal-food-herb-produce": "produce texture / loose food, no single product",
+    # gate fold review (session 14, contact sheets of photo + teacher mask)
+    "abante_70_8": "teacher mask wrong on review of the gate's defective photos (a gift set: the clear box left out)",
+    "abante_6d_6": "teacher mask wrong on review of the gate's defective photos (the bottle's metal cap cut off)",
+    "abante_6d_c": "swatch / loose material, no product outline",
+    "abante_6d_e": "swatch / loose material, no product outline",
+    "abante_6d_f": "swatch / loose material, no product outline",
+    "abante_6f_f": "swatch / loose material, no product outline",
+    "abante_70_0": "swatch / loose material, no product outline",
+    "abante_71_8": "logo or web graphic, not a product photo",
+    "abante_71_9": "logo or web graphic, not a product photo",
+    "abante_73_9": "logo or web graphic, not a product photo",
+    "abante_73_b": "advert or cover art (people, illustration, book cover), not a product photo",
+    "abante_76_2": "logo or web graphic, not a product photo",
+    "abante_76_8": "advert or cover art (people, illustration, book cover), not a product photo",
+    "abante_76_9": "advert or cover art (people, illustration, book cover), not a product photo",
+    "abante_76_a": "advert or cover art (people, illustration, book cover), not a product photo",
+    "kickstart_hat-2v1": "people-dominated (product worn by a model)",
+    "kickstart_hat-2v3": "close-up crop without the product's outline (the teacher's mask is a print or a pile)",
+    "kickstart_water-bottle-1v2": "close-up crop without the product's outline (the teacher's mask is a print or a pile)",
+    "oxid_1_30-360-back_p1_z_f_th_665": "people-dominated (product worn by a model)",
+    "oxid_1_oxid_book_cover_1": "advert or cover art (people, illustration, book cover), not a product photo",
+    "oxid_2_30-360-front_p2_z_665": "people-dominated (product worn by a model)",
+    "umbraco_2djhtk3l_2b20afd1c2fb33436eb22c1b75aa1b95": "scene / several products, no single product",
+    "umbraco_4o5dw4br_9t1a4474": "scene / several products, no single product",
+    "umbraco_52ndgojm_5483d7fd98bb17edbc041fd36ebfd294": "scene / several products, no single product",
+    "umbraco_bccmmmvz_products-on-side": "scene / several products, no single product",
+    "umbraco_bsapayk5_9t1a4494": "scene / several products, no single product",
+    "umbraco_defmy1th_boxes-stacked-web-ready": "scene / several products, no single product",
+    "umbraco_iddghmmv_9t1a4461": "scene / several products, no single product",
+    "umbraco_krahqqh0_9t1a4470": "scene / several products, no single product",
+    "umbraco_lufgxyem_28f6a65a2659d4c5be41b77f6dafec51": "swatch / loose material, no product outline",
+    "umbraco_ndcdpnvh_lr1101_sr_joes_tea_hires_selects_joes_tea_2109175190_f2-2": "scene / several products, no single product",
+    "umbraco_pijmgzot_de3da8a1cf690768091142af4f705876": "scene / several products, no single product",
+    "umbraco_vgsfgwd4_earl-grey-main": "swatch / loose material, no product outline",
+    "umbraco_wwfpdul3_retail-tubes": "scene / several products, no single product",
+    "umbraco_yl2nsrvn_5480be157659976b5714a2fae6f6b401": "scene / several products, no single product",
+    "umbraco_ymtfuct3_6f86beb3f3d9449a7c46f94516db7115": "scene / several products, no single product",
+    "umbraco_zgbnrhz5_chai-strainer_2": "scene / several products, no single product",
+    "umbraco_zn4mfutk_nemiteas_teabagonly_white_earlgrey": "close-up crop without the product's outline (the teacher's mask is a print or a pile)",
 }
 
 
@@ -539,15 +631,24 @@ def name_for(src, path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mirror-root", default="/work/.mirror")
-    ap.add_argument("--out", default=os.path.join(ROOT, "data/real/pool"))
-    ap.add_argument("--ref", default=os.path.join(ROOT, "data/real/all/images"))
-    ap.add_argument("--record", default=os.path.join(ROOT, "scripts/data/pool_photos.json"))
+    ap.add_argument("--fold", choices=("pool", "gate"), default="pool",
+                    help="pool: the training pool; gate: the held-out fold the quality gate is fitted on")
+    ap.add_argument("--out", default=None, help="default data/real/<fold>")
+    ap.add_argument("--ref", action="append", default=None,
+                    help="folders whose near-duplicates are dropped (default: data/real/all/images, and "
+                    "data/real/pool/images for the gate fold)")
+    ap.add_argument("--record", default=None, help="default scripts/data/<fold>_photos.json")
     ap.add_argument(
         "--holdout-tool",
         default="/work/shared/tools/holdout_check.py",
         help="if present, its HOLDOUT hashes are applied too (distance <= 8)",
     )
     a = ap.parse_args()
+    sources = SOURCES if a.fold == "pool" else GATE_SOURCES
+    a.out = a.out or os.path.join(ROOT, "data/real", a.fold)
+    a.record = a.record or os.path.join(ROOT, "scripts/data", f"{a.fold}_photos.json")
+    a.ref = a.ref or [os.path.join(ROOT, "data/real/all/images")] + (
+        [os.path.join(ROOT, "data/real/pool/images")] if a.fold == "gate" else [])
     holdout = []
     if os.path.exists(a.holdout_tool):
         import importlib.util
@@ -562,15 +663,18 @@ def main():
         os.remove(os.path.join(img_dir, f))
 
     ref = []
-    if os.path.isdir(a.ref):
-        for f in sorted(os.listdir(a.ref)):
+    for folder in a.ref:
+        if not os.path.isdir(folder):
+            continue
+        for f in sorted(os.listdir(folder)):
             try:
-                with Image.open(os.path.join(a.ref, f)) as im:
-                    ref.append((f, dhash(to_rgb(im))))
+                with Image.open(os.path.join(folder, f)) as im:
+                    ref.append((os.path.join(os.path.relpath(folder, ROOT), f), dhash(to_rgb(im))))
             except (OSError, ValueError, SyntaxError) as e:
                 print(f"skip reference {f}: {e}", file=sys.stderr)
-    photos, dropped, kept = {}, dict(DROPPED), []  # kept: (name, hash, pixels)
-    for src in SOURCES:
+    photos, kept = {}, []
+    dropped = {k: v for k, v in DROPPED.items() if any(k.startswith(s["prefix"] + "_") for s in sources)}  # kept: (name, hash, pixels)
+    for src in sources:
         mirror = os.path.join(a.mirror_root, src["repo"].replace("/", "+"), "repo")
         n = 0
         for path, sha, size in list_blobs(mirror, src):
@@ -604,7 +708,7 @@ def main():
                 continue
             hit = next((f for f, rh in ref if (h ^ rh).bit_count() <= HAMMING), None)
             if hit:
-                dropped[name] = f"near-duplicate of data/real/all/images/{hit}"
+                dropped[name] = f"near-duplicate of {hit}"
                 continue
             th = thumb(im)
             dup = next((k for k in kept if (h ^ k[1]).bit_count() <= HAMMING and close(th, k[2])), None)
@@ -624,8 +728,16 @@ def main():
                 photos[name]["note"] = src["note"]
             n += 1
         print(f"{src['repo']}: {n} kept", file=sys.stderr)
+    what = (
+        "Held-out fold of real product photographs for the quality gate: no model of this project is "
+        "trained on them (never pass data/real/gate to a training run); the gate's risk model is fitted "
+        "on the shipped cut's signals here. Images live in data/real/gate/images (gitignored, not "
+        "vendored); rebuild with scripts/data/gather_pool.py --fold gate. Excludes the validation/test-set "
+        "sources, the training pool's sources and Vendure; near-duplicates (dHash<=6) of "
+        "data/real/all/images, data/real/pool/images and within the fold removed; holdout_check.py hits removed."
+    ) if a.fold == "gate" else None
     rec = {
-        "what": (
+        "what": what or (
             "Unlabelled pool of real product photographs (demo/sample product images from public "
             "e-commerce repositories) for teacher pseudo-labelling and background-removal training. "
             "Images live in data/real/pool/images (gitignored, not vendored); rebuild with "
@@ -643,7 +755,7 @@ def main():
                 **({"rejected": s["reject"]} if s.get("reject") else {}),
                 **({"note": s["note"]} if s.get("note") else {}),
             }
-            for s in SOURCES
+            for s in sources
         },
         "skipped_sources": SKIPPED,
         "photos": photos,

@@ -144,7 +144,15 @@ def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):
     torch.onnx.export(net, (torch.zeros(1, 4, 32, 32),), str(tmp_path / "cut_refine.onnx"), input_names=["x"],
                       output_names=["logits"], opset_version=17, dynamo=False)
     refined = CutPredictor(tmp_path / "cut.onnx")
-    assert refined.refiner is not None and refined.refiner.size == 32
+    assert refined.refiner is not None and refined.refiner.size == 32 and refined.keep_joins is None
+    for bad in (-0.1, "wide", True):
+        meta["postprocess"]["refine"]["keep_joins"] = bad
+        (tmp_path / "cut.json").write_text(json.dumps(meta))
+        with pytest.raises(ValueError, match=r"cut\.json: postprocess\.refine\.keep_joins must be a number"):
+            CutPredictor(tmp_path / "cut.onnx")
+    meta["postprocess"]["refine"]["keep_joins"] = 0.02
+    (tmp_path / "cut.json").write_text(json.dumps(meta))
+    assert CutPredictor(tmp_path / "cut.onnx").keep_joins == 0.02
     img = np.full((160, 200, 3), 235, np.uint8)
     img[50:110, 60:140] = (30, 90, 200)  # a blue box on white paper
     base = plain.full_logits(img)
@@ -226,3 +234,34 @@ def test_cache_stores_photo_sized_logits_single_pass_or_as_at_run_time(tmp_path)
     cut = CutPredictor.from_weights(weights, precision="auto", refiner=False)
     assert np.array_equal(rt["logits"], cut.full_logits(rt["rgb"]).astype(np.float16))  # stored as float16
     assert not np.allclose(rt["logits"], one["logits"], atol=1e-2)  # the zoomed pass changed them
+
+
+def test_keep_joins_mends_only_the_bridge_the_refiner_cut():
+    """A seat and a base joined by a thin stem: the refiner cuts the stem's middle and trims the
+    seat's edge elsewhere. Only the stem's pixels come back; the trim stays; one part stays one."""
+    from product_augment.models.cut.runtime import keep_joins
+    old = np.full((120, 100), -5.0, np.float32)
+    old[10:50, 20:80] = 5.0   # seat
+    old[50:90, 48:52] = 5.0   # stem, 4 px wide
+    old[90:110, 30:70] = 5.0  # base
+    new = old.copy()
+    new[60:75, 48:52] = -5.0  # the refiner cut the stem
+    new[10:50, 20:23] = -5.0  # and trimmed the seat's left edge
+    out = keep_joins(old, new, 0.0, 0.05, 0.02)
+    assert np.array_equal(out[60:75, 48:52], old[60:75, 48:52])  # the stem is whole again
+    assert np.array_equal(out[10:50, 20:23], new[10:50, 20:23])  # the trim is kept
+    assert np.array_equal(np.delete(out, np.s_[60:75], 0), np.delete(new, np.s_[60:75], 0))
+    from product_augment.ops.matte import parts
+    assert parts(out > 0, 8)[0] == 2 and parts(new > 0, 8)[0] == 3
+    # one part: nothing to mend; a split the cut had not joined is left alone
+    assert keep_joins(old, old, 0.0, 0.05, 0.02) is old
+    apart = old.copy()
+    apart[55:88, 48:52] = -5.0
+    assert np.array_equal(keep_joins(apart, apart.copy(), 0.0, 0.05, 0.02), apart)
+    # a part smaller than min_fraction of the largest is a speck, dropped later: not mended to
+    tiny = old.copy()
+    tiny[90:110, 30:70] = -5.0
+    tiny[90:93, 48:52] = 5.0
+    cut = tiny.copy()
+    cut[60:75, 48:52] = -5.0
+    assert np.array_equal(keep_joins(tiny, cut, 0.0, 0.05, 0.02), cut)

@@ -68,6 +68,7 @@ class CutPredictor(SidecarModel):
         # the refiner (models/cut/refine.py): the product's grown box redrawn at a finer scale
         ref = post.get("refine")
         self.refiner = None
+        self.keep_joins: float | None = None
         if ref is not None and refiner:
             if not isinstance(ref, dict) or not isinstance(ref.get("onnx"), str):
                 raise ValueError(f"{side}: postprocess.refine must name its ONNX file ({{onnx: FILE, margin: M}}), "
@@ -77,6 +78,11 @@ class CutPredictor(SidecarModel):
                 raise FileNotFoundError(f"{ref_file}: the cut's refiner is missing ({side}, postprocess.refine.onnx)")
             self.refiner = Refiner(ref_file, threads, providers, float(ref.get("margin", REFINE_MARGIN)),
                                    ref.get("band"))
+            joins = ref.get("keep_joins")
+            if joins is not None and (isinstance(joins, bool) or not isinstance(joins, (int, float)) or joins < 0):
+                raise ValueError(f"{side}: postprocess.refine.keep_joins must be a number >= 0 (the slack, "
+                                 f"a share of the product's √area), got {joins!r}")
+            self.keep_joins = None if joins is None else float(joins)
 
     @classmethod
     def from_weights(cls, path: str | Path, precision: str = "float32", **kwargs: Any) -> CutPredictor:
@@ -149,8 +155,10 @@ class CutPredictor(SidecarModel):
             up[y0:y1, x0:x1] = (up[y0:y1, x0:x1] + near) / 2
         if self.refiner is not None:
             new = self.refiner(image, up, self.product_mask(up))
+            t = self.threshold_logit()
+            if self.keep_joins is not None:
+                new = keep_joins(up, new, t, self.min_fragment, self.keep_joins)
             if info is not None:
-                t = self.threshold_logit()
                 before, after = up > t, new > t
                 info["refine_change"] = round(int(np.count_nonzero(before != after))
                                               / max(int(np.count_nonzero(after)), 1), 4)
@@ -169,6 +177,52 @@ class CutPredictor(SidecarModel):
                               subsample=max(1, side // 512))
             p = gf(p)
         return p.astype(np.float32)
+
+
+def keep_joins(old: np.ndarray, new: np.ndarray, t: float, min_fraction: float, slack: float) -> np.ndarray:
+    """`new` (the refiner's logits), except where it split a part off the product that `old` (the
+    cut's) had joined to it: there the cut's logits come back on the pixels the refiner removed
+    between the two parts, within `slack` × √(the largest part's area) pixels of the shortest way
+    across (a chair's thin stem between its seat and its base). Parts are above `t`, smaller than
+    `min_fraction` of the largest dropped, as the product's mask takes them."""
+    after = new > t
+    n, labels, areas = parts(after, 8)  # one labelling: specks (below min_fraction of the largest) aside
+    if n <= 2 or int((areas[1:] >= min_fraction * areas[1:].max()).sum()) <= 1:
+        return new  # one part (or none): nothing was split off
+    keep = np.zeros(n, bool)
+    keep[1:] = areas[1:] >= min_fraction * areas[1:].max()
+    labels = np.where(keep[labels], labels, 0)
+    removed = (old > t) & ~after
+    if not removed.any():
+        return new
+    main = 1 + int(np.argmax(areas[1:]))
+    _, rl = cv2.connectedComponents(removed.view(np.uint8), connectivity=8)
+    k3 = np.ones((3, 3), np.uint8)
+
+    def reach(label: int) -> tuple[np.ndarray, np.ndarray]:  # distance map; removed parts it touches
+        part = labels == label
+        near = np.unique(rl[cv2.dilate(part.view(np.uint8), k3).view(bool) & removed])
+        return cv2.distanceTransform((~part).view(np.uint8), cv2.DIST_L2, 3), near[near > 0]
+
+    d_main, near_main = reach(main)
+    if not near_main.size:
+        return new
+    room = max(2.0, slack * math.sqrt(float(areas[main])))
+    back = np.zeros_like(after)
+    for b in np.flatnonzero(keep):
+        if b == main:
+            continue
+        d_b, near_b = reach(int(b))
+        bridge = np.isin(rl, np.intersect1d(near_main, near_b))
+        if not bridge.any():
+            continue
+        way = d_main + d_b  # its least value over the bridge: the shortest way across
+        back |= bridge & (way <= way[bridge].min() + room)
+    if not back.any():
+        return new
+    out = new.copy()
+    out[back] = old[back]
+    return out
 
 
 def drop_fragments(mask: np.ndarray, min_fraction: float = MIN_FRAGMENT) -> np.ndarray:
@@ -208,6 +262,7 @@ def _anchored(mask: np.ndarray, anchor: np.ndarray, gap: float = 0.0) -> np.ndar
 def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray, default_class: int,
                           keep_all: bool = False, min_fraction: float = MIN_FRAGMENT, threshold: float = 0.5,
                           blend: float = 0.0, anchor: bool = False, anchor_gap: float = 0.0,
+                          joins: float | None = None,
                           info: dict[str, float] | None = None) -> list[tuple[Any, np.ndarray]]:
     """The kept (Instance, soft mask) pairs when the cut makes the product's mask.
 
@@ -223,7 +278,9 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
     ``min_fraction`` of the largest dropped; the soft mask is remapped so that ``threshold`` sits at
     0.5 (the level every later step reads as the edge). With ``keep_all`` the other detections
     follow, less the product's pixels, when they are not the same object (IoU < 0.5) and keep at
-    least half their area. An empty cut gives YOLACT's result. ``info``, when given, receives
+    least half their area. With ``joins`` (the refiner's ``keep_joins`` slack), a part the blend
+    splits off where the cut held it joined is mended as `keep_joins` does (YOLACT's mask often lacks
+    a thin stem the cut keeps). An empty cut gives YOLACT's result. ``info``, when given, receives
     ``agreement``: the IoU of the cut's mask with the detection chosen as the product (0 without
     one), which the quality gate reads (two models that disagree about a product's outline).
     """
@@ -263,6 +320,8 @@ def merge_with_detections(found: list[Any], soft: np.ndarray, alpha: np.ndarray,
     if info is not None:
         info["agreement"] = round(float(best_iou), 4) if best is not None else 0.0
     p = alpha if best is None or blend <= 0 else (1 - blend) * alpha + blend * full(soft[best_j])
+    if joins is not None and p is not alpha:
+        p = keep_joins(alpha, p, threshold, min_fraction, joins)
     mask = drop_fragments(p > threshold, min_fraction)
     if anchor and len(found):
         mask = _anchored(mask, cut)

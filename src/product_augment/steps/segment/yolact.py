@@ -157,7 +157,7 @@ class YolactSegment(_Segment):
             kept = merge_with_detections(found, soft, cut.alpha(work, info), self.class_id,
                                          keep_all=self.config.mode == "all", min_fraction=cut.min_fragment,
                                          threshold=cut.threshold, blend=cut.blend, anchor=cut.anchor,
-                                         anchor_gap=cut.anchor_gap, info=info)
+                                         anchor_gap=cut.anchor_gap, joins=cut.keep_joins, info=info)
             if work is not image:  # the soft masks back at the photo's resolution; the masks from them
                 up = [cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for _, m in kept]
                 kept = [(Instance.from_mask(i.class_id, m > 0.5, i.score), m) for (i, _), m in zip(kept, up)
