@@ -238,10 +238,10 @@ def _load_rows(paths, iou: float) -> tuple[list[dict], np.ndarray]:
 
 
 @main.command()
-@click.option("--train", "train_json", multiple=True, required=True,
+@click.option("--train", "train_json", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="measure JSON(s) to fit on (e.g. the training pool with teacher masks).")
-@click.option("--val", "val_json", multiple=True, required=True,
+@click.option("--val", "val_json", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="measure JSON(s) that choose the L2 strength and the threshold (the real val half).")
 @click.option("--cross", "cross_json", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -265,6 +265,8 @@ def fit(train_json, val_json, cross_json, iou, max_good, l2s, features, qa_yaml,
     import datetime
 
     from product_augment.qa.risk import BAD_SIDE, FEATURES, RiskModel, fit_logistic, operating_point
+    if not (train_json or cross_json) or not (val_json or cross_json):
+        raise click.UsageError("give --train or --cross to fit on, and --val or --cross to choose on")
     names = tuple(features) or tuple(FEATURES)
     rows, bad = _load_rows(train_json, iou)
     crows, cbad = _load_rows(cross_json, iou)
@@ -313,8 +315,9 @@ def fit(train_json, val_json, cross_json, iou, max_good, l2s, features, qa_yaml,
         auc_v = _auc(risk, chosen_bad)
         op = operating_point(risk, others, chosen_bad, budget)
         caught = int((op[1] & chosen_bad).sum()) if op else -1
-        print(f"l2 {l2:g}: train AUC {auc_t:.3f}, choice AUC {auc_v:.3f} (val {_auc(risk[:len(vrows)], vbad):.3f}"
-              + (f", cross out-of-fold {_auc(risk[len(vrows):], cbad):.3f}" if crows else "")
+        print(f"l2 {l2:g}: train AUC {auc_t:.3f}, choice AUC {auc_v:.3f} ("
+              + ", ".join(([f"val {_auc(risk[:len(vrows)], vbad):.3f}"] if vrows else [])
+                          + ([f"cross out-of-fold {_auc(risk[len(vrows):], cbad):.3f}"] if crows else []))
               + f"), defective rejected within the budget {caught}/{int(chosen_bad.sum())}")
         # the operating point first (what the gate does), the ranking (AUC) second
         if best is None or (caught, auc_v) > best[0]:
@@ -335,10 +338,12 @@ def fit(train_json, val_json, cross_json, iou, max_good, l2s, features, qa_yaml,
                        "defective_below_iou": iou, "l2": l2, "class_weights": "balanced",
                        "signs": "each signal on its bad side (qa.risk.BAD_SIDE)" if signed else "free",
                        "date": datetime.date.today().isoformat()},
-            "chosen_on": {"val": [str(j) for j in val_json] if len(val_json) > 1 else str(val_json[0]),
-                          "val_auc": round(_auc(risk[:nv], vbad), 4), "train_auc": round(auc_t, 4),
-                          "max_defect_risk": thr, "val_defective_rejected": f"{vtp}/{int(vbad.sum())}",
-                          "val_good_rejected": f"{vfp}/{int((~vbad).sum())}", "max_good": max_good}}
+            "chosen_on": {"train_auc": round(auc_t, 4), "max_defect_risk": thr, "max_good": max_good}}
+    if vrows:
+        meta["chosen_on"].update({
+            "val": [str(j) for j in val_json] if len(val_json) > 1 else str(val_json[0]),
+            "val_auc": round(_auc(risk[:nv], vbad), 4), "val_defective_rejected": f"{vtp}/{int(vbad.sum())}",
+            "val_good_rejected": f"{vfp}/{int((~vbad).sum())}"})
     if crows:
         meta["chosen_on"].update({
             "cross": [str(j) for j in cross_json], "cross_out_of_fold_auc": round(_auc(risk[nv:], cbad), 4),

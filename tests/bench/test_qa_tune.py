@@ -58,3 +58,17 @@ def test_fit_with_a_cross_fitted_fold(tmp_path):
     # holes raise the risk: the one signal that tells the defective apart carries the weight
     coef = dict(zip(model["features"], model["coef"]))
     assert coef["hole_product_area"] > 0 and coef["hole_product_area"] == max(coef.values())
+
+
+def test_fit_on_cross_fitted_photos_alone_and_a_clear_usage_error(tmp_path):
+    tool = _tool()
+    cross = _measure(tmp_path / "gate.json", 60, 10, 1, "gate")
+    val = _measure(tmp_path / "val.json", 40, 6, 2, "val")
+    run = CliRunner().invoke(tool.main, ["fit", "--cross", str(cross), "--cross", str(val), "--l2", "1",
+                                         "--out", str(tmp_path / "m.json")])
+    assert run.exit_code == 0, run.output
+    model = json.loads((tmp_path / "m.json").read_text())
+    assert model["fitted"]["photos"] == 100 and "val" not in model["chosen_on"]
+    assert model["chosen_on"]["cross_defective_rejected"] == "16/16"
+    run = CliRunner().invoke(tool.main, ["fit", "--val", str(val), "--out", str(tmp_path / "n.json")])
+    assert run.exit_code != 0 and "give --train or --cross" in run.output and not (tmp_path / "n.json").exists()
