@@ -33,6 +33,13 @@ def _measure(path: Path, n: int, n_bad: int, seed: int, prefix: str) -> Path:
     return path
 
 
+def _fit(tool, out: Path, *args: str) -> dict:
+    """`qa_tune.py fit ARGS --l2 1 --out OUT`, which must succeed; the model file it wrote."""
+    run = CliRunner().invoke(tool.main, ["fit", *args, "--l2", "1", "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    return json.loads(out.read_text())
+
+
 def test_fit_with_a_cross_fitted_fold(tmp_path):
     tool = _tool()
     # the halves are fixed by name, and both are used
@@ -41,15 +48,9 @@ def test_fit_with_a_cross_fitted_fold(tmp_path):
     train = _measure(tmp_path / "pool.json", 80, 8, 0, "pool")
     cross = _measure(tmp_path / "gate.json", 60, 10, 1, "gate")
     val = _measure(tmp_path / "val.json", 40, 6, 2, "val")
-    run = CliRunner().invoke(tool.main, ["fit", "--train", str(train), "--val", str(val), "--l2", "1",
-                                         "--out", str(tmp_path / "plain.json")])
-    assert run.exit_code == 0, run.output
-    plain = json.loads((tmp_path / "plain.json").read_text())
+    plain = _fit(tool, tmp_path / "plain.json", "--train", str(train), "--val", str(val))
     assert plain["fitted"]["photos"] == 80 and "cross" not in plain["chosen_on"]
-    run = CliRunner().invoke(tool.main, ["fit", "--train", str(train), "--cross", str(cross), "--val", str(val),
-                                         "--l2", "1", "--out", str(tmp_path / "cross.json")])
-    assert run.exit_code == 0, run.output
-    model = json.loads((tmp_path / "cross.json").read_text())
+    model = _fit(tool, tmp_path / "cross.json", "--train", str(train), "--cross", str(cross), "--val", str(val))
     # fitted on the training set and the whole fold; chosen on val and the fold's out-of-fold risks
     assert model["fitted"]["photos"] == 140 and model["fitted"]["defective"] == 18
     chosen = model["chosen_on"]
@@ -64,10 +65,7 @@ def test_fit_on_cross_fitted_photos_alone_and_a_clear_usage_error(tmp_path):
     tool = _tool()
     cross = _measure(tmp_path / "gate.json", 60, 10, 1, "gate")
     val = _measure(tmp_path / "val.json", 40, 6, 2, "val")
-    run = CliRunner().invoke(tool.main, ["fit", "--cross", str(cross), "--cross", str(val), "--l2", "1",
-                                         "--out", str(tmp_path / "m.json")])
-    assert run.exit_code == 0, run.output
-    model = json.loads((tmp_path / "m.json").read_text())
+    model = _fit(tool, tmp_path / "m.json", "--cross", str(cross), "--cross", str(val))
     assert model["fitted"]["photos"] == 100 and "val" not in model["chosen_on"]
     assert model["chosen_on"]["cross_defective_rejected"] == "16/16"
     run = CliRunner().invoke(tool.main, ["fit", "--val", str(val), "--out", str(tmp_path / "n.json")])
