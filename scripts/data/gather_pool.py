@@ -15,6 +15,10 @@ pinned to a commit of a bare git mirror (as produced by the `fetch` tool:
   6. write scripts/data/pool_photos.json (photos + dropped with reasons).
 
     .venv/bin/python scripts/data/gather_pool.py [--mirror-root /work/.mirror] [--out data/real/pool]
+    .venv/bin/python scripts/data/gather_pool.py --fold gate     # data/real/gate, scripts/data/gate_photos.json
+
+`--fold gate` gathers the quality gate's held-out fold from GATE_SOURCES (sources used nowhere else;
+near-duplicates of the val/test set and of the pool dropped too). No training run may read it.
 
 Afterwards run /work/shared/tools/holdout_check.py on the pool and add any hits to DROPPED.
 Sources used by the validation/test set (aws-samples/retail-demo-store, gcompris-qt-data,
@@ -659,6 +663,10 @@ def main():
         holdout = [int(x, 16) for x in mod.HOLDOUT]
     img_dir = os.path.join(a.out, "images")
     os.makedirs(img_dir, exist_ok=True)
+    if a.fold == "gate":  # the training code refuses a folder with this marker (models/cut/synth.HELD_OUT)
+        with open(os.path.join(a.out, "HELD_OUT"), "w") as f:
+            f.write("The quality gate's held-out fold: photos no model of this project is trained on "
+                    "(scripts/data/gather_pool.py --fold gate). Never pass this folder to a training run.\n")
     for f in os.listdir(img_dir):
         os.remove(os.path.join(img_dir, f))
 

@@ -77,6 +77,16 @@ def test_real_pictures_keep_the_mask_on_the_product(tmp_path):
     cv2.imwrite(str(tmp_path / "images" / "unlabelled.png"), im)
     photos = Photos.load([tmp_path])
     assert len(photos.images) == 1
+    # a folder marked held out (the quality gate's fold) is refused, and so is any folder above it
+    from product_augment.models.cut.synth import HELD_OUT, Bank
+    marker = tmp_path / "fold" / HELD_OUT
+    marker.parent.mkdir()
+    marker.write_text("kept for measuring\n")
+    with pytest.raises(ValueError, match=r"held out for measuring.*no training run may read it"):
+        Photos.load([tmp_path])
+    with pytest.raises(ValueError, match=r"fold/HELD_OUT marks it as held out"):
+        Bank.load([], [tmp_path])
+    marker.unlink()
     a = real_picture(np.random.default_rng(3), photos, 64)
     assert all(np.array_equal(x, y) for x, y in zip(a, real_picture(np.random.default_rng(3), photos, 64)))
     for seed in range(10):

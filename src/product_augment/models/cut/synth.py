@@ -29,6 +29,18 @@ import cv2
 import numpy as np
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp")
+# a folder holding a file of this name is kept for measuring (the quality gate's fold,
+# data/real/gate): no training run may read it, or anything inside it
+HELD_OUT = "HELD_OUT"
+
+
+def refuse_held_out(folder: str | Path) -> None:
+    """Raise ValueError when `folder`, or any folder inside it, is marked held out."""
+    folder = Path(folder)
+    marked = next(iter(sorted(folder.rglob(HELD_OUT))), None) if folder.is_dir() else None
+    if marked is not None:
+        raise ValueError(f"{folder}: {marked} marks it as held out for measuring (the quality gate's "
+                         f"fold); no training run may read it")
 
 
 @dataclass
@@ -39,6 +51,8 @@ class Bank:
     @staticmethod
     def load(cutout_dirs: list[Path], backdrop_dirs: list[Path], max_side: int = 640) -> Bank:
         cuts, backs = [], []
+        for d in [*cutout_dirs, *backdrop_dirs]:
+            refuse_held_out(d)
         for d in cutout_dirs:
             for p in sorted(Path(d).rglob("*.png")):
                 im = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
@@ -74,6 +88,7 @@ class Photos:
         """``DIR/images/<stem>.*`` with ``DIR/masks/<stem>.png`` (8-bit alpha); photos without a mask are skipped."""
         ims, ms = [], []
         for d in dirs:
+            refuse_held_out(d)
             for p in sorted((Path(d) / "images").iterdir()):
                 mp = Path(d) / "masks" / f"{p.stem}.png"
                 if p.suffix.lower() not in IMAGE_EXTS or not mp.exists():
