@@ -271,7 +271,16 @@ def fit(train_json, val_json, cross_json, iou, max_good, l2s, features, qa_yaml,
     rows, bad = _load_rows(train_json, iou)
     crows, cbad = _load_rows(cross_json, iou)
     half = np.array([_fold(r["stem"]) for r in crows], int)
+    if crows and len(set(half.tolist())) < 2:
+        raise click.ClickException(f"--cross: all {len(crows)} photos fall in one half; cross-fitting needs both")
     vrows, vbad = _load_rows(val_json, iou)
+    seen: dict[str, str] = {}
+    for flag, some in (("--train", rows), ("--cross", crows), ("--val", vrows)):
+        for r in some:
+            if r["stem"] in seen:
+                raise click.ClickException(f"photo {r['stem']} is given twice ({seen[r['stem']]} and {flag}): "
+                                           f"each photo may be counted once")
+            seen[r["stem"]] = flag
     cfg = _load_qa(qa_yaml).model_copy(update={"max_defect_risk": None})  # the other checks alone
     # the photos the choice is made on: val, then the cross-fitted ones
     chosen_rows, chosen_bad = vrows + crows, np.concatenate([vbad, cbad])

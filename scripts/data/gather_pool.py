@@ -246,9 +246,10 @@ SOURCES = [
     },
 ]
 
-# The gate fold (session 14): photos no model of this project is trained on. The quality gate's
-# risk model is fitted on its cuts, which are as new to the cut as a user's photos are; the pool
-# above is in-sample for CutNet and the refiner. Never pass data/real/gate to a training run.
+# The gate fold (session 14): photos no model of this project is trained on. The quality gate is
+# measured on their cuts, which are as new to the cut as a user's photos are (the pool above is
+# in-sample for CutNet and the refiner); a risk model fitted on them is cross-fitted
+# (qa_tune.py fit --cross). Never pass data/real/gate to a training run (its HELD_OUT file says so).
 GATE_SOURCES = [
     {
         "repo": "umbraco/Umbraco.Commerce.DemoStore",
@@ -636,7 +637,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mirror-root", default="/work/.mirror")
     ap.add_argument("--fold", choices=("pool", "gate"), default="pool",
-                    help="pool: the training pool; gate: the held-out fold the quality gate is fitted on")
+                    help="pool: the training pool; gate: the held-out fold the quality gate is measured on")
     ap.add_argument("--out", default=None, help="default data/real/<fold>")
     ap.add_argument("--ref", action="append", default=None,
                     help="folders whose near-duplicates are dropped (default: data/real/all/images, and "
@@ -651,8 +652,9 @@ def main():
     sources = SOURCES if a.fold == "pool" else GATE_SOURCES
     a.out = a.out or os.path.join(ROOT, "data/real", a.fold)
     a.record = a.record or os.path.join(ROOT, "scripts/data", f"{a.fold}_photos.json")
-    a.ref = a.ref or [os.path.join(ROOT, "data/real/all/images")] + (
-        [os.path.join(ROOT, "data/real/pool/images")] if a.fold == "gate" else [])
+    # the val/test set, and the other fold: no photo in two of them
+    other = "pool" if a.fold == "gate" else "gate"
+    a.ref = a.ref or [os.path.join(ROOT, "data/real/all/images"), os.path.join(ROOT, "data/real", other, "images")]
     holdout = []
     if os.path.exists(a.holdout_tool):
         import importlib.util
@@ -673,6 +675,7 @@ def main():
     ref = []
     for folder in a.ref:
         if not os.path.isdir(folder):
+            print(f"no reference folder {folder}: its near-duplicates are not dropped", file=sys.stderr)
             continue
         for f in sorted(os.listdir(folder)):
             try:
@@ -721,7 +724,7 @@ def main():
             th = thumb(im)
             dup = next((k for k in kept if (h ^ k[1]).bit_count() <= HAMMING and close(th, k[2])), None)
             if dup:
-                dropped[name] = f"near-duplicate within pool of {dup[0]}"
+                dropped[name] = f"near-duplicate within the {a.fold} of {dup[0]}"
                 continue
             s = MAX_SIDE / max(im.size)
             if s < 1:
@@ -738,8 +741,8 @@ def main():
         print(f"{src['repo']}: {n} kept", file=sys.stderr)
     what = (
         "Held-out fold of real product photographs for the quality gate: no model of this project is "
-        "trained on them (never pass data/real/gate to a training run); the gate's risk model is fitted "
-        "on the shipped cut's signals here. Images live in data/real/gate/images (gitignored, not "
+        "trained on them (never pass data/real/gate to a training run); the gate is measured on the shipped "
+        "cut's signals here (a risk model fitted on them is cross-fitted: qa_tune.py fit --cross). Images live in data/real/gate/images (gitignored, not "
         "vendored); rebuild with scripts/data/gather_pool.py --fold gate. Excludes the validation/test-set "
         "sources, the training pool's sources and Vendure; near-duplicates (dHash<=6) of "
         "data/real/all/images, data/real/pool/images and within the fold removed; holdout_check.py hits removed."

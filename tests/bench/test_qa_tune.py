@@ -70,3 +70,31 @@ def test_fit_on_cross_fitted_photos_alone_and_a_clear_usage_error(tmp_path):
     assert model["chosen_on"]["cross_defective_rejected"] == "16/16"
     run = CliRunner().invoke(tool.main, ["fit", "--val", str(val), "--out", str(tmp_path / "n.json")])
     assert run.exit_code != 0 and "give --train or --cross" in run.output and not (tmp_path / "n.json").exists()
+
+
+def test_fit_refuses_a_photo_counted_twice_and_a_fold_in_one_half(tmp_path):
+    tool = _tool()
+    val = _measure(tmp_path / "val.json", 40, 6, 2, "val")
+    run = CliRunner().invoke(tool.main, ["fit", "--cross", str(val), "--val", str(val), "--out", str(tmp_path / "m.json")])
+    assert run.exit_code != 0 and "photo val_000 is given twice (--cross and --val)" in run.output
+    one = json.loads(val.read_text())
+    one["images"] = {k: v for k, v in one["images"].items() if tool._fold(k) == 0}
+    (tmp_path / "one.json").write_text(json.dumps(one))
+    run = CliRunner().invoke(tool.main, ["fit", "--cross", str(tmp_path / "one.json"), "--out", str(tmp_path / "m.json")])
+    assert run.exit_code != 0 and "fall in one half" in run.output
+
+
+def test_out_of_fold_risks_do_not_see_their_own_labels(tmp_path):
+    """Labels that no signal explains: a model fitted on the photos ranks them well, but each half
+    scored by the model of the other half ranks them no better than chance."""
+    tool = _tool()
+    rng = np.random.default_rng(5)
+    images = {}
+    for i in range(120):
+        sig = {name: 0.01 * float(rng.random()) for name in FEATURES}  # under every other check's threshold
+        sig.update(confidence=1.0, product_area=0.3, mask_quality=0.5 + 0.5 * float(rng.random()),
+                   uncertain_width=20 * float(rng.random()), agreement=float(rng.random()))
+        images[f"noise_{i:03d}"] = {"iou": 0.6 if rng.random() < 0.3 else 0.97, "signals": sig}
+    (tmp_path / "noise.json").write_text(json.dumps({"preset": "test", "images": images}))
+    model = _fit(tool, tmp_path / "m.json", "--cross", str(tmp_path / "noise.json"), "--free")
+    assert model["chosen_on"]["train_auc"] > 0.75 and model["chosen_on"]["cross_out_of_fold_auc"] < 0.65

@@ -86,6 +86,9 @@ def test_real_pictures_keep_the_mask_on_the_product(tmp_path):
         Photos.load([tmp_path])
     with pytest.raises(ValueError, match=r"fold/HELD_OUT marks it as held out"):
         Bank.load([], [tmp_path])
+    (tmp_path / "fold" / "images").mkdir()
+    with pytest.raises(ValueError, match=r"fold/images: .*fold/HELD_OUT marks it as held out"):
+        Bank.load([tmp_path / "fold" / "images"], [])  # a folder inside the fold: refused too
     marker.unlink()
     a = real_picture(np.random.default_rng(3), photos, 64)
     assert all(np.array_equal(x, y) for x, y in zip(a, real_picture(np.random.default_rng(3), photos, 64)))

@@ -145,10 +145,10 @@ def test_cut_predictor_redraws_only_the_products_grown_box(tmp_path):
                       output_names=["logits"], opset_version=17, dynamo=False)
     refined = CutPredictor(tmp_path / "cut.onnx")
     assert refined.refiner is not None and refined.refiner.size == 32 and refined.keep_joins is None
-    for bad in (-0.1, "wide", True):
+    for bad in (-0.1, "wide", True, float("nan"), float("inf")):
         meta["postprocess"]["refine"]["keep_joins"] = bad
         (tmp_path / "cut.json").write_text(json.dumps(meta))
-        with pytest.raises(ValueError, match=r"cut\.json: postprocess\.refine\.keep_joins must be a number"):
+        with pytest.raises(ValueError, match=r"cut\.json: postprocess\.refine\.keep_joins must be a finite number"):
             CutPredictor(tmp_path / "cut.onnx")
     meta["postprocess"]["refine"]["keep_joins"] = 0.02
     (tmp_path / "cut.json").write_text(json.dumps(meta))
@@ -265,3 +265,50 @@ def test_keep_joins_mends_only_the_bridge_the_refiner_cut():
     cut = tiny.copy()
     cut[60:75, 48:52] = -5.0
     assert np.array_equal(keep_joins(tiny, cut, 0.0, 0.05, 0.02), cut)
+
+
+def test_keep_joins_leaves_a_wide_gap_cut_and_mends_through_a_speck():
+    from product_augment.models.cut.runtime import keep_joins
+    # a lipstick and its cap side by side: the refiner cut away the backdrop between them (8 px wide,
+    # 400 px tall): not a thin bridge, so it stays cut
+    old = np.full((600, 400), -5.0, np.float32)
+    old[100:500, 50:150] = 5.0
+    old[100:500, 150:158] = 5.0
+    old[200:500, 158:250] = 5.0
+    new = old.copy()
+    new[100:500, 150:158] = -5.0
+    assert np.array_equal(keep_joins(old, new, 0.0, 0.05, 0.02), new)
+    # a stem cut in two places with a speck of it left between: mended through the speck
+    stem = np.full((120, 100), -5.0, np.float32)
+    stem[10:50, 20:80] = 5.0
+    stem[50:90, 48:52] = 5.0
+    stem[90:110, 30:70] = 5.0
+    cut = stem.copy()
+    cut[58:68, 48:52] = -5.0
+    cut[71:82, 48:52] = -5.0  # rows 68-70 stay: a speck
+    out = keep_joins(stem, cut, 0.0, 0.05, 0.02)
+    assert (out[50:90, 48:52] > 0).all()
+    # a mend must join the parts again: shapes that do not match are refused
+    with pytest.raises(ValueError, match="keep_joins: the cut's logits are"):
+        keep_joins(stem, cut[:, :50], 0.0, 0.05, 0.02)
+
+
+def test_merge_mends_a_stem_the_yolact_blend_cuts():
+    """YOLACT's mask lacks the thin stem the cut keeps: blended, the stem falls under the threshold
+    and the base would be a second part; with `joins` the cut's stem stays."""
+    from product_augment.models.cut.runtime import merge_with_detections
+    from product_augment.ops.matte import parts
+    from product_augment.sample import Instance
+    alpha = np.zeros((120, 100), np.float32)
+    alpha[10:50, 20:80] = 0.95
+    alpha[50:90, 48:52] = 0.5  # the stem: above 0.4 alone, under it once blended with YOLACT's 0
+    alpha[90:110, 30:70] = 0.95
+    yolact = np.zeros_like(alpha)
+    yolact[10:50, 20:80] = 0.9
+    yolact[90:110, 30:70] = 0.9
+    found = [Instance.from_mask(3, yolact > 0.5, 0.9)]
+    kw = {"threshold": 0.4, "blend": 0.3, "min_fraction": 0.05}
+    (cut_up, _), = merge_with_detections(found, yolact[None], alpha, 22, **kw)
+    (mended, _), = merge_with_detections(found, yolact[None], alpha, 22, joins=0.02, **kw)
+    assert parts(cut_up.mask, 8)[0] - 1 == 2 and not cut_up.mask[70, 50]
+    assert parts(mended.mask, 8)[0] - 1 == 1 and mended.mask[50:90, 48:52].all()

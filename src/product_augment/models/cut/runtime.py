@@ -79,9 +79,10 @@ class CutPredictor(SidecarModel):
             self.refiner = Refiner(ref_file, threads, providers, float(ref.get("margin", REFINE_MARGIN)),
                                    ref.get("band"))
             joins = ref.get("keep_joins")
-            if joins is not None and (isinstance(joins, bool) or not isinstance(joins, (int, float)) or joins < 0):
-                raise ValueError(f"{side}: postprocess.refine.keep_joins must be a number >= 0 (the slack, "
-                                 f"a share of the product's √area), got {joins!r}")
+            if joins is not None and (isinstance(joins, bool) or not isinstance(joins, (int, float))
+                                      or not math.isfinite(joins) or joins < 0):
+                raise ValueError(f"{side}: postprocess.refine.keep_joins must be a finite number >= 0 (the "
+                                 f"slack, a share of the product's √area; absent: off), got {joins!r}")
             self.keep_joins = None if joins is None else float(joins)
 
     @classmethod
@@ -142,8 +143,9 @@ class CutPredictor(SidecarModel):
         """Logits at the image's resolution; with the sidecar's zoom, averaged inside the product's
         grown box with the cut's logits on that crop (a small product seen at the network's full
         input size: its thin parts and edge, session 10); then the refiner's, where the sidecar
-        names one. `info` receives ``refine_change``: the pixels the refiner moved across the
-        threshold, as a share of the product's area after it (a cut it had to redraw much of)."""
+        names one (its splits of a thin join mended, `keep_joins`). `info` receives ``refine_change``:
+        the pixels the refiner moved across the threshold (after that mending), as a share of the
+        product's area after it (a cut it had to redraw much of)."""
         h, w = image.shape[:2]
         up = cv2.resize(self.logits(image), (w, h), interpolation=cv2.INTER_LINEAR)
         box = self.zoom_box(up)
@@ -181,48 +183,74 @@ class CutPredictor(SidecarModel):
 
 def keep_joins(old: np.ndarray, new: np.ndarray, t: float, min_fraction: float, slack: float) -> np.ndarray:
     """`new` (the refiner's logits), except where it split a part off the product that `old` (the
-    cut's) had joined to it: there the cut's logits come back on the pixels the refiner removed
-    between the two parts, within `slack` × √(the largest part's area) pixels of the shortest way
-    across (a chair's thin stem between its seat and its base). Parts are above `t`, smaller than
-    `min_fraction` of the largest dropped, as the product's mask takes them."""
-    after = new > t
-    n, labels, areas = parts(after, 8)  # one labelling: specks (below min_fraction of the largest) aside
-    if n <= 2 or int((areas[1:] >= min_fraction * areas[1:].max()).sum()) <= 1:
-        return new  # one part (or none): nothing was split off
-    keep = np.zeros(n, bool)
-    keep[1:] = areas[1:] >= min_fraction * areas[1:].max()
-    labels = np.where(keep[labels], labels, 0)
-    removed = (old > t) & ~after
-    if not removed.any():
+    cut's) had joined to it by a thin bridge: there the cut's logits come back on the bridge, on the
+    pixels within `slack` × √(the largest part's area) (at least 2 px) of the shortest way across (a
+    chair's stem between its seat and its base). Parts are above `t`; parts smaller than
+    `min_fraction` of the largest are specks, which a bridge may run through. A wide bridge (two
+    parts facing each other along an edge: a lipstick and its cap side by side, the backdrop between
+    them cut away) is left cut, and so is a way that would not join the two parts again."""
+    if old.shape != new.shape:
+        raise ValueError(f"keep_joins: the cut's logits are {old.shape}, the refiner's {new.shape}")
+    before, after = old > t, new > t
+    x, y, w, h = cv2.boundingRect((before | after).view(np.uint8))  # everything happens in this box
+    if w == 0:
         return new
-    main = 1 + int(np.argmax(areas[1:]))
-    _, rl = cv2.connectedComponents(removed.view(np.uint8), connectivity=8)
-    k3 = np.ones((3, 3), np.uint8)
-
-    def reach(label: int) -> tuple[np.ndarray, np.ndarray]:  # distance map; removed parts it touches
-        part = labels == label
-        near = np.unique(rl[cv2.dilate(part.view(np.uint8), k3).view(bool) & removed])
-        return cv2.distanceTransform((~part).view(np.uint8), cv2.DIST_L2, 3), near[near > 0]
-
-    d_main, near_main = reach(main)
-    if not near_main.size:
-        return new
-    room = max(2.0, slack * math.sqrt(float(areas[main])))
-    back = np.zeros_like(after)
-    for b in np.flatnonzero(keep):
-        if b == main:
-            continue
-        d_b, near_b = reach(int(b))
-        bridge = np.isin(rl, np.intersect1d(near_main, near_b))
-        if not bridge.any():
-            continue
-        way = d_main + d_b  # its least value over the bridge: the shortest way across
-        back |= bridge & (way <= way[bridge].min() + room)
-    if not back.any():
+    box = (slice(y, y + h), slice(x, x + w))
+    back = _joins(before[box], after[box], min_fraction, slack)
+    if back is None:
         return new
     out = new.copy()
-    out[back] = old[back]
+    crop = out[box]
+    crop[back] = np.maximum(old[box], new[box])[back]
     return out
+
+
+def _joins(before: np.ndarray, after: np.ndarray, min_fraction: float, slack: float) -> np.ndarray | None:
+    """The bridge pixels `keep_joins` puts back (a boolean mask), or None."""
+    n, labels = cv2.connectedComponents(np.ascontiguousarray(after).view(np.uint8), connectivity=8)
+    if n <= 2:
+        return None  # one part (or none): nothing was split off (the common case: no part sizes needed)
+    areas = np.bincount(labels.ravel(), minlength=n)
+    keep = np.zeros(n, bool)
+    keep[1:] = areas[1:] >= min_fraction * areas[1:].max()
+    if int(keep.sum()) <= 1:
+        return None
+    sig = keep[labels]
+    gaps = before & ~sig  # what the refiner removed, and its specks: where a bridge may run
+    if not (gaps & ~after).any():
+        return None
+    n_gaps, gl = cv2.connectedComponents(gaps.view(np.uint8), connectivity=8)
+    # which gap pieces touch which parts, in one pass: the largest and the smallest piece label
+    # among each part pixel's 8 neighbours
+    k3 = np.ones((3, 3), np.uint8)
+    g = gl.astype(np.float32)
+    hi = cv2.dilate(g, k3)
+    lo = -cv2.dilate(np.where(gl > 0, -g, np.float32(-(n_gaps + 1))), k3)
+    touch: set[tuple[int, int]] = set()
+    for near, ok in ((hi, hi > 0), (lo, lo <= n_gaps)):
+        on = sig & ok
+        touch |= set(zip(labels[on].tolist(), near[on].astype(int).tolist()))
+    main = 1 + int(np.argmax(areas[1:]))
+    of_main = {piece for part, piece in touch if part == main}
+    room = max(2.0, slack * math.sqrt(float(areas[main])))
+    back = np.zeros_like(after)
+    d_main = None
+    for b in np.flatnonzero(keep):
+        shared = sorted({piece for part, piece in touch if part == b} & of_main) if b != main else []
+        if not shared:
+            continue
+        if d_main is None:
+            d_main = cv2.distanceTransform((labels != main).astype(np.uint8), cv2.DIST_L2, 3)
+        bridge = np.isin(gl, shared)
+        way = d_main + cv2.distanceTransform((labels != b).astype(np.uint8), cv2.DIST_L2, 3)
+        shortest = float(way[bridge].min())  # the gap's length: the least way across
+        path = bridge & (way <= shortest + room)
+        if int(path.sum()) > (shortest + 1) * (2 * room + 2):
+            continue  # wide: two parts facing each other along an edge, not a thin stem
+        joined = parts((labels == main) | (labels == b) | path, 8)[0] - 1
+        if joined == 1:  # the way joins them again
+            back |= path
+    return back if back.any() else None
 
 
 def drop_fragments(mask: np.ndarray, min_fraction: float = MIN_FRAGMENT) -> np.ndarray:

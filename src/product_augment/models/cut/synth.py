@@ -35,9 +35,12 @@ HELD_OUT = "HELD_OUT"
 
 
 def refuse_held_out(folder: str | Path) -> None:
-    """Raise ValueError when `folder`, or any folder inside it, is marked held out."""
+    """Raise ValueError when `folder`, a folder above it or any folder inside it is marked held out."""
     folder = Path(folder)
-    marked = next(iter(sorted(folder.rglob(HELD_OUT))), None) if folder.is_dir() else None
+    above = (d / HELD_OUT for d in (folder, *folder.resolve().parents))
+    marked = next((m for m in above if m.is_file()), None)
+    if marked is None and folder.is_dir():
+        marked = next(iter(sorted(folder.rglob(HELD_OUT))), None)
     if marked is not None:
         raise ValueError(f"{folder}: {marked} marks it as held out for measuring (the quality gate's "
                          f"fold); no training run may read it")
