@@ -27,7 +27,8 @@ class QAConfig(ConfigModel):
     max_border_touch: float = Field(0.15, ge=0, le=1, description="share of the product's outline on the "
                                                                  "photo's frame (a cropped product)")
     max_fragments: int = Field(2, ge=0, description="parts besides the largest")
-    max_fragment_area: float = Field(0.15, ge=0, le=1, description="their share of the product")
+    max_fragment_area: float = Field(0.5, ge=0, le=1, description="their share of the product (0.5: a part "
+                                     "as large as the rest; two products side by side pass)")
     max_hole_area: float | None = Field(None, ge=0, le=1, description="product-coloured holes, share of the product; "
                                                                      "null: off (the default: the risk weighs them)")
     max_ragged: float | None = Field(None, ge=0, description="notches and holes a closing over 3 % of the side fills, "
