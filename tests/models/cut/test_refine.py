@@ -236,14 +236,20 @@ def test_cache_stores_photo_sized_logits_single_pass_or_as_at_run_time(tmp_path)
     assert not np.allclose(rt["logits"], one["logits"], atol=1e-2)  # the zoomed pass changed them
 
 
+def _logits(shape: tuple[int, int], *boxes: tuple[slice, slice]) -> np.ndarray:
+    """Logits of −5 with the boxes painted +5 (a product of boxes)."""
+    out = np.full(shape, -5.0, np.float32)
+    for box in boxes:
+        out[box] = 5.0
+    return out
+
+
 def test_keep_joins_mends_only_the_bridge_the_refiner_cut():
     """A seat and a base joined by a thin stem: the refiner cuts the stem's middle and trims the
     seat's edge elsewhere. Only the stem's pixels come back; the trim stays; one part stays one."""
     from product_augment.models.cut.runtime import keep_joins
-    old = np.full((120, 100), -5.0, np.float32)
-    old[10:50, 20:80] = 5.0   # seat
-    old[50:90, 48:52] = 5.0   # stem, 4 px wide
-    old[90:110, 30:70] = 5.0  # base
+    # a seat, a stem 4 px wide, a base
+    old = _logits((120, 100), np.s_[10:50, 20:80], np.s_[50:90, 48:52], np.s_[90:110, 30:70])
     new = old.copy()
     new[60:75, 48:52] = -5.0  # the refiner cut the stem
     new[10:50, 20:23] = -5.0  # and trimmed the seat's left edge
@@ -271,18 +277,12 @@ def test_keep_joins_leaves_a_wide_gap_cut_and_mends_through_a_speck():
     from product_augment.models.cut.runtime import keep_joins
     # a lipstick and its cap side by side: the refiner cut away the backdrop between them (8 px wide,
     # 400 px tall): not a thin bridge, so it stays cut
-    old = np.full((600, 400), -5.0, np.float32)
-    old[100:500, 50:150] = 5.0
-    old[100:500, 150:158] = 5.0
-    old[200:500, 158:250] = 5.0
+    old = _logits((600, 400), np.s_[100:500, 50:150], np.s_[100:500, 150:158], np.s_[200:500, 158:250])
     new = old.copy()
     new[100:500, 150:158] = -5.0
     assert np.array_equal(keep_joins(old, new, 0.0, 0.05, 0.02), new)
     # a stem cut in two places with a speck of it left between: mended through the speck
-    stem = np.full((120, 100), -5.0, np.float32)
-    stem[10:50, 20:80] = 5.0
-    stem[50:90, 48:52] = 5.0
-    stem[90:110, 30:70] = 5.0
+    stem = _logits((120, 100), np.s_[10:50, 20:80], np.s_[50:90, 48:52], np.s_[90:110, 30:70])
     cut = stem.copy()
     cut[58:68, 48:52] = -5.0
     cut[71:82, 48:52] = -5.0  # rows 68-70 stay: a speck
