@@ -28,21 +28,17 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "src"))
 SIDE, WORK = 112, 512  # the scorer's input; photos are worked on at most this long side
 
 
 def crop(img: np.ndarray, mask: np.ndarray, grow: float = 0.25) -> np.ndarray | None:
     """SIDE×SIDE×4 uint8: the photo around the mask's box (grown by `grow`) and the mask."""
-    ys, xs = np.nonzero(mask)
-    if not len(xs):
+    from product_augment.models.cut.runtime import refine_box
+    box = refine_box(mask, grow)
+    if box is None:
         return None
-    x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    gx, gy = grow * (x1 - x0), grow * (y1 - y0)
-    h, w = mask.shape
-    x0, x1 = max(0, int(x0 - gx)), min(w, int(x1 + gx))
-    y0, y1 = max(0, int(y0 - gy)), min(h, int(y1 + gy))
-    if min(x1 - x0, y1 - y0) < 4:
-        return None
+    x0, y0, x1, y1 = box
     rgb = cv2.resize(img[y0:y1, x0:x1], (SIDE, SIDE), interpolation=cv2.INTER_AREA)
     m = cv2.resize(mask[y0:y1, x0:x1].astype(np.uint8) * 255, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
     return np.concatenate([rgb, m[..., None]], 2)
@@ -127,7 +123,6 @@ def main() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def pairs(data_dir: Path, older, seed: int, out: Path) -> None:
     """(crop, IoU with the true mask) pairs of DATA_DIR's photos."""
-    sys.path.insert(0, str(ROOT / "src"))
     from product_augment.models.cut.runtime import CutPredictor, drop_fragments
     from product_augment.models.cut.synth import refuse_held_out
     from product_augment.models.yolact.runtime import load_predictor

@@ -1,5 +1,4 @@
 """qa_tune.py fit: the defect-risk model fitted on a training set, with a cross-fitted fold."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,14 +7,11 @@ from click.testing import CliRunner
 
 from product_augment.qa.risk import FEATURES
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "qa_tune.py"
+from ._scripts import load
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("qa_tune", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load("qa_tune")
 
 
 def _measure(path: Path, n: int, n_bad: int, seed: int, prefix: str) -> Path:
