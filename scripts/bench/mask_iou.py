@@ -29,6 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 SIDE, WORK = 112, 512  # the scorer's input; photos are worked on at most this long side
 
 
@@ -97,15 +98,24 @@ def perturb(t: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
 KINDS = ("lose", "cut", "take", "shadow", "fill", "punch", "erode", "dilate", "same", "lose", "take", "both")
 
 
+def _at_work(image_path: Path, mask_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The RGB photo at most WORK px long and its mask (above 127) at the same size (the mask first
+    brought to the photo's size, then both shrunk by one factor)."""
+    img = cv2.cvtColor(cv2.imread(str(image_path)), cv2.COLOR_BGR2RGB)
+    m = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE) > 127
+    if m.shape != img.shape[:2]:
+        m = cv2.resize(m.astype(np.uint8), img.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    s = min(1.0, WORK / max(m.shape))
+    if s < 1:
+        img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        m = cv2.resize(m.astype(np.uint8), img.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    return img, m
+
+
 def _photos(data: Path):
     """(stem, RGB, true mask) at most WORK px long, for every photo with a mask."""
     for mp in sorted((data / "masks").glob("*.png")):
-        img = cv2.cvtColor(cv2.imread(str(next((data / "images").glob(mp.stem + ".*")))), cv2.COLOR_BGR2RGB)
-        t = cv2.imread(str(mp), cv2.IMREAD_GRAYSCALE) > 127
-        s = min(1.0, WORK / max(t.shape))
-        if s < 1:
-            img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-            t = cv2.resize(t.astype(np.uint8), img.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+        img, t = _at_work(next((data / "images").glob(mp.stem + ".*")), mp)
         if t.sum() >= 100:
             yield mp.stem, img, t
 
@@ -231,21 +241,15 @@ def score(weights, data_dir: Path, measure_json: Path, mask_dir: Path, out: Path
             mp = mask_dir / f"{stem}.png"
             if not mp.exists():
                 continue
-            img = cv2.cvtColor(cv2.imread(str(images[stem])), cv2.COLOR_BGR2RGB)
-            m = cv2.imread(str(mp), cv2.IMREAD_GRAYSCALE) > 127
-            m = cv2.resize(m.astype(np.uint8), img.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
-            s = min(1.0, WORK / max(m.shape))
-            if s < 1:
-                img = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-                m = cv2.resize(m.astype(np.uint8), img.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
-            x = crop(img, m)
+            x = crop(*_at_work(images[stem], mp))
             if x is None:
                 continue
             t = torch.from_numpy(x).permute(2, 0, 1)[None].float()
             res[stem] = float((torch.sigmoid(net(t)) + torch.sigmoid(net(t.flip(3)))).item() / 2)
+    from qa_tune import _auc  # the gate's own ranking measure
     bad = np.array([rows[k]["iou"] < 0.85 for k in res])
-    p = np.array(list(res.values()))
-    auc = float(np.mean([(a < b) + 0.5 * (a == b) for a in p[bad] for b in p[~bad]])) if bad.any() and (~bad).any() else None
+    auc = _auc(-np.array(list(res.values())), bad)  # a lower predicted IoU ranks a cut as worse
+    auc = None if np.isnan(auc) else auc
     out.write_text(json.dumps({"auc_defective": auc, "pred_iou": res}, indent=0))
     print(f"{len(res)} photos, AUC (a lower predicted IoU for the defective) {auc}")
 

@@ -640,8 +640,8 @@ def main():
                     help="pool: the training pool; gate: the held-out fold the quality gate is measured on")
     ap.add_argument("--out", default=None, help="default data/real/<fold>")
     ap.add_argument("--ref", action="append", default=None,
-                    help="folders whose near-duplicates are dropped (default: data/real/all/images, and "
-                    "data/real/pool/images for the gate fold)")
+                    help="folders whose near-duplicates are dropped (default: data/real/all/images and the "
+                    "other fold's images)")
     ap.add_argument("--record", default=None, help="default scripts/data/<fold>_photos.json")
     ap.add_argument(
         "--holdout-tool",
@@ -683,8 +683,8 @@ def main():
                     ref.append((os.path.join(os.path.relpath(folder, ROOT), f), dhash(to_rgb(im))))
             except (OSError, ValueError, SyntaxError) as e:
                 print(f"skip reference {f}: {e}", file=sys.stderr)
-    photos, kept = {}, []
-    dropped = {k: v for k, v in DROPPED.items() if any(k.startswith(s["prefix"] + "_") for s in sources)}  # kept: (name, hash, pixels)
+    photos, kept = {}, []  # kept: (name, hash, pixels)
+    dropped = {k: v for k, v in DROPPED.items() if any(k.startswith(s["prefix"] + "_") for s in sources)}
     for src in sources:
         mirror = os.path.join(a.mirror_root, src["repo"].replace("/", "+"), "repo")
         n = 0

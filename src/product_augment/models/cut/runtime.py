@@ -201,7 +201,7 @@ def keep_joins(old: np.ndarray, new: np.ndarray, t: float, min_fraction: float, 
         return new
     out = new.copy()
     crop = out[box]
-    crop[back] = np.maximum(old[box], new[box])[back]
+    crop[back] = np.maximum(old[box][back], crop[back])
     return out
 
 
